@@ -1,0 +1,103 @@
+// ingressfed-dataplane-local: a local HAProxy Data Plane API v3 server that owns a real HAProxy.
+import { BlockList, isIP } from 'node:net';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { LocalDataPlaneServer } from '../local/server.js';
+
+const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
+
+  --listen HOST:PORT        address of the API (default 127.0.0.1:5555; port 0 picks a free one)
+  --workdir DIR             where haproxy.cfg, transactions and sockets live (required)
+  --user NAME               Basic auth user (default admin)
+  --password PASS           Basic auth password (or env INGRESSFED_DPAPI_PASSWORD; required)
+  --haproxy-bin PATH        HAProxy binary (default haproxy)
+  --reload-delay SECONDS    minimum time between reloads; changes within it share one (default 5)
+  --max-open-transactions N (default 20)
+  --bind-allow CIDR         network HAProxy binds may use; repeatable (default 127.0.0.0/8 and ::1)
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`ingressfed-dataplane-local: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function parseBindAllow(values: string[] | undefined): BlockList {
+  const list = new BlockList();
+  for (const cidr of values && values.length > 0 ? values : ['127.0.0.0/8', '::1/128']) {
+    const [addr, bits] = cidr.split('/');
+    const family = isIP(addr ?? '');
+    const prefix = Number(bits ?? (family === 6 ? 128 : 32));
+    if (family === 0 || !Number.isInteger(prefix)) fail(`--bind-allow ${cidr} is not a CIDR`);
+    list.addSubnet(addr as string, prefix, family === 4 ? 'ipv4' : 'ipv6');
+  }
+  return list;
+}
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      options: {
+        listen: { type: 'string', default: '127.0.0.1:5555' },
+        workdir: { type: 'string' },
+        user: { type: 'string', default: 'admin' },
+        password: { type: 'string' },
+        'haproxy-bin': { type: 'string', default: 'haproxy' },
+        'reload-delay': { type: 'string', default: '5' },
+        'max-open-transactions': { type: 'string', default: '20' },
+        'bind-allow': { type: 'string', multiple: true },
+        help: { type: 'boolean', default: false },
+      },
+    });
+  } catch (err) {
+    fail((err as Error).message);
+  }
+})();
+
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+if (!values.workdir) fail('--workdir is required');
+const password = values.password ?? process.env.INGRESSFED_DPAPI_PASSWORD;
+if (!password) fail('--password or INGRESSFED_DPAPI_PASSWORD is required');
+const m = /^(.*):(\d+)$/.exec(values.listen);
+if (!m) fail(`--listen ${values.listen} is not HOST:PORT`);
+const reloadDelay = Number(values['reload-delay']);
+if (!Number.isFinite(reloadDelay) || reloadDelay < 0) fail('--reload-delay must be a number of seconds');
+const maxOpen = Number(values['max-open-transactions']);
+if (!Number.isInteger(maxOpen) || maxOpen < 1) fail('--max-open-transactions must be a positive integer');
+
+const logger = pino({ name: 'ingressfed-dataplane-local' });
+const server = new LocalDataPlaneServer({
+  host: (m[1] as string).replace(/^\[|\]$/g, ''),
+  port: Number(m[2]),
+  user: values.user,
+  password,
+  workdir: resolve(values.workdir),
+  haproxyBin: values['haproxy-bin'],
+  reloadDelayMs: Math.round(reloadDelay * 1000),
+  maxOpenTransactions: maxOpen,
+  bindAllow: parseBindAllow(values['bind-allow']),
+  log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+});
+
+process.on('exit', () => server.svc.haproxy.killNow());
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal: sig }, 'stopping');
+    server.stop().then(() => process.exit(0), () => process.exit(1));
+  });
+}
+
+try {
+  const { url } = await server.start();
+  logger.info({ url, workdir: resolve(values.workdir), haproxyPid: server.svc.haproxy.pid }, 'listening');
+} catch (err) {
+  logger.error({ error: (err as Error).message }, 'cannot start');
+  await server.stop().catch(() => undefined);
+  process.exit(1);
+}

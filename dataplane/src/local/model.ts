@@ -1,0 +1,30 @@
+import type { components } from '../gen/dataplane-api.js';
+
+type S = components['schemas'];
+export type Frontend = S['frontend'];
+export type Backend = S['backend'];
+export type Bind = S['bind'];
+export type Server = S['server'];
+export type Acl = S['acl'];
+export type BackendSwitchingRule = S['backend_switching_rule'];
+export type HttpRequestRule = S['http_request_rule'];
+export type HttpCheck = S['http_check'];
+export type RuntimeServer = S['runtime_server'];
+export type Transaction = S['transaction'];
+export type Reload = S['reload'];
+
+/** The managed part of haproxy.cfg: sections in order, each in its `full_section` form. */
+export interface ConfigModel {
+  frontends: Frontend[];
+  backends: Backend[];
+}
+
+/** A configuration and the version it is known by (the `# _version=N` line of haproxy.cfg). */
+export interface VersionedConfig {
+  version: number;
+  model: ConfigModel;
+}
+
+export const emptyModel = (): ConfigModel => ({ frontends: [], backends: [] });
+
+export const cloneModel = (m: ConfigModel): ConfigModel => structuredClone(m);

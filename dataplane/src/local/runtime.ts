@@ -1,0 +1,128 @@
+import { ApiError, badRequest, notFound } from './api-error.js';
+import type { RuntimeServer } from './model.js';
+import { socketCommand } from './unix-socket.js';
+
+// Runtime server state through HAProxy's stats socket: read with `show servers state`, written with
+// `set server` / `set weight`. Nothing here touches haproxy.cfg, so nothing here reloads HAProxy.
+
+// srv_admin_state bits (HAProxy include/haproxy/server-t.h)
+const SRV_ADMF_FMAINT = 0x01;
+const SRV_ADMF_IMAINT = 0x02;
+const SRV_ADMF_CMAINT = 0x04;
+const SRV_ADMF_FDRAIN = 0x08;
+const SRV_ADMF_IDRAIN = 0x10;
+const SRV_ADMF_RMAINT = 0x20;
+const SRV_ADMF_HMAINT = 0x40;
+const MAINT_MASK = SRV_ADMF_FMAINT | SRV_ADMF_IMAINT | SRV_ADMF_CMAINT | SRV_ADMF_RMAINT | SRV_ADMF_HMAINT;
+const DRAIN_MASK = SRV_ADMF_FDRAIN | SRV_ADMF_IDRAIN;
+
+const num = (s: string | undefined): number | null => (s === undefined || s === '-' || s === '' ? null : Number(s));
+
+/** Parses `show servers state <backend>` (format version 1) into the API's runtime_server shape. */
+export function parseServersState(text: string): RuntimeServer[] {
+  const lines = text.split('\n');
+  const header = lines.find((l) => l.startsWith('# be_id'));
+  if (!header) return [];
+  const cols = header.slice(2).trim().split(/\s+/);
+  const out: RuntimeServer[] = [];
+  for (const line of lines) {
+    if (line.trim() === '' || line.startsWith('#') || /^\d+$/.test(line.trim())) continue;
+    const vals = line.trim().split(/\s+/);
+    const row: Record<string, string> = {};
+    cols.forEach((c, i) => (row[c] = vals[i] ?? ''));
+    const admin = Number(row.srv_admin_state ?? 0);
+    const op = Number(row.srv_op_state ?? 0);
+    out.push({
+      id: row.srv_id,
+      name: row.srv_name,
+      address: row.srv_addr,
+      port: num(row.srv_port) || null,
+      admin_state: admin & MAINT_MASK ? 'maint' : admin & DRAIN_MASK ? 'drain' : 'ready',
+      operational_state: op === 0 ? 'down' : op === 3 ? 'stopping' : 'up',
+      weight: num(row.srv_uweight),
+      uweight: num(row.srv_uweight),
+      iweight: num(row.srv_iweight),
+      check_status: num(row.srv_check_status),
+      check_result: num(row.srv_check_result),
+      check_health: num(row.srv_check_health),
+      check_state: num(row.srv_check_state),
+      agent_state: num(row.srv_agent_state),
+      backend_id: num(row.be_id),
+      backend_name: row.be_name,
+      last_time_change: num(row.srv_time_since_last_change),
+      use_ssl: row.srv_use_ssl === '1',
+    } as RuntimeServer);
+  }
+  return out;
+}
+
+export class RuntimeClient {
+  constructor(private readonly statsSocket: string) {}
+
+  private async command(cmd: string): Promise<string> {
+    try {
+      return await socketCommand(this.statsSocket, cmd);
+    } catch (err) {
+      throw new ApiError(500, `runtime API unavailable: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  async listServers(backend: string): Promise<RuntimeServer[]> {
+    const text = await this.command(`show servers state ${backend}`);
+    if (/Can't find backend/i.test(text)) throw notFound(`backend ${backend} does not exist in the running HAProxy`);
+    return parseServersState(text);
+  }
+
+  async getServer(backend: string, name: string): Promise<RuntimeServer> {
+    const s = (await this.listServers(backend)).find((x) => x.name === name);
+    if (!s) throw notFound(`server ${name} does not exist in backend ${backend} of the running HAProxy`);
+    return s;
+  }
+
+  /**
+   * Applies the writable fields of a runtime_server (admin_state, operational_state, weight, address,
+   * port). Changes already applied are rolled back if a later one fails, as dataplaneapi does.
+   */
+  async replaceServer(backend: string, name: string, want: RuntimeServer): Promise<RuntimeServer> {
+    const before = await this.getServer(backend, name);
+    const steps: Array<{ apply: string; undo: string }> = [];
+    const target = `${backend}/${name}`;
+    if ((want.address !== undefined && want.address !== before.address) || (isNum(want.port) && want.port !== before.port)) {
+      const addr = want.address ?? before.address ?? '';
+      const port = isNum(want.port) ? want.port : before.port;
+      steps.push({
+        apply: `set server ${target} addr ${addr}${isNum(port) ? ` port ${port}` : ''}`,
+        undo: `set server ${target} addr ${before.address ?? ''}${isNum(before.port) ? ` port ${before.port}` : ''}`,
+      });
+    }
+    if (isNum(want.weight) && want.weight !== before.weight) {
+      if (want.weight < 0 || want.weight > 256) throw badRequest(`weight ${want.weight} is outside 0..256`);
+      steps.push({ apply: `set weight ${target} ${want.weight}`, undo: `set weight ${target} ${before.weight ?? 1}` });
+    }
+    if (want.admin_state !== undefined && want.admin_state !== before.admin_state) {
+      steps.push({ apply: `set server ${target} state ${want.admin_state}`, undo: `set server ${target} state ${before.admin_state}` });
+    }
+    if (want.operational_state !== undefined && want.operational_state !== before.operational_state) {
+      const health = (s: string | undefined): string => (s === 'stopping' ? 'stopping' : s === 'down' ? 'down' : 'up');
+      steps.push({ apply: `set server ${target} health ${health(want.operational_state)}`, undo: `set server ${target} health ${health(before.operational_state)}` });
+    }
+    const done: string[] = [];
+    for (const step of steps) {
+      const answer = (await this.command(step.apply)).trim();
+      if (isRuntimeFailure(answer)) {
+        for (const undo of done.reverse()) await this.command(undo).catch(() => '');
+        throw badRequest(`runtime change '${step.apply}' failed: ${answer}`);
+      }
+      done.push(step.undo);
+    }
+    return this.getServer(backend, name);
+  }
+}
+
+const isNum = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** `set server` answers empty or a notice on success, and a reason on failure. */
+function isRuntimeFailure(answer: string): boolean {
+  if (answer === '' || /changed from|^IP changed|^no need to change/i.test(answer)) return false;
+  return /(invalid|unknown|can't|cannot|require|not found|no such|failed|error|refus|only supported)/i.test(answer);
+}
