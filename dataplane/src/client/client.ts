@@ -1,0 +1,210 @@
+import createClient, { type Client } from 'openapi-fetch';
+import type { components, paths } from '../gen/dataplane-api.js';
+import { codeForStatus, DataPlaneError, isRetryableConflict } from './errors.js';
+
+export type Schemas = components['schemas'];
+export type Transaction = Schemas['transaction'];
+export type Reload = Schemas['reload'];
+export type RuntimeServer = Schemas['runtime_server'];
+
+/** Where a Data Plane API lives and how to log in. */
+export interface DataPlaneTarget {
+  /** Base URL without `/v3`, e.g. `http://127.0.0.1:5555`. */
+  url: string;
+  username: string;
+  password: string;
+  /** Per-request time limit (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** The result of an openapi-fetch call, as far as unwrap needs it. */
+interface FetchResult<T> {
+  data?: T;
+  error?: unknown;
+  response: Response;
+}
+
+/** What a transaction body receives: the transaction and the query that routes writes into it. */
+export interface TransactionScope {
+  id: string;
+  /** The configuration version the transaction started from. */
+  version: number;
+  query: { transaction_id: string };
+  attempt: number;
+}
+
+export interface TransactionOptions {
+  /** Attempts when the version moved underneath (409/406), each one re-running the body (default 3). */
+  maxAttempts?: number;
+  /** Wait for HAProxy's reload to finish and fail if it failed (default true). */
+  waitForReload?: boolean;
+  reloadTimeoutMs?: number;
+  /** Reload synchronously at commit (`force_reload=true`). */
+  forceReload?: boolean;
+}
+
+export interface TransactionOutcome<T> {
+  value: T;
+  transactionId: string;
+  /** The configuration version after the commit. */
+  version: number | undefined;
+  reloadId: string | undefined;
+  reload: Reload | undefined;
+  attempts: number;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A typed client of the HAProxy Data Plane API v3 (types generated from the official spec). It works
+ * the same against dataplaneapi and against the local server of this package.
+ */
+export class DataPlaneClient {
+  /** The raw typed client: every path and operation of the spec. */
+  readonly api: Client<paths>;
+  /** The last `Configuration-Version` seen on an answer outside any transaction. */
+  lastSeenVersion: number | undefined;
+
+  constructor(readonly target: DataPlaneTarget) {
+    const auth = Buffer.from(`${target.username}:${target.password}`).toString('base64');
+    const timeoutMs = target.timeoutMs ?? 10_000;
+    this.api = createClient<paths>({
+      baseUrl: `${target.url.replace(/\/+$/, '')}/v3`,
+      headers: { Authorization: `Basic ${auth}` },
+      fetch: (req: Request) => fetch(req, { signal: AbortSignal.timeout(timeoutMs) }),
+    });
+    this.api.use({
+      onResponse: ({ request, response }) => {
+        const v = response.headers.get('Configuration-Version');
+        if (v !== null && /^\d+$/.test(v) && !new URL(request.url).searchParams.has('transaction_id')) {
+          this.lastSeenVersion = Number(v);
+        }
+        return undefined;
+      },
+    });
+  }
+
+  /** Returns `data` of a call, or throws a DataPlaneError with the catalogue code for the answer. */
+  async unwrap<T>(operation: string, call: Promise<FetchResult<T>>): Promise<{ data: T; response: Response }> {
+    let result: FetchResult<T>;
+    try {
+      result = await call;
+    } catch (err) {
+      const e = err as Error;
+      const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
+      throw new DataPlaneError(timeout ? 'INGRESSFED_ERR_DPAPI_TIMEOUT' : 'INGRESSFED_ERR_DPAPI_UNREACHABLE', operation, 0,
+        `${timeout ? 'timed out' : 'unreachable'} (${this.target.url}): ${e.message}`, { cause: err });
+    }
+    if (result.response.ok) return { data: result.data as T, response: result.response };
+    const body = result.error as { message?: unknown } | undefined;
+    const message = typeof body?.message === 'string' ? body.message : `HTTP ${result.response.status}`;
+    throw new DataPlaneError(codeForStatus(result.response.status, message), operation, result.response.status, message);
+  }
+
+  async getVersion(transactionId?: string): Promise<number> {
+    const query = transactionId === undefined ? {} : { transaction_id: transactionId };
+    const { data } = await this.unwrap('get configuration version',
+      this.api.GET('/services/haproxy/configuration/version', { params: { query } }));
+    return Number(data);
+  }
+
+  async startTransaction(version: number): Promise<Transaction> {
+    const { data } = await this.unwrap('start transaction',
+      this.api.POST('/services/haproxy/transactions', { params: { query: { version } } }));
+    return data;
+  }
+
+  /** Commits; answers the new version and the Reload-ID HAProxy's reload is tracked by. */
+  async commitTransaction(id: string, forceReload = false): Promise<{ version: number | undefined; reloadId: string | undefined }> {
+    const { response } = await this.unwrap('commit transaction',
+      this.api.PUT('/services/haproxy/transactions/{id}', { params: { path: { id }, query: { force_reload: forceReload } } }));
+    const v = response.headers.get('Configuration-Version');
+    return { version: v !== null && /^\d+$/.test(v) ? Number(v) : undefined, reloadId: response.headers.get('Reload-ID') ?? undefined };
+  }
+
+  /** Deletes a transaction; one that is already gone is not an error. */
+  async deleteTransaction(id: string): Promise<void> {
+    try {
+      await this.unwrap('delete transaction', this.api.DELETE('/services/haproxy/transactions/{id}', { params: { path: { id } } }));
+    } catch (err) {
+      if (err instanceof DataPlaneError && err.httpStatus === 404) return;
+      throw err;
+    }
+  }
+
+  async listTransactions(status?: 'failed' | 'in_progress'): Promise<Transaction[]> {
+    const query = status === undefined ? {} : { status };
+    const { data } = await this.unwrap('list transactions', this.api.GET('/services/haproxy/transactions', { params: { query } }));
+    return data;
+  }
+
+  /** Polls a reload until HAProxy reports it succeeded or failed (on status only; see BEHAVIOUR §5). */
+  async waitForReload(id: string, timeoutMs = 30_000, intervalMs = 50): Promise<Reload> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const { data } = await this.unwrap('get reload', this.api.GET('/services/haproxy/reloads/{id}', { params: { path: { id } } }));
+      if (data.status === 'succeeded') return data;
+      if (data.status === 'failed') {
+        throw new DataPlaneError('INGRESSFED_ERR_DPAPI_RELOAD_FAILED', 'reload', 0, `reload ${id} failed: ${data.response ?? ''}`);
+      }
+      if (Date.now() > deadline) {
+        throw new DataPlaneError('INGRESSFED_ERR_DPAPI_TIMEOUT', 'reload', 0, `reload ${id} did not finish within ${timeoutMs} ms`);
+      }
+      await sleep(intervalMs);
+    }
+  }
+
+  /**
+   * Runs `body` inside a transaction started at the current version, commits it, and waits for the
+   * reload. On a version conflict (409 at start or commit, 406 at commit) the transaction is deleted,
+   * the version re-read and `body` run again, so callers re-plan from fresh state. A transaction that
+   * is not committed is always deleted.
+   */
+  async transaction<T>(body: (tx: TransactionScope) => Promise<T>, opts: TransactionOptions = {}): Promise<TransactionOutcome<T>> {
+    const maxAttempts = opts.maxAttempts ?? 3;
+    for (let attempt = 1; ; attempt++) {
+      let tx: Transaction | undefined;
+      let committed = false;
+      try {
+        const version = await this.getVersion();
+        tx = await this.startTransaction(version);
+        const scope: TransactionScope = { id: tx.id as string, version, query: { transaction_id: tx.id as string }, attempt };
+        const value = await body(scope);
+        const commit = await this.commitTransaction(scope.id, opts.forceReload === true);
+        committed = true;
+        const reload = commit.reloadId && opts.waitForReload !== false
+          ? await this.waitForReload(commit.reloadId, opts.reloadTimeoutMs)
+          : undefined;
+        return { value, transactionId: scope.id, version: commit.version, reloadId: commit.reloadId, reload, attempts: attempt };
+      } catch (err) {
+        if (tx?.id && !committed) await this.deleteTransaction(tx.id).catch(() => undefined);
+        if (!committed && isRetryableConflict(err) && attempt < maxAttempts) continue;
+        throw err;
+      }
+    }
+  }
+
+  // ---- runtime --------------------------------------------------------------------------------
+
+  async listRuntimeServers(backend: string): Promise<RuntimeServer[]> {
+    const { data } = await this.unwrap('list runtime servers',
+      this.api.GET('/services/haproxy/runtime/backends/{parent_name}/servers', { params: { path: { parent_name: backend } } }));
+    return data;
+  }
+
+  async getRuntimeServer(backend: string, name: string): Promise<RuntimeServer> {
+    const { data } = await this.unwrap('get runtime server',
+      this.api.GET('/services/haproxy/runtime/backends/{parent_name}/servers/{name}', { params: { path: { parent_name: backend, name } } }));
+    return data;
+  }
+
+  /** Changes a server at runtime (address, port, weight, admin/operational state): no reload. */
+  async setRuntimeServer(backend: string, name: string, change: RuntimeServer): Promise<RuntimeServer> {
+    const { data } = await this.unwrap('set runtime server',
+      this.api.PUT('/services/haproxy/runtime/backends/{parent_name}/servers/{name}', {
+        params: { path: { parent_name: backend, name } },
+        body: change,
+      }));
+    return data;
+  }
+}

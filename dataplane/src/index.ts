@@ -1,0 +1,15 @@
+// @ingressfed/dataplane: the typed HAProxy Data Plane API v3 client.
+// The local Data Plane API server is exposed separately as `@ingressfed/dataplane/local`.
+export type { components, paths, operations } from './gen/dataplane-api.js';
+export type {
+  DataPlaneTarget,
+  Reload,
+  RuntimeServer,
+  Schemas,
+  Transaction,
+  TransactionOptions,
+  TransactionOutcome,
+  TransactionScope,
+} from './client/client.js';
+export { DataPlaneClient } from './client/client.js';
+export { DataPlaneError, codeForStatus, isRetryableConflict } from './client/errors.js';

@@ -1,0 +1,54 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DataPlaneClient } from '@ingressfed/dataplane';
+import { showProc, type ProcState } from '@ingressfed/dataplane/local';
+import { ManagedProcess } from './process.js';
+import { freePort } from './ports.js';
+import { tempDir } from './tmp.js';
+
+const BIN = fileURLToPath(new URL('../../../dataplane/bin/ingressfed-dataplane-local.mjs', import.meta.url));
+
+export interface LocalDataPlane {
+  url: string;
+  username: string;
+  password: string;
+  workdir: string;
+  masterSocket: string;
+  statsSocket: string;
+  process: ManagedProcess;
+  client: DataPlaneClient;
+  /** HAProxy's own view of its processes, from the master CLI. */
+  procState(): Promise<ProcState>;
+  stop(): Promise<void>;
+}
+
+/** The local Data Plane API server (its bin, as a separate process) with its own real HAProxy. */
+export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; maxOpenTransactions?: number } = {}): Promise<LocalDataPlane> {
+  const dir = tempDir('dataplane');
+  const port = await freePort();
+  const password = randomBytes(12).toString('hex');
+  const proc = new ManagedProcess('ingressfed-dataplane-local', process.execPath, [
+    BIN, '--listen', `127.0.0.1:${port}`, '--workdir', dir.path, '--user', 'admin',
+    '--reload-delay', String(opts.reloadDelaySeconds ?? 0.2),
+    '--max-open-transactions', String(opts.maxOpenTransactions ?? 20),
+  ], { env: { ...process.env, INGRESSFED_DPAPI_PASSWORD: password } });
+  await proc.waitForLine(/"msg":"listening"/);
+  const url = `http://127.0.0.1:${port}`;
+  const masterSocket = join(dir.path, 'run', 'master.sock');
+  return {
+    url,
+    username: 'admin',
+    password,
+    workdir: dir.path,
+    masterSocket,
+    statsSocket: join(dir.path, 'run', 'haproxy.sock'),
+    process: proc,
+    client: new DataPlaneClient({ url, username: 'admin', password }),
+    procState: () => showProc(masterSocket),
+    async stop() {
+      await proc.stop(10_000);
+      dir.remove();
+    },
+  };
+}
