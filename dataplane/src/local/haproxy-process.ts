@@ -51,7 +51,7 @@ export class HaproxyProcess {
   /** Runs `haproxy -c -f file`: a full parse and post-parse check without binding anything. */
   async check(file: string): Promise<CheckResult> {
     return new Promise((resolve) => {
-      const p = spawn(this.opts.bin, ['-c', '-q', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(this.opts.bin, ['-c', '-f', file], { stdio: ['ignore', 'pipe', 'pipe'] });
       let output = '';
       p.stdout.on('data', (d: Buffer) => (output += d.toString()));
       p.stderr.on('data', (d: Buffer) => (output += d.toString()));

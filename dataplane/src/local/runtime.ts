@@ -5,16 +5,11 @@ import { socketCommand } from './unix-socket.js';
 // Runtime server state through HAProxy's stats socket: read with `show servers state`, written with
 // `set server` / `set weight`. Nothing here touches haproxy.cfg, so nothing here reloads HAProxy.
 
-// srv_admin_state bits (HAProxy include/haproxy/server-t.h)
-const SRV_ADMF_FMAINT = 0x01;
-const SRV_ADMF_IMAINT = 0x02;
-const SRV_ADMF_CMAINT = 0x04;
-const SRV_ADMF_FDRAIN = 0x08;
-const SRV_ADMF_IDRAIN = 0x10;
-const SRV_ADMF_RMAINT = 0x20;
-const SRV_ADMF_HMAINT = 0x40;
-const MAINT_MASK = SRV_ADMF_FMAINT | SRV_ADMF_IMAINT | SRV_ADMF_CMAINT | SRV_ADMF_RMAINT | SRV_ADMF_HMAINT;
-const DRAIN_MASK = SRV_ADMF_FDRAIN | SRV_ADMF_IDRAIN;
+// srv_admin_state masks (HAProxy include/haproxy/server-t.h): SRV_ADMF_MAINT = forced | inherited |
+// resolution maintenance. CMAINT (0x04) only records that the configuration said `disabled`; a
+// server with CMAINT alone is ready once `set server ... state ready` cleared the forced flag.
+const MAINT_MASK = 0x23;
+const DRAIN_MASK = 0x18;
 
 const num = (s: string | undefined): number | null => (s === undefined || s === '-' || s === '' ? null : Number(s));
 

@@ -195,7 +195,9 @@ export class DataPlaneService {
     const file = join(this.tmpDir, `check-${process.pid}-${++this.checkSeq}.cfg`);
     writeFileAtomic(file, this.store.renderText(doc));
     try {
-      return await this.haproxy.check(file);
+      const res = await this.haproxy.check(file);
+      // Name the file as users know it, not the temporary copy that was checked.
+      return { ok: res.ok, output: res.output.replaceAll(file, 'haproxy.cfg') };
     } finally {
       rmSync(file, { force: true });
     }
