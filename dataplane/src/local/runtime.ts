@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { ApiError, badRequest, notFound } from './api-error.js';
 import type { RuntimeServer } from './model.js';
 import { socketCommand } from './unix-socket.js';
@@ -10,6 +11,15 @@ import { socketCommand } from './unix-socket.js';
 // server with CMAINT alone is ready once `set server ... state ready` cleared the forced flag.
 const MAINT_MASK = 0x23;
 const DRAIN_MASK = 0x18;
+
+/** HAProxy's own charset for proxy and server names; anything else cannot name a real object. */
+const HAPROXY_NAME = /^[A-Za-z0-9._:-]{1,255}$/;
+
+function checkName(kind: string, name: string): void {
+  if (!HAPROXY_NAME.test(name)) {
+    throw badRequest(`invalid ${kind} name: HAProxy names use only letters, digits, '.', '_', ':' and '-'`);
+  }
+}
 
 const num = (s: string | undefined): number | null => (s === undefined || s === '-' || s === '' ? null : Number(s));
 
@@ -63,12 +73,14 @@ export class RuntimeClient {
   }
 
   async listServers(backend: string): Promise<RuntimeServer[]> {
+    checkName('backend', backend);
     const text = await this.command(`show servers state ${backend}`);
     if (/Can't find backend/i.test(text)) throw notFound(`backend ${backend} does not exist in the running HAProxy`);
     return parseServersState(text);
   }
 
   async getServer(backend: string, name: string): Promise<RuntimeServer> {
+    checkName('server', name);
     const s = (await this.listServers(backend)).find((x) => x.name === name);
     if (!s) throw notFound(`server ${name} does not exist in backend ${backend} of the running HAProxy`);
     return s;
@@ -80,6 +92,9 @@ export class RuntimeClient {
    */
   async replaceServer(backend: string, name: string, want: RuntimeServer): Promise<RuntimeServer> {
     const before = await this.getServer(backend, name);
+    if (want.address !== undefined && isIP(want.address) === 0) {
+      throw badRequest(`address '${want.address.slice(0, 64)}' is not an IP address`);
+    }
     const steps: Array<{ apply: string; undo: string }> = [];
     const target = `${backend}/${name}`;
     if ((want.address !== undefined && want.address !== before.address) || (isNum(want.port) && want.port !== before.port)) {

@@ -116,7 +116,7 @@ export class ApiSpec {
       const m = t.regex.exec(path);
       if (!m) continue;
       const pathParams: Record<string, string> = {};
-      t.names.forEach((n, i) => (pathParams[n] = decodeURIComponent(m[i + 1] as string)));
+      t.names.forEach((n, i) => (pathParams[n] = decodePathSegment(m[i + 1] as string)));
       return { op, pathParams };
     }
     return undefined;
@@ -147,6 +147,14 @@ export class ApiSpec {
       out[p.name] = convert(p, raw);
     }
     return out;
+  }
+}
+
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw badRequest(`path segment '${clip(segment)}' is not valid percent-encoding`);
   }
 }
 

@@ -118,7 +118,8 @@ describe('dataplane: runtime server changes apply without a reload', { timeout: 
   it('refuses runtime changes HAProxy cannot apply, and unknown servers, with clear errors', async () => {
     await assert.rejects(dp.client.setRuntimeServer('be_app', 'nope', { admin_state: 'maint' }), /server nope does not exist/);
     await assert.rejects(dp.client.setRuntimeServer('be_app', 's0', { weight: 999 }), /weight 999 is outside 0\.\.256/);
-    await assert.rejects(dp.client.setRuntimeServer('be_app', 's0', { address: 'not-an-ip' }), /failed/);
+    await assert.rejects(dp.client.setRuntimeServer('be_app', 's0', { address: '127.0.0.1;shutdown' }), /is not an IP address/);
+    await assert.rejects(dp.client.setRuntimeServer('be_app', 's0 x', { admin_state: 'maint' }), /invalid server name/);
     assert.equal((await dp.client.getRuntimeServer('be_app', 's0')).address, a.address, 'a failed change leaves the server as it was');
   });
 });
