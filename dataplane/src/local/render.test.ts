@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { emptyModel, type ConfigModel } from './model.js';
+import { quoteWord, renderConfig, unsupportedFields } from './render.js';
+
+const opts = { version: 7, statsSocket: '/run/x.sock' };
+
+describe('render: haproxy.cfg from the configuration model', () => {
+  it('starts with the version line and the managed global section', () => {
+    const text = renderConfig(emptyModel(), opts);
+    assert.equal(text.split('\n')[0], '# _version=7');
+    assert.match(text, /^global\n {4}stats socket \/run\/x\.sock mode 600 level admin expose-fd listeners$/m);
+  });
+
+  it('renders a frontend with binds, ACLs, rules in HAProxy order', () => {
+    const model: ConfigModel = {
+      frontends: [{
+        name: 'fe', mode: 'http', default_backend: 'be_default', forwardfor: { enabled: 'enabled' },
+        binds: { http: { name: 'http', address: '127.0.0.1', port: 8080 } },
+        acl_list: [{ acl_name: 'h', criterion: 'req.hdr(host)', value: '-m str a.example.com' }],
+        http_request_rule_list: [{ type: 'set-header', hdr_name: 'X-Via', hdr_format: 'ingressfed edge' }],
+        backend_switching_rule_list: [{ name: 'be_a', cond: 'if', cond_test: 'h' }],
+      }],
+      backends: [],
+    };
+    const lines = renderConfig(model, opts).split('\n');
+    const at = (re: RegExp): number => lines.findIndex((l) => re.test(l));
+    assert.ok(at(/^frontend fe$/) >= 0);
+    assert.ok(at(/bind 127\.0\.0\.1:8080 name http/) < at(/acl h req\.hdr\(host\) -m str a\.example\.com/));
+    assert.ok(at(/http-request set-header X-Via 'ingressfed edge'/) < at(/use_backend be_a if h/));
+    assert.ok(at(/use_backend be_a if h/) < at(/default_backend be_default/));
+    assert.ok(at(/option forwardfor/) > 0);
+  });
+
+  it('renders backends with balance, failover options, default-server and servers', () => {
+    const model: ConfigModel = {
+      frontends: [],
+      backends: [{
+        name: 'be', mode: 'http', balance: { algorithm: 'roundrobin' }, allbackups: 'enabled', retries: 3,
+        retry_on: 'conn-failure empty-response response-timeout', redispatch: { enabled: 'enabled' },
+        adv_check: 'httpchk', httpchk_params: { method: 'GET', uri: '/healthz' },
+        default_server: { inter: 1000, fall: 2, rise: 1, observe: 'layer7' },
+        servers: {
+          p1: { name: 'p1', address: '10.0.0.1', port: 80, weight: 10, check: 'enabled' },
+          b1: { name: 'b1', address: '0.0.0.0', port: 1, backup: 'enabled', maintenance: 'enabled' },
+        },
+      }],
+    };
+    const text = renderConfig(model, opts);
+    for (const re of [/^ {4}balance roundrobin$/m, /^ {4}option allbackups$/m, /^ {4}retries 3$/m,
+      /^ {4}retry-on conn-failure empty-response response-timeout$/m, /^ {4}option redispatch$/m,
+      /^ {4}option httpchk GET \/healthz$/m, /^ {4}default-server inter 1000 rise 1 fall 2 observe layer7$/m,
+      /^ {4}server p1 10\.0\.0\.1:80 check weight 10$/m, /^ {4}server b1 0\.0\.0\.0:1 backup disabled$/m]) {
+      assert.match(text, re);
+    }
+  });
+
+  it('quotes free text so it stays one word and expands nothing', () => {
+    assert.equal(quoteWord('text/plain'), 'text/plain');
+    assert.equal(quoteWord('no route'), "'no route'");
+    assert.equal(quoteWord('a $HOME #x'), "'a $HOME #x'");
+    assert.equal(quoteWord(`it's $HOME "x"`), `"it's \\$HOME \\"x\\""`);
+  });
+
+  it('names every field it cannot render, nested ones included', () => {
+    assert.deepEqual(unsupportedFields('backend', { name: 'b', cookie: { name: 'x' } }), ['backend.cookie']);
+    assert.deepEqual(unsupportedFields('frontend', { name: 'f', binds: { s: { name: 's', ssl: true } } }), ['bind.ssl']);
+    assert.deepEqual(unsupportedFields('http_request_rule', { type: 'lua' }), ['http_request_rule.type=lua']);
+    assert.deepEqual(unsupportedFields('backend', { name: 'b', adv_check: 'tcp-check' }), ['backend.adv_check=tcp-check']);
+    assert.deepEqual(unsupportedFields('server', { name: 's', address: '1.2.3.4', weight: 3 }), []);
+  });
+});
