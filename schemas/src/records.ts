@@ -24,19 +24,22 @@ const Source = Type.Object({
   creationTimestamp: Type.String({ pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}(\\.\\d+)?Z$' }),
 }, { additionalProperties: false });
 
-function envelope<K extends string, S extends TSchema>(kind: K, spec: S, namespaced: boolean) {
-  return Type.Object({
-    schema: Type.Literal(SCHEMA_VERSION),
-    cluster: DnsLabel,
-    kind: Type.Literal(kind),
-    epoch: Epoch,
-    /** Spoke wall clock (ms) when the object was observed; used for latency figures only, never for ordering. */
-    observedAt: Type.Integer({ minimum: 0 }),
-    source: Source,
-    ...(namespaced ? { namespace: DnsLabel } : {}),
-    name: DnsSubdomain,
-    spec,
-  }, { additionalProperties: false });
+const envelopeFields = {
+  schema: Type.Literal(SCHEMA_VERSION),
+  cluster: DnsLabel,
+  epoch: Epoch,
+  /** Spoke wall clock (ms) when the object was observed; used for latency figures only, never for ordering. */
+  observedAt: Type.Integer({ minimum: 0 }),
+  source: Source,
+  name: DnsSubdomain,
+};
+
+function namespacedRecord<K extends string, S extends TSchema>(kind: K, spec: S) {
+  return Type.Object({ ...envelopeFields, kind: Type.Literal(kind), namespace: DnsLabel, spec }, { additionalProperties: false });
+}
+
+function clusterRecord<K extends string, S extends TSchema>(kind: K, spec: S) {
+  return Type.Object({ ...envelopeFields, kind: Type.Literal(kind), spec }, { additionalProperties: false });
 }
 
 export const BackendRef = Type.Union([
@@ -106,10 +109,10 @@ export const EndpointsSpec = Type.Object({
   }, { additionalProperties: false }), { maxItems: 4096 }),
 }, { additionalProperties: false });
 
-export const IngressRecord = envelope('ingress', IngressSpec, true);
-export const IngressClassRecord = envelope('ingressclass', IngressClassSpec, false);
-export const ServiceRecord = envelope('service', ServiceSpec, true);
-export const EndpointsRecord = envelope('endpoints', EndpointsSpec, true);
+export const IngressRecord = namespacedRecord('ingress', IngressSpec);
+export const IngressClassRecord = clusterRecord('ingressclass', IngressClassSpec);
+export const ServiceRecord = namespacedRecord('service', ServiceSpec);
+export const EndpointsRecord = namespacedRecord('endpoints', EndpointsSpec);
 
 export const ClusterInfo = Type.Object({
   schema: Type.Literal(SCHEMA_VERSION),

@@ -1,0 +1,81 @@
+// ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
+import { parseArgs } from 'node:util';
+import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { pino } from 'pino';
+import { Spoke } from '../spoke.js';
+
+const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --kubeconfig PATH [options]
+
+  --cluster NAME            this cluster's name (DNS label; env INGRESSFED_CLUSTER)
+  --zone ZONE               the cluster's zone (env INGRESSFED_ZONE)
+  --region REGION           optional region
+  --nats URL                NATS server (env INGRESSFED_NATS_URL)
+  --nats-user USER          NATS user (env INGRESSFED_NATS_USER)
+  --nats-password PASS      NATS password (env INGRESSFED_NATS_PASSWORD)
+  --kubeconfig PATH         kubeconfig of the cluster (env KUBECONFIG)
+  --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod)
+  --heartbeat-interval MS   heartbeat period (default 2000)
+`;
+
+function fail(msg: string): never {
+  process.stderr.write(`ingressfed-spoke: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
+      'nats-user': { type: 'string' }, 'nats-password': { type: 'string' }, kubeconfig: { type: 'string' },
+      'endpoint-mode': { type: 'string', default: 'pod' }, 'heartbeat-interval': { type: 'string', default: '2000' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  fail((err as Error).message);
+}
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
+const zone = values.zone ?? process.env.INGRESSFED_ZONE;
+const nats = values.nats ?? process.env.INGRESSFED_NATS_URL;
+const kubeconfig = values.kubeconfig ?? process.env.KUBECONFIG;
+if (!cluster || !isDnsLabel(cluster)) fail('--cluster must be a DNS label (lowercase letters, digits and -)');
+if (!zone || !isZoneName(zone)) fail('--zone is required (lowercase letters, digits, - and .)');
+if (values.region !== undefined && !isZoneName(values.region)) fail('--region must be lowercase letters, digits, - and .');
+if (!nats) fail('--nats is required');
+if (!kubeconfig) fail('--kubeconfig is required');
+const mode = values['endpoint-mode'];
+if (mode !== 'pod' && mode !== 'nodeport' && mode !== 'loadbalancer') fail(`--endpoint-mode ${mode} is not pod, nodeport or loadbalancer`);
+const heartbeat = Number(values['heartbeat-interval']);
+if (!Number.isInteger(heartbeat) || heartbeat < 100) fail('--heartbeat-interval must be at least 100 ms');
+
+const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
+const spoke = new Spoke({
+  cluster, zone, region: values.region, endpointMode: mode, kubeconfigPath: kubeconfig, natsUrl: nats,
+  natsUser: values['nats-user'] ?? process.env.INGRESSFED_NATS_USER,
+  natsPassword: values['nats-password'] ?? process.env.INGRESSFED_NATS_PASSWORD,
+  heartbeatIntervalMs: heartbeat,
+  log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+});
+
+let stopping = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal: sig }, 'stopping');
+    spoke.stop().then(() => process.exit(0), () => process.exit(1));
+  });
+}
+
+try {
+  await spoke.start();
+  logger.info({ epoch: spoke.epoch }, 'started');
+} catch (err) {
+  logger.error({ error: (err as Error).message }, 'cannot start');
+  process.exit(1);
+}

@@ -1,0 +1,5 @@
+// @ingressfed/spoke: the cluster agent.
+export type { SpokeOptions } from './spoke.js';
+export { SPOKE_VERSION, Spoke } from './spoke.js';
+export type { ClusterObjects, DesiredRecord, TranslateContext } from './translate.js';
+export { CONTROLLER, desiredRecords, endpointsRecord, ingressRecord, isInClass, requestedClass, serviceRecord } from './translate.js';

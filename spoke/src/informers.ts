@@ -1,0 +1,90 @@
+import { makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ListPromise, type ObjectCache } from '@kubernetes/client-node';
+
+export interface SupervisedInformerOptions<T extends KubernetesObject> {
+  name: string;
+  kubeconfig: KubeConfig;
+  path: string;
+  list: ListPromise<T>;
+  /** Called on every add, update and delete, and after every successful (re)list. */
+  onChange: () => void;
+  log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
+  initialBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+/**
+ * A client-node informer kept alive: when it stops on an error it is started again with exponential
+ * backoff. Its cache survives restarts, so a failing API server never empties what the spoke knows.
+ * `synced` turns true after the first list that succeeded; only then may the spoke sweep deletions.
+ */
+export class SupervisedInformer<T extends KubernetesObject> {
+  private readonly informer: Informer<T> & ObjectCache<T>;
+  private stopped = false;
+  private backoffMs: number;
+  private timer: NodeJS.Timeout | undefined;
+  private everSynced = false;
+  private failedSinceStart = false;
+  restarts = 0;
+  lastError: string | undefined;
+
+  constructor(private readonly opts: SupervisedInformerOptions<T>) {
+    this.backoffMs = opts.initialBackoffMs ?? 250;
+    this.informer = makeInformer<T>(opts.kubeconfig, opts.path, opts.list);
+    this.informer.on('add', () => opts.onChange());
+    this.informer.on('update', () => opts.onChange());
+    this.informer.on('delete', () => opts.onChange());
+    this.informer.on('error', (err: unknown) => this.failed(err));
+  }
+
+  get synced(): boolean {
+    return this.everSynced;
+  }
+
+  list(): T[] {
+    return [...this.informer.list()];
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    await this.run();
+  }
+
+  private async run(): Promise<void> {
+    if (this.stopped) return;
+    this.failedSinceStart = false;
+    try {
+      await this.informer.start();
+    } catch (err) {
+      this.failed(err);
+      return;
+    }
+    if (!this.failedSinceStart && !this.stopped) {
+      if (!this.everSynced) this.opts.log('info', 'informer synced', { informer: this.opts.name });
+      this.everSynced = true;
+      this.backoffMs = this.opts.initialBackoffMs ?? 250;
+      this.opts.onChange();
+    }
+  }
+
+  private failed(err: unknown): void {
+    if (this.stopped) return; // stop() aborts the watch, which client-node reports as an error
+    this.failedSinceStart = true;
+    this.lastError = err instanceof Error ? err.message : String(err);
+    if (this.timer) return;
+    const wait = this.backoffMs;
+    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 10_000);
+    this.restarts++;
+    this.opts.log('warn', 'informer stopped; restarting', { informer: this.opts.name, error: this.lastError, retryInMs: wait });
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.informer.stop().catch(() => undefined);
+  }
+}

@@ -1,0 +1,154 @@
+import { randomUUID } from 'node:crypto';
+import {
+  CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api,
+  type V1EndpointSlice, type V1Ingress, type V1IngressClass, type V1Service,
+} from '@kubernetes/client-node';
+import type { KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { SCHEMA_VERSION, STATE_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
+import { SupervisedInformer } from './informers.js';
+import { connectNats, openBucket } from './nats.js';
+import { StatePublisher } from './publisher.js';
+import { desiredRecords } from './translate.js';
+
+export const SPOKE_VERSION = '0.1.0';
+
+export interface SpokeOptions {
+  cluster: string;
+  zone: string;
+  region?: string;
+  endpointMode: 'pod' | 'nodeport' | 'loadbalancer';
+  kubeconfigPath: string;
+  natsUrl: string;
+  natsUser?: string;
+  natsPassword?: string;
+  heartbeatIntervalMs?: number;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The agent of one cluster: informers on the kinds ingressfed reads, a level-based pass that turns
+ * their caches into records and syncs them to the state bucket, and a heartbeat.
+ */
+export class Spoke {
+  readonly epoch = randomUUID();
+  private nc: NatsConnection | undefined;
+  private kv: KV | undefined;
+  private publisher: StatePublisher | undefined;
+  private informers: {
+    ingressClasses: SupervisedInformer<V1IngressClass>;
+    ingresses: SupervisedInformer<V1Ingress>;
+    services: SupervisedInformer<V1Service>;
+    endpointSlices: SupervisedInformer<V1EndpointSlice>;
+  } | undefined;
+  private dirty = false;
+  private running: Promise<void> | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private readonly abort = new AbortController();
+  passes = 0;
+
+  constructor(private readonly opts: SpokeOptions) {}
+
+  async start(): Promise<void> {
+    const { opts } = this;
+    this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}` },
+      (msg, f) => opts.log('warn', msg, f), this.abort.signal);
+    this.kv = await openBucket(this.nc, STATE_BUCKET);
+    this.publisher = new StatePublisher(this.kv, opts.cluster);
+    const existing = await this.publisher.loadExisting();
+    opts.log('info', 'connected to NATS', { url: opts.natsUrl, existingRecords: existing, epoch: this.epoch });
+    await this.kv.put(infoKey(opts.cluster), JSON.stringify(this.info()));
+
+    const kc = new KubeConfig();
+    kc.loadFromFile(opts.kubeconfigPath);
+    const net = kc.makeApiClient(NetworkingV1Api);
+    const core = kc.makeApiClient(CoreV1Api);
+    const disc = kc.makeApiClient(DiscoveryV1Api);
+    const common = { kubeconfig: kc, onChange: () => this.markDirty(), log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
+    this.informers = {
+      ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: () => net.listIngressClass() }),
+      ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces() }),
+      services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() }),
+      endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces() }),
+    };
+    await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    this.markDirty();
+    this.scheduleHeartbeat(0);
+  }
+
+  private info(): ClusterInfo {
+    return {
+      schema: SCHEMA_VERSION, cluster: this.opts.cluster, zone: this.opts.zone, region: this.opts.region ?? null,
+      endpointMode: this.opts.endpointMode, spokeVersion: SPOKE_VERSION, epoch: this.epoch, startedAt: Date.now(),
+    };
+  }
+
+  /** True once every informer has listed successfully at least once: only then are deletions swept. */
+  get synced(): boolean {
+    return this.informers !== undefined && Object.values(this.informers).every((i) => i.synced);
+  }
+
+  private markDirty(): void {
+    this.dirty = true;
+    // Until every kind has been listed the caches are partial (a Service without its EndpointSlices
+    // would publish an empty backend): publish nothing, and keep what the bucket already holds.
+    if (!this.synced) return;
+    if (!this.running && !this.retryTimer && !this.stopped) this.running = this.pass().finally(() => (this.running = undefined));
+  }
+
+  /** One level-based pass: recompute every record from the caches and sync; again while dirty. */
+  private async pass(): Promise<void> {
+    while (this.dirty && !this.stopped && this.informers && this.publisher) {
+      this.dirty = false;
+      const inf = this.informers;
+      const desired = desiredRecords({
+        ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
+        services: inf.services.list(), endpointSlices: inf.endpointSlices.list(),
+      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now() });
+      const res = await this.publisher.sync(desired, this.synced);
+      this.passes++;
+      if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: desired.length });
+      if (res.failed > 0) {
+        this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
+        this.dirty = true;
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.markDirty();
+        }, 500);
+        return;
+      }
+    }
+  }
+
+  private scheduleHeartbeat(delay: number): void {
+    if (this.stopped) return;
+    this.heartbeatTimer = setTimeout(() => {
+      void this.heartbeat().finally(() => this.scheduleHeartbeat(this.opts.heartbeatIntervalMs ?? 2000));
+    }, delay);
+  }
+
+  private async heartbeat(): Promise<void> {
+    if (!this.kv || !this.publisher) return;
+    const hb: Heartbeat = {
+      schema: SCHEMA_VERSION, cluster: this.opts.cluster, epoch: this.epoch, time: Date.now(),
+      objectCount: this.publisher.size, digest: this.publisher.digest(), synced: this.synced,
+    };
+    try {
+      await this.kv.put(heartbeatKey(this.opts.cluster), JSON.stringify(hb));
+    } catch (err) {
+      this.opts.log('warn', 'heartbeat failed', { error: (err as Error).message });
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.abort.abort();
+    if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
+    await this.running;
+    await this.nc?.drain().catch(() => undefined);
+  }
+}

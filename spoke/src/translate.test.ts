@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Service } from '@kubernetes/client-node';
+import { validators } from '@ingressfed/schemas';
+import { desiredRecords, endpointsRecord, isInClass } from './translate.js';
+
+const ctx = { cluster: 'a', epoch: 'e1', now: 5 };
+const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '7', creationTimestamp: new Date('2026-01-01T00:00:00Z'), ...extra });
+const cls = (name: string, controller: string, isDefault = false): V1IngressClass => ({
+  metadata: { name, uid: `uid-${name}`, resourceVersion: '1', annotations: isDefault ? { 'ingressclass.kubernetes.io/is-default-class': 'true' } : {} },
+  spec: { controller },
+});
+const ing = (name: string, className?: string, annotations: Record<string, string> = {}): V1Ingress => ({
+  metadata: meta(name, { annotations }),
+  spec: {
+    ...(className ? { ingressClassName: className } : {}),
+    rules: [{ host: 'a.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: 'web', port: { number: 80 } } } }] } }],
+  },
+});
+const svc = (name: string): V1Service => ({ metadata: meta(name), spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] } });
+const slice = (name: string, service: string, addrs: Array<[string, boolean?, boolean?]>, rv = '9'): V1EndpointSlice => ({
+  metadata: meta(name, { labels: { 'kubernetes.io/service-name': service }, resourceVersion: rv }),
+  addressType: 'IPv4',
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  endpoints: addrs.map(([a, ready, terminating]) => ({ addresses: [a], conditions: { ready, terminating }, zone: 'z1' })),
+});
+
+describe('spoke translation: Kubernetes objects to records', () => {
+  it('selects Ingresses by class name, legacy annotation, or the single default class', () => {
+    const classes = [cls('ingressfed', 'ingressfed.io/hub', true), cls('nginx', 'k8s.io/ingress-nginx')];
+    assert.equal(isInClass(ing('a', 'ingressfed'), classes), true);
+    assert.equal(isInClass(ing('b', 'nginx'), classes), false);
+    assert.equal(isInClass(ing('c', undefined, { 'kubernetes.io/ingress.class': 'ingressfed' }), classes), true);
+    assert.equal(isInClass(ing('d'), classes), true, 'no class: the default class is ours');
+    assert.equal(isInClass(ing('e'), [...classes, cls('other', 'ingressfed.io/hub', true)]), false, 'two default classes: none applies');
+    assert.equal(isInClass(ing('f', 'missing'), classes), false);
+  });
+
+  it('publishes classes, in-class Ingresses and only the Services they reference, all schema-valid', () => {
+    const recs = desiredRecords({
+      ingressClasses: [cls('ingressfed', 'ingressfed.io/hub')],
+      ingresses: [ing('web', 'ingressfed'), ing('other', 'nginx')],
+      services: [svc('web'), svc('unrelated')],
+      endpointSlices: [slice('web-1', 'web', [['10.0.0.1', true]])],
+    }, ctx);
+    assert.deepEqual(recs.map((r) => r.key).sort(), ['a.endpoints.default.web', 'a.ingress.default.web', 'a.ingressclass._.ingressfed', 'a.service.default.web']);
+    for (const r of recs) assert.ok(validators[r.record.kind].Check(r.record), `${r.key} passes its schema`);
+  });
+
+  it('keeps only ingressfed.io/ annotations', () => {
+    const [r] = desiredRecords({ ingressClasses: [cls('x', 'ingressfed.io/hub')], ingresses: [ing('web', 'x', { 'ingressfed.io/failover': 'none', 'nginx.ingress.kubernetes.io/snippet': 'x' })], services: [], endpointSlices: [] }, ctx)
+      .filter((d) => d.record.kind === 'ingress');
+    assert.deepEqual(r?.record.kind === 'ingress' ? r.record.spec.annotations : {}, { 'ingressfed.io/failover': 'none' });
+  });
+
+  it('merges EndpointSlices per Service with readiness, terminating and zone, and the newest resourceVersion', () => {
+    const rec = endpointsRecord(svc('web'), [
+      slice('web-b', 'web', [['10.0.0.2', false, true]], '15'),
+      slice('web-a', 'web', [['10.0.0.1', true], ['10.0.0.3']], '12'),
+      slice('other', 'other', [['10.9.9.9', true]], '99'),
+    ], ctx);
+    assert.deepEqual(rec.spec.endpoints.map((e) => [e.address, e.ready, e.serving, e.terminating, e.zone]), [
+      ['10.0.0.1', true, true, false, 'z1'],
+      ['10.0.0.2', false, false, true, 'z1'],
+      ['10.0.0.3', true, true, false, 'z1'],
+    ]);
+    assert.equal(rec.source.resourceVersion, '15');
+  });
+
+  it('judges records unchanged regardless of epoch and observation time', () => {
+    const objs = { ingressClasses: [cls('x', 'ingressfed.io/hub')], ingresses: [], services: [], endpointSlices: [] };
+    const [a] = desiredRecords(objs, ctx);
+    const [b] = desiredRecords(objs, { ...ctx, epoch: 'e2', now: 99 });
+    assert.equal(a?.content, b?.content);
+  });
+});

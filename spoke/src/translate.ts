@@ -1,0 +1,206 @@
+import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Service } from '@kubernetes/client-node';
+import {
+  SCHEMA_VERSION, objectKey,
+  type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ObjectRecord, type ServiceRecord,
+} from '@ingressfed/schemas';
+
+// Kubernetes objects → normalized records. Pure: the spoke's watchers feed it their caches and
+// publish what it returns. The hub validates every record again.
+
+/** The IngressClass controller name ingressfed serves. */
+export const CONTROLLER = 'ingressfed.io/hub';
+const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
+const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
+const OWN_PREFIX = 'ingressfed.io/';
+
+export interface TranslateContext {
+  cluster: string;
+  epoch: string;
+  now: number;
+}
+
+export interface ClusterObjects {
+  ingressClasses: V1IngressClass[];
+  ingresses: V1Ingress[];
+  services: V1Service[];
+  endpointSlices: V1EndpointSlice[];
+}
+
+export interface DesiredRecord {
+  key: string;
+  record: ObjectRecord;
+  /** JSON of the record without epoch and observedAt: what "unchanged" is judged on. */
+  content: string;
+}
+
+type Meta = { uid?: string; resourceVersion?: string; creationTimestamp?: Date | string; name?: string; namespace?: string; annotations?: Record<string, string> };
+
+function source(m: Meta | undefined): { uid: string; resourceVersion: string; creationTimestamp: string } {
+  const ts = m?.creationTimestamp;
+  const iso = ts instanceof Date ? ts.toISOString() : typeof ts === 'string' ? ts : new Date(0).toISOString();
+  return { uid: m?.uid ?? '', resourceVersion: m?.resourceVersion ?? '0', creationTimestamp: iso.replace(/\.\d+Z$/, 'Z') };
+}
+
+function ownAnnotations(a: Record<string, string> | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(a ?? {})) if (k.startsWith(OWN_PREFIX)) out[k] = v;
+  return out;
+}
+
+/** The class an Ingress asks for: spec.ingressClassName, else the legacy annotation, else null. */
+export function requestedClass(ing: V1Ingress): string | null {
+  return ing.spec?.ingressClassName ?? ing.metadata?.annotations?.[LEGACY_CLASS_ANNOTATION] ?? null;
+}
+
+export function isDefaultClass(c: V1IngressClass): boolean {
+  return c.metadata?.annotations?.[DEFAULT_CLASS_ANNOTATION] === 'true';
+}
+
+/**
+ * Whether an Ingress belongs to ingressfed: its class is one of ours, or it names none and the
+ * cluster has exactly one default class, which is ours (more than one default: Kubernetes refuses
+ * such Ingresses, and so do we).
+ */
+export function isInClass(ing: V1Ingress, classes: V1IngressClass[]): boolean {
+  const wanted = requestedClass(ing);
+  if (wanted !== null) return classes.some((c) => c.metadata?.name === wanted && c.spec?.controller === CONTROLLER);
+  const defaults = classes.filter(isDefaultClass);
+  return defaults.length === 1 && defaults[0]?.spec?.controller === CONTROLLER;
+}
+
+function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
+  if (!b) return null;
+  if (b.service) {
+    const p = b.service.port;
+    return { service: { name: b.service.name, port: p?.name ? { name: p.name } : { number: p?.number ?? 0 } } };
+  }
+  if (b.resource) return { resource: { apiGroup: b.resource.apiGroup, kind: b.resource.kind, name: b.resource.name } };
+  return null;
+}
+
+export function ingressRecord(ing: V1Ingress, ctx: TranslateContext): IngressRecord {
+  return {
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingress', epoch: ctx.epoch, observedAt: ctx.now,
+    source: source(ing.metadata), namespace: ing.metadata?.namespace ?? 'default', name: ing.metadata?.name ?? '',
+    spec: {
+      className: requestedClass(ing),
+      annotations: ownAnnotations(ing.metadata?.annotations),
+      defaultBackend: backendRef(ing.spec?.defaultBackend),
+      rules: (ing.spec?.rules ?? []).map((r) => ({
+        host: r.host ?? '',
+        paths: (r.http?.paths ?? []).map((p) => ({
+          path: p.path ?? '/',
+          pathType: (p.pathType ?? 'ImplementationSpecific') as 'Exact' | 'Prefix' | 'ImplementationSpecific',
+          backend: backendRef(p.backend) ?? { service: { name: '', port: { number: 0 } } },
+        })),
+      })),
+      tls: (ing.spec?.tls ?? []).map((t) => ({ hosts: t.hosts ?? [], secretName: t.secretName ?? null })),
+    },
+  };
+}
+
+export function ingressClassRecord(c: V1IngressClass, ctx: TranslateContext): IngressClassRecord {
+  return {
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingressclass', epoch: ctx.epoch, observedAt: ctx.now,
+    source: source(c.metadata), name: c.metadata?.name ?? '',
+    spec: { controller: c.spec?.controller ?? '', isDefault: isDefaultClass(c) },
+  };
+}
+
+export function serviceRecord(s: V1Service, ctx: TranslateContext): ServiceRecord {
+  const lb = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string');
+  return {
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'service', epoch: ctx.epoch, observedAt: ctx.now,
+    source: source(s.metadata), namespace: s.metadata?.namespace ?? 'default', name: s.metadata?.name ?? '',
+    spec: {
+      type: (s.spec?.type ?? 'ClusterIP') as ServiceRecord['spec']['type'],
+      annotations: ownAnnotations(s.metadata?.annotations),
+      ports: (s.spec?.ports ?? []).map((p) => ({
+        name: p.name ?? '',
+        port: p.port,
+        protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP',
+        targetPort: p.targetPort === undefined ? null : (p.targetPort as number | string),
+        nodePort: p.nodePort ?? null,
+      })),
+      loadBalancerIngress: lb,
+    },
+  };
+}
+
+const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+
+/** One endpoints record per Service, merged from all its IP EndpointSlices (FQDN slices are not used). */
+export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: TranslateContext): EndpointsRecord {
+  const ns = svc.metadata?.namespace ?? 'default';
+  const name = svc.metadata?.name ?? '';
+  const mine = slices
+    .filter((s) => s.metadata?.namespace === ns && s.metadata?.labels?.[SERVICE_NAME_LABEL] === name && (s.addressType === 'IPv4' || s.addressType === 'IPv6'))
+    .sort((a, b) => String(a.metadata?.name).localeCompare(String(b.metadata?.name)));
+  const endpoints: EndpointsRecord['spec']['endpoints'] = [];
+  const seen = new Set<string>();
+  let rv = BigInt(svc.metadata?.resourceVersion ?? '0');
+  for (const slice of mine) {
+    const sliceRv = BigInt(slice.metadata?.resourceVersion ?? '0');
+    if (sliceRv > rv) rv = sliceRv;
+    const ports = (slice.ports ?? []).filter((p) => typeof p.port === 'number').map((p) => ({
+      name: p.name ?? '', port: p.port as number, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP',
+    }));
+    for (const ep of slice.endpoints ?? []) {
+      for (const address of ep.addresses ?? []) {
+        const id = `${address}|${JSON.stringify(ports)}`;
+        if (seen.has(id)) continue;
+        seen.add(id);
+        const ready = ep.conditions?.ready ?? true;
+        endpoints.push({
+          address,
+          ready,
+          serving: ep.conditions?.serving ?? ready,
+          terminating: ep.conditions?.terminating ?? false,
+          zone: ep.zone ?? null,
+          nodeName: ep.nodeName ?? null,
+          ports,
+        });
+      }
+    }
+  }
+  endpoints.sort((a, b) => a.address.localeCompare(b.address) || JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
+  return {
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now,
+    source: { ...source(svc.metadata), resourceVersion: rv.toString() },
+    namespace: ns, name,
+    spec: { endpoints },
+  };
+}
+
+function contentOf(r: ObjectRecord): string {
+  const { epoch: _e, observedAt: _o, ...rest } = r;
+  return JSON.stringify(rest);
+}
+
+/**
+ * Everything the spoke should have in the state bucket for this cluster: every IngressClass, the
+ * in-class Ingresses, and the Services (with their endpoints) those Ingresses reference.
+ */
+export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): DesiredRecord[] {
+  const out: DesiredRecord[] = [];
+  const add = (key: string, record: ObjectRecord): void => {
+    out.push({ key, record, content: contentOf(record) });
+  };
+  for (const c of objs.ingressClasses) add(objectKey(ctx.cluster, 'ingressclass', undefined, c.metadata?.name ?? ''), ingressClassRecord(c, ctx));
+  const referenced = new Set<string>();
+  for (const ing of objs.ingresses) {
+    if (!isInClass(ing, objs.ingressClasses)) continue;
+    const ns = ing.metadata?.namespace ?? 'default';
+    add(objectKey(ctx.cluster, 'ingress', ns, ing.metadata?.name ?? ''), ingressRecord(ing, ctx));
+    const backends = [ing.spec?.defaultBackend, ...(ing.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
+    for (const b of backends) if (b?.service?.name) referenced.add(`${ns}/${b.service.name}`);
+  }
+  for (const svc of objs.services) {
+    const ns = svc.metadata?.namespace ?? 'default';
+    const name = svc.metadata?.name ?? '';
+    if (!referenced.has(`${ns}/${name}`)) continue;
+    add(objectKey(ctx.cluster, 'service', ns, name), serviceRecord(svc, ctx));
+    add(objectKey(ctx.cluster, 'endpoints', ns, name), endpointsRecord(svc, objs.endpointSlices, ctx));
+  }
+  return out;
+}
