@@ -7,7 +7,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, STATE_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
 import { SupervisedInformer } from './informers.js';
-import { connectNats, openBucket } from './nats.js';
+import { connectNats, openBucket } from '@ingressfed/schemas/nats';
 import { StatePublisher } from './publisher.js';
 import { desiredRecords } from './translate.js';
 

@@ -1,3 +1,4 @@
+// NATS helpers shared by the spoke and the hub: connect without a reconnect limit, open the KV buckets.
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';

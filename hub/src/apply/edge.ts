@@ -1,0 +1,135 @@
+import { DataPlaneClient, type RuntimeServer } from '@ingressfed/dataplane';
+import type { FederatedModel } from '../model/types.js';
+import { backendObject, frontendObject, sameStructure, type BackendObject, type Frontend } from '../plan/objects.js';
+import { FRONTEND_NAME, MANAGED_BACKEND, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget } from '../plan/plan.js';
+
+export interface EdgeConfig extends EdgeTarget {
+  url: string;
+  username: string;
+  password: string;
+  /** The address clients use to reach this edge (written to Ingress status). */
+  publicAddress: string;
+}
+
+export interface ApplyOutcome {
+  edge: string;
+  transaction: boolean;
+  reloadId: string | undefined;
+  version: number | undefined;
+  runtimeChanges: number;
+  durationMs: number;
+  plan: EdgePlan;
+}
+
+interface EdgeState {
+  frontend: Frontend | undefined;
+  backends: Map<string, BackendObject>;
+  slots: CurrentSlots;
+  runtime: Map<string, Map<string, RuntimeServer>>;
+}
+
+/**
+ * Brings one edge to the plan for a federated model: reads what the edge has, commits one transaction
+ * when the structure differs, then sets slots (address, port, state) through the runtime API. Reads
+ * first and writes only differences, so an unchanged model writes nothing.
+ */
+export class EdgeApplier {
+  readonly client: DataPlaneClient;
+
+  constructor(readonly edge: EdgeConfig) {
+    this.client = new DataPlaneClient({ url: edge.url, username: edge.username, password: edge.password });
+  }
+
+  private async read(): Promise<EdgeState> {
+    const c = this.client;
+    const fes = (await c.unwrap('list frontends', c.api.GET('/services/haproxy/configuration/frontends', { params: { query: { full_section: true } } }))).data;
+    const bes = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends', { params: { query: { full_section: true } } }))).data;
+    const backends = new Map<string, BackendObject>();
+    for (const b of bes) if (MANAGED_BACKEND.test(b.name)) backends.set(b.name, b);
+    const slots: CurrentSlots = new Map();
+    const runtime = new Map<string, Map<string, RuntimeServer>>();
+    for (const name of backends.keys()) {
+      if (Object.keys(backends.get(name)?.servers ?? {}).length === 0) continue;
+      const servers = await c.listRuntimeServers(name);
+      const byName = new Map<string, RuntimeServer>();
+      const at = new Map<string, string>();
+      for (const s of servers) {
+        if (!s.name) continue;
+        byName.set(s.name, s);
+        if (s.admin_state !== 'maint') at.set(s.name, `${s.address ?? ''}:${s.port ?? ''}`);
+      }
+      runtime.set(name, byName);
+      slots.set(name, at);
+    }
+    return { frontend: fes.find((f) => f.name === FRONTEND_NAME), backends, slots, runtime };
+  }
+
+  async reconcile(model: FederatedModel): Promise<ApplyOutcome> {
+    const started = Date.now();
+    let state = await this.read();
+    const plan = planEdge(model, this.edge, state.slots);
+    const fe = frontendObject(plan, this.edge);
+    const bes = plan.backends.map(backendObject);
+    const wanted = new Set(bes.map((b) => b.name));
+    const changed = !sameStructure(fe, state.frontend) ||
+      bes.some((b) => !sameStructure(b, state.backends.get(b.name))) ||
+      [...state.backends.keys()].some((n) => !wanted.has(n));
+    let reloadId: string | undefined;
+    let version: number | undefined;
+    if (changed) {
+      const out = await this.client.transaction(async (tx) => {
+        // Re-read inside each attempt: a retry after a version conflict must plan on fresh state.
+        const fresh = tx.attempt === 1 ? state : await this.read();
+        await this.writeStructure(tx.query, fe, bes, fresh);
+      });
+      reloadId = out.reloadId;
+      version = out.version;
+      state = await this.read();
+    }
+    const runtimeChanges = await this.syncRuntime(plan, state);
+    return { edge: this.edge.name, transaction: changed, reloadId, version, runtimeChanges, durationMs: Date.now() - started, plan };
+  }
+
+  private async writeStructure(query: { transaction_id: string }, fe: Frontend, bes: BackendObject[], state: EdgeState): Promise<void> {
+    const c = this.client;
+    const q = { ...query, full_section: true };
+    for (const b of bes) {
+      if (state.backends.has(b.name)) {
+        await c.unwrap(`replace backend ${b.name}`, c.api.PUT('/services/haproxy/configuration/backends/{name}', { params: { path: { name: b.name }, query: q }, body: b }));
+      } else {
+        await c.unwrap(`create backend ${b.name}`, c.api.POST('/services/haproxy/configuration/backends', { params: { query: q }, body: b }));
+      }
+    }
+    if (state.frontend) {
+      await c.unwrap('replace frontend', c.api.PUT('/services/haproxy/configuration/frontends/{name}', { params: { path: { name: FRONTEND_NAME }, query: q }, body: fe }));
+    } else {
+      await c.unwrap('create frontend', c.api.POST('/services/haproxy/configuration/frontends', { params: { query: q }, body: fe }));
+    }
+    const wanted = new Set(bes.map((b) => b.name));
+    for (const name of state.backends.keys()) {
+      if (wanted.has(name)) continue;
+      await c.unwrap(`delete backend ${name}`, c.api.DELETE('/services/haproxy/configuration/backends/{name}', { params: { path: { name }, query } }));
+    }
+  }
+
+  /** Sets each slot's address, port and admin state where the running HAProxy differs from the plan. */
+  private async syncRuntime(plan: EdgePlan, state: EdgeState): Promise<number> {
+    let changes = 0;
+    for (const b of plan.backends) {
+      const running = state.runtime.get(b.name);
+      for (const slot of b.slots) {
+        const cur = running?.get(slot.name);
+        const change: RuntimeServer = {};
+        if (slot.state !== 'maint' && (cur?.address !== slot.address || cur?.port !== slot.port)) {
+          change.address = slot.address;
+          change.port = slot.port;
+        }
+        if (cur?.admin_state !== slot.state) change.admin_state = slot.state;
+        if (Object.keys(change).length === 0) continue;
+        await this.client.setRuntimeServer(b.name, slot.name, change);
+        changes++;
+      }
+    }
+    return changes;
+  }
+}

@@ -1,0 +1,40 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import type { EdgeConfig } from './apply/edge.js';
+
+export interface HubConfig {
+  nats: { url: string; user?: string; password?: string };
+  redis?: { url: string };
+  edges: EdgeConfig[];
+  resyncIntervalMs?: number;
+}
+
+/** Reads and checks the hub configuration file; every problem is reported with its field. */
+export function loadHubConfig(path: string): HubConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`cannot read hub configuration ${path}: ${(err as Error).message}`, { cause: err });
+  }
+  const problems: string[] = [];
+  const c = raw as Partial<HubConfig>;
+  if (typeof c.nats?.url !== 'string') problems.push('nats.url: required');
+  if (!Array.isArray(c.edges) || c.edges.length === 0) problems.push('edges: at least one edge is required');
+  const names = new Set<string>();
+  (c.edges ?? []).forEach((e, i) => {
+    const at = `edges[${i}]`;
+    if (!isDnsLabel(String(e.name))) problems.push(`${at}.name: must be a DNS label`);
+    if (names.has(e.name)) problems.push(`${at}.name: duplicate edge name ${e.name}`);
+    names.add(e.name);
+    if (typeof e.url !== 'string' || !/^https?:\/\//.test(e.url)) problems.push(`${at}.url: must be an http(s) URL`);
+    if (typeof e.username !== 'string' || typeof e.password !== 'string') problems.push(`${at}.username/password: required`);
+    if (!isZoneName(String(e.zone))) problems.push(`${at}.zone: must be a zone name`);
+    if (isIP(String(e.bindAddress)) === 0) problems.push(`${at}.bindAddress: must be an IP address`);
+    if (!Number.isInteger(e.bindPort) || e.bindPort < 1 || e.bindPort > 65535) problems.push(`${at}.bindPort: must be a port`);
+    if (typeof e.publicAddress !== 'string') problems.push(`${at}.publicAddress: required`);
+  });
+  if (problems.length > 0) throw new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
+  return c as HubConfig;
+}

@@ -1,0 +1,141 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { STATE_BUCKET } from '@ingressfed/schemas';
+import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
+import { StateIntake } from './intake.js';
+import { mergeClusters } from './model/merge.js';
+import type { FederatedModel } from './model/types.js';
+import { connectNats, openBucket } from '@ingressfed/schemas/nats';
+
+export interface HubOptions {
+  natsUrl: string;
+  natsUser?: string;
+  natsPassword?: string;
+  edges: EdgeConfig[];
+  /** Full re-read of every edge even without changes, to repair drift (default 5 s). */
+  resyncIntervalMs?: number;
+  log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+interface EdgeLoop {
+  applier: EdgeApplier;
+  running: Promise<void> | undefined;
+  dirty: boolean;
+  failures: number;
+  retry: NodeJS.Timeout | undefined;
+  last: ApplyOutcome | undefined;
+  lastError: string | undefined;
+  applies: number;
+  transactions: number;
+}
+
+/**
+ * The hub: intake of every cluster's records, merge into one model, and per edge a level-based
+ * loop that plans and applies. Nothing is written to any edge before the whole state bucket has been
+ * read; edges are reconciled independently, so one unreachable edge delays no other.
+ */
+export class Hub {
+  private nc: NatsConnection | undefined;
+  readonly intake: StateIntake;
+  private readonly edges: EdgeLoop[];
+  private model: FederatedModel | undefined;
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  private pending: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: HubOptions) {
+    this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f));
+    this.edges = opts.edges.map((e) => ({
+      applier: new EdgeApplier(e), running: undefined, dirty: false, failures: 0, retry: undefined,
+      last: undefined, lastError: undefined, applies: 0, transactions: 0,
+    }));
+  }
+
+  async start(): Promise<void> {
+    this.nc = await connectNats({ url: this.opts.natsUrl, user: this.opts.natsUser, password: this.opts.natsPassword, name: 'ingressfed-hub' },
+      (m, f) => this.opts.log('warn', m, f));
+    const kv = await openBucket(this.nc, STATE_BUCKET);
+    await this.intake.start(kv);
+    this.scheduleResync();
+  }
+
+  get ready(): boolean {
+    return this.intake.initialized;
+  }
+
+  currentModel(): FederatedModel | undefined {
+    return this.model;
+  }
+
+  edgeStatus(): Array<{ edge: string; applies: number; transactions: number; lastError: string | undefined; last: ApplyOutcome | undefined }> {
+    return this.edges.map((e) => ({ edge: e.applier.edge.name, applies: e.applies, transactions: e.transactions, lastError: e.lastError, last: e.last }));
+  }
+
+  /** Coalesces bursts of record changes into one pass. */
+  private changed(): void {
+    if (this.stopped || !this.intake.initialized || this.pending) return;
+    this.pending = setTimeout(() => {
+      this.pending = undefined;
+      this.model = mergeClusters(this.intake.snapshots());
+      for (const e of this.edges) this.kick(e);
+    }, 5);
+  }
+
+  private kick(e: EdgeLoop): void {
+    e.dirty = true;
+    if (e.running || e.retry || this.stopped) return;
+    e.running = this.runEdge(e).finally(() => (e.running = undefined));
+  }
+
+  private async runEdge(e: EdgeLoop): Promise<void> {
+    while (e.dirty && !this.stopped && this.model) {
+      e.dirty = false;
+      try {
+        const out = await e.applier.reconcile(this.model);
+        e.last = out;
+        e.applies++;
+        if (out.transaction) e.transactions++;
+        e.failures = 0;
+        e.lastError = undefined;
+        if (out.transaction || out.runtimeChanges > 0) {
+          this.opts.log('info', 'edge applied', { edge: out.edge, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+        }
+      } catch (err) {
+        e.failures++;
+        e.lastError = (err as Error).message;
+        const wait = Math.min(250 * 2 ** Math.min(e.failures - 1, 5), 8000);
+        this.opts.log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: e.applier.edge.name, error: e.lastError, retryInMs: wait });
+        e.dirty = true;
+        e.retry = setTimeout(() => {
+          e.retry = undefined;
+          this.kick(e);
+        }, wait);
+        return;
+      }
+    }
+  }
+
+  private scheduleResync(): void {
+    this.resyncTimer = setTimeout(() => {
+      if (this.model) for (const e of this.edges) this.kick(e);
+      this.scheduleResync();
+    }, this.opts.resyncIntervalMs ?? 5000);
+  }
+
+  /** Resolves once every edge has applied the current model (or failed trying). */
+  async idle(): Promise<void> {
+    while (this.pending || this.edges.some((e) => e.running)) {
+      await Promise.all(this.edges.map((e) => e.running));
+      if (this.pending) await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    if (this.pending) clearTimeout(this.pending);
+    for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
+    await Promise.all(this.edges.map((e) => e.running));
+    this.intake.stop();
+    await this.nc?.drain().catch(() => undefined);
+  }
+}

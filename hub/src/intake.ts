@@ -1,0 +1,116 @@
+import type { KV, KvEntry } from '@nats-io/kv';
+import { decodeStateEntry, type ObjectRecord } from '@ingressfed/schemas';
+import type { ClusterSnapshot } from './model/types.js';
+import type { ClusterInfo, Heartbeat } from '@ingressfed/schemas';
+
+export interface Refusal {
+  key: string;
+  cluster: string | undefined;
+  reason: string;
+  at: number;
+}
+
+interface ClusterState {
+  info: ClusterInfo | undefined;
+  heartbeat: Heartbeat | undefined;
+  /** Hub clock (ms) when the last heartbeat arrived: staleness is judged on it, never on spoke clocks. */
+  heartbeatAt: number | undefined;
+  records: Map<string, ObjectRecord>;
+}
+
+/**
+ * Reads the state bucket: every key is decoded and validated again (spokes are untrusted); a refused
+ * key is recorded with its reason and changes nothing else. `initialized` turns true once every value
+ * present when the watch started has been read (startup gating).
+ */
+export class StateIntake {
+  private readonly clusters = new Map<string, ClusterState>();
+  readonly refused = new Map<string, Refusal>();
+  initialized = false;
+  private stopped = false;
+
+  constructor(private readonly onChange: () => void, private readonly log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void) {}
+
+  async start(kv: KV): Promise<void> {
+    const status = await kv.status();
+    const iter = await kv.watch({ key: '>' });
+    if (status.values === 0) this.markInitialized();
+    void (async () => {
+      for await (const e of iter) {
+        if (this.stopped) break;
+        this.apply(e);
+        if (!this.initialized && (e.isUpdate || e.delta === 0)) this.markInitialized();
+        this.onChange();
+      }
+    })();
+    this.stopWatch = () => iter.stop();
+  }
+
+  private stopWatch: () => void = () => undefined;
+
+  private markInitialized(): void {
+    this.initialized = true;
+    this.log('info', 'state bucket read', { clusters: this.clusters.size, refused: this.refused.size });
+    this.onChange();
+  }
+
+  private cluster(name: string): ClusterState {
+    let c = this.clusters.get(name);
+    if (!c) {
+      c = { info: undefined, heartbeat: undefined, heartbeatAt: undefined, records: new Map() };
+      this.clusters.set(name, c);
+    }
+    return c;
+  }
+
+  private apply(e: KvEntry): void {
+    const key = e.key;
+    if (e.operation !== 'PUT') {
+      this.refused.delete(key);
+      const cluster = key.split('.')[0] ?? '';
+      const c = this.clusters.get(cluster);
+      c?.records.delete(key);
+      return;
+    }
+    const d = decodeStateEntry(key, e.value);
+    if (!d.ok) {
+      if (!this.refused.has(key)) this.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
+      this.refused.set(key, { key, cluster: d.cluster, reason: d.reason, at: Date.now() });
+      // A refused update leaves the last valid record of this key in place (nothing lost, nothing else affected).
+      return;
+    }
+    this.refused.delete(key);
+    const entry = d.entry;
+    if (entry.type === 'info') this.cluster(entry.cluster).info = entry.info;
+    else if (entry.type === 'heartbeat') {
+      const c = this.cluster(entry.cluster);
+      c.heartbeat = entry.heartbeat;
+      c.heartbeatAt = Date.now();
+    } else this.cluster(entry.key.cluster).records.set(key, entry.record);
+  }
+
+  snapshots(): ClusterSnapshot[] {
+    return [...this.clusters.entries()].map(([name, c]) => {
+      const recs = [...c.records.values()];
+      return {
+        name,
+        info: c.info,
+        heartbeat: c.heartbeat,
+        ingressClasses: recs.filter((r) => r.kind === 'ingressclass'),
+        ingresses: recs.filter((r) => r.kind === 'ingress'),
+        services: recs.filter((r) => r.kind === 'service'),
+        endpoints: recs.filter((r) => r.kind === 'endpoints'),
+      } as ClusterSnapshot;
+    });
+  }
+
+  heartbeatAge(cluster: string, now = Date.now()): number | undefined {
+    const at = this.clusters.get(cluster)?.heartbeatAt;
+    return at === undefined ? undefined : now - at;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.stopWatch();
+  }
+}

@@ -1,0 +1,71 @@
+import type { Schemas } from '@ingressfed/dataplane';
+import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
+
+// An edge plan as Data Plane API objects (full_section form), and the comparison that decides
+// whether an edge needs a transaction. Slot contents (address, port, weight, maintenance) are runtime
+// state: they are written with every transaction but never cause one.
+
+export type Frontend = Schemas['frontend'];
+export type BackendObject = Schemas['backend'];
+
+export function frontendObject(plan: EdgePlan, edge: EdgeTarget): Frontend {
+  return {
+    name: FRONTEND_NAME,
+    mode: 'http',
+    default_backend: plan.defaultBackend,
+    forwardfor: { enabled: 'enabled' },
+    binds: { http: { name: 'http', address: edge.bindAddress, port: edge.bindPort } },
+    acl_list: plan.acls.map((a) => ({ acl_name: a.acl_name, criterion: a.criterion, value: a.value })),
+    backend_switching_rule_list: plan.switching.map((s) => ({ name: s.backend, cond: 'if' as const, cond_test: s.cond_test })),
+  };
+}
+
+export function backendObject(b: PlannedBackend): BackendObject {
+  if (b.name === NOT_FOUND_BACKEND) {
+    return {
+      name: NOT_FOUND_BACKEND,
+      mode: 'http',
+      http_request_rule_list: [{ type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: 'no route' }],
+    };
+  }
+  const servers: NonNullable<BackendObject['servers']> = {};
+  for (const s of b.slots) {
+    servers[s.name] = {
+      name: s.name, address: s.address, port: s.port, weight: 1,
+      maintenance: s.state === 'maint' ? 'enabled' : 'disabled',
+      ...(s.backup ? { backup: 'enabled' as const } : {}),
+    };
+  }
+  return {
+    name: b.name,
+    mode: 'http',
+    balance: { algorithm: 'roundrobin' },
+    allbackups: 'enabled',
+    retries: 3,
+    retry_on: 'conn-failure empty-response response-timeout',
+    redispatch: { enabled: 'enabled' },
+    connect_timeout: 2000,
+    server_timeout: 30000,
+    servers,
+  };
+}
+
+const RUNTIME_FIELDS = new Set(['address', 'port', 'weight', 'maintenance']);
+
+/** True when `current` has every field `desired` sets, with the same value (slot contents aside). */
+export function sameStructure(desired: unknown, current: unknown, path = ''): boolean {
+  if (desired === null || typeof desired !== 'object') return JSON.stringify(desired) === JSON.stringify(current);
+  if (current === null || typeof current !== 'object') return false;
+  if (Array.isArray(desired)) {
+    return Array.isArray(current) && desired.length === current.length && desired.every((d, i) => sameStructure(d, current[i], `${path}[]`));
+  }
+  const d = desired as Record<string, unknown>;
+  const c = current as Record<string, unknown>;
+  const inServers = path.endsWith('.servers');
+  if (inServers && Object.keys(c).sort().join(',') !== Object.keys(d).sort().join(',')) return false;
+  for (const [k, v] of Object.entries(d)) {
+    if (path.startsWith('.servers.') && RUNTIME_FIELDS.has(k)) continue;
+    if (!sameStructure(v, c[k], inServers ? `.servers.${k}` : path === '' ? `.${k}` : `${path}.${k}`)) return false;
+  }
+  return true;
+}

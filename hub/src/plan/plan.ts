@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type Route } from '../model/types.js';
+
+// Federated model → the HAProxy objects one edge should have. Pure. Every name is generated from a
+// hash of the identity it stands for; hosts and paths reach ACL patterns only after the allowlists of
+// @ingressfed/schemas passed them, and are single-quoted even so.
+
+export const FRONTEND_NAME = 'ingressfed_http';
+export const NOT_FOUND_BACKEND = 'ingressfed_not_found';
+/** Backends the hub owns on an edge; any other backend is left alone. */
+export const MANAGED_BACKEND = /^(be_|ingressfed_)/;
+const PLACEHOLDER = { address: '0.0.0.0', port: 1 };
+
+export interface EdgeTarget {
+  name: string;
+  zone: string;
+  bindAddress: string;
+  bindPort: number;
+}
+
+export type SlotState = 'ready' | 'drain' | 'maint';
+
+export interface PlannedSlot {
+  name: string;
+  backup: boolean;
+  address: string;
+  port: number;
+  state: SlotState;
+  /** The endpoint in this slot, if any. */
+  endpoint?: Endpoint;
+}
+
+export interface PlannedBackend {
+  name: string;
+  id: BackendId | undefined;
+  slots: PlannedSlot[];
+}
+
+export interface PlannedAcl {
+  acl_name: string;
+  criterion: string;
+  value: string;
+}
+
+export interface PlannedSwitch {
+  backend: string;
+  cond_test: string;
+}
+
+export interface EdgePlan {
+  acls: PlannedAcl[];
+  switching: PlannedSwitch[];
+  defaultBackend: string;
+  backends: PlannedBackend[];
+}
+
+/** Where endpoints sit now on the edge: backend name → slot name → address:port. */
+export type CurrentSlots = Map<string, Map<string, string>>;
+
+const hash8 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8);
+const slug = (s: string, n: number): string => s.replace(/[^a-z0-9-]/g, '-').slice(0, n);
+
+export function backendName(id: BackendId): string {
+  return `be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
+}
+
+const hostAcl = (host: string): string => `h_${hash8(`host:${host}`)}`;
+const pathAcl = (pathType: string, path: string): string => `p_${hash8(`path:${pathType}:${path}`)}`;
+
+/** Routing precedence: exact hosts, then wildcards, then no host; longest path first; Exact before Prefix. */
+export function routeOrder(a: Route, b: Route): number {
+  const hostRank = (h: string): number => (h === '' ? 2 : h.startsWith('*.') ? 1 : 0);
+  return hostRank(a.host) - hostRank(b.host) || a.host.localeCompare(b.host) ||
+    b.path.length - a.path.length || (a.pathType === b.pathType ? 0 : a.pathType === 'Exact' ? -1 : 1) || a.path.localeCompare(b.path);
+}
+
+function hostAcls(host: string): PlannedAcl[] {
+  const criterion = 'req.hdr(host),field(1,:),lower';
+  if (host.startsWith('*.')) {
+    // Exactly one label before the suffix (Kubernetes wildcard semantics); the suffix is a validated DNS name.
+    const suffix = host.slice(2).replaceAll('.', '\\.');
+    return [{ acl_name: hostAcl(host), criterion, value: `-m reg '^[^.]+\\.${suffix}$'` }];
+  }
+  return [{ acl_name: hostAcl(host), criterion, value: `-m str '${host}'` }];
+}
+
+function pathAcls(pathType: string, path: string): PlannedAcl[] {
+  const name = pathAcl(pathType, path);
+  if (pathType === 'Exact') return [{ acl_name: name, criterion: 'path', value: `-m str '${path}'` }];
+  // Prefix by path element: '/foo' matches '/foo' and '/foo/...', never '/foobar'.
+  return [
+    { acl_name: name, criterion: 'path', value: `-m str '${path}'` },
+    { acl_name: name, criterion: 'path', value: `-m beg '${path}/'` },
+  ];
+}
+
+function poolSize(wanted: number, current: number): number {
+  const target = Math.max(2, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(wanted * 1.25)))));
+  if (wanted > current) return target;
+  if (current > 2 && wanted <= current / 4) return target; // shrink only far below, to avoid flapping
+  return Math.max(current, 2);
+}
+
+function slotState(e: Endpoint): SlotState {
+  return e.ready && !e.terminating ? 'ready' : 'drain';
+}
+
+/** Splits endpoints into primary and backup for an edge, by the backend's failover policy. */
+export function splitByPolicy(b: Backend, edge: EdgeTarget): { primary: Endpoint[]; backup: Endpoint[] } {
+  const p = b.failover;
+  if (p.kind === 'none') return { primary: b.endpoints, backup: [] };
+  if (p.kind === 'clusters') {
+    const first = p.order.find((c) => b.endpoints.some((e) => e.cluster === c && e.ready)) ?? p.order[0];
+    return { primary: b.endpoints.filter((e) => e.cluster === first), backup: b.endpoints.filter((e) => e.cluster !== first) };
+  }
+  return { primary: b.endpoints.filter((e) => e.zone === edge.zone), backup: b.endpoints.filter((e) => e.zone !== edge.zone) };
+}
+
+/** Places endpoints in slots, keeping every endpoint in the slot it already has. */
+function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string, string> | undefined): PlannedSlot[] {
+  const existing = [...(current?.keys() ?? [])].filter((n) => new RegExp(`^${prefix}\\d+$`).test(n)).length;
+  const size = poolSize(endpoints.length, existing);
+  const slots: PlannedSlot[] = Array.from({ length: size }, (_, i) => ({ name: `${prefix}${i}`, backup: prefix === 'b', ...PLACEHOLDER, state: 'maint' as SlotState }));
+  const placed = new Set<Endpoint>();
+  const sorted = [...endpoints].sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`) || a.cluster.localeCompare(b.cluster));
+  for (const e of sorted) {
+    const at = `${e.address}:${e.port}`;
+    const slot = slots.find((s) => !s.endpoint && current?.get(s.name) === at);
+    if (slot) {
+      Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
+      placed.add(e);
+    }
+  }
+  for (const e of sorted) {
+    if (placed.has(e)) continue;
+    const slot = slots.find((s) => !s.endpoint);
+    if (!slot) break; // cannot happen: the pool is sized for every endpoint
+    Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
+  }
+  return slots;
+}
+
+export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map()): EdgePlan {
+  const acls = new Map<string, PlannedAcl[]>();
+  const switching: PlannedSwitch[] = [];
+  for (const r of [...model.routes].sort(routeOrder)) {
+    const terms: string[] = [];
+    if (r.host !== '') {
+      for (const a of hostAcls(r.host)) acls.set(a.acl_name, [a]);
+      terms.push(hostAcl(r.host));
+    }
+    if (!(r.pathType === 'Prefix' && r.path === '/')) {
+      const pa = pathAcls(r.pathType, r.path);
+      acls.set(pa[0]?.acl_name as string, pa);
+      terms.push(pathAcl(r.pathType, r.path));
+    }
+    switching.push({ backend: backendName(r.backend), cond_test: terms.length > 0 ? terms.join(' ') : 'TRUE' });
+  }
+  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, slots: [] }];
+  for (const b of model.backends) {
+    const name = backendName(b.id);
+    const { primary, backup } = splitByPolicy(b, edge);
+    const cur = current.get(name);
+    backends.push({ name, id: b.id, slots: [...fillPool('p', primary, cur), ...fillPool('b', backup, cur)] });
+  }
+  return {
+    acls: [...acls.values()].flat(),
+    switching,
+    defaultBackend: model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND,
+    backends,
+  };
+}
