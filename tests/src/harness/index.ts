@@ -17,3 +17,6 @@ export { waitFor } from './wait.js';
 export type { KubeCluster, KubectlResult } from './kube.js';
 export { kubectlBin, startKubeApi } from './kube.js';
 export { KubeApiServer } from '../kube/server.js';
+export { EchoFleet } from './echo-fleet.js';
+export type { FederatedCluster, FederatedEdge, Federation, FederationOptions } from './federation.js';
+export { startFederation } from './federation.js';

@@ -1,0 +1,120 @@
+import { Hub, type EdgeConfig } from '@ingressfed/hub';
+import { Spoke } from '@ingressfed/spoke';
+import { EchoFleet } from './echo-fleet.js';
+import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
+import { startKubeApi, type KubeCluster } from './kube.js';
+import { startNats, type NatsServer } from './nats.js';
+import { freePort } from './ports.js';
+
+export interface FederationOptions {
+  clusters: Array<{ name: string; zone: string }>;
+  edges?: Array<{ name: string; zone: string; bindPort?: number }>;
+  reloadDelaySeconds?: number;
+  heartbeatIntervalMs?: number;
+  log?: (line: string) => void;
+}
+
+export interface FederatedCluster {
+  name: string;
+  zone: string;
+  kube: KubeCluster;
+  spoke: Spoke;
+}
+
+export interface FederatedEdge {
+  config: EdgeConfig;
+  dp: LocalDataPlane;
+  /** The HTTP entry point of this edge. */
+  url: string;
+}
+
+/** A whole federation on loopback: NATS, per cluster an API stand-in and a spoke, edges, the hub, echo backends. */
+export interface Federation {
+  nats: NatsServer;
+  clusters: Map<string, FederatedCluster>;
+  edges: FederatedEdge[];
+  hub: Hub;
+  echo: EchoFleet;
+  logs: string[];
+  newSpoke(cluster: string): Spoke;
+  restartSpoke(cluster: string): Promise<void>;
+  restartHub(): Promise<Hub>;
+  stop(): Promise<void>;
+}
+
+export async function startFederation(opts: FederationOptions): Promise<Federation> {
+  const logs: string[] = [];
+  const log = (who: string) => (level: string, msg: string, f?: Record<string, unknown>): void => {
+    const line = `${who} ${level} ${msg} ${JSON.stringify(f ?? {})}`;
+    logs.push(line);
+    if (logs.length > 5000) logs.splice(0, 1000);
+    opts.log?.(line);
+  };
+  const nats = await startNats();
+  const echo = new EchoFleet();
+  const clusters = new Map<string, FederatedCluster>();
+  const edges: FederatedEdge[] = [];
+  const fed = { nats, clusters, edges, echo, logs } as Partial<Federation> & { hub?: Hub };
+  const newSpoke = (name: string): Spoke => {
+    const c = clusters.get(name);
+    if (!c) throw new Error(`no cluster ${name}`);
+    return new Spoke({
+      cluster: name, zone: c.zone, endpointMode: 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`),
+    });
+  };
+  try {
+    for (const c of opts.clusters) {
+      const kube = await startKubeApi(c.name);
+      clusters.set(c.name, { name: c.name, zone: c.zone, kube, spoke: undefined as unknown as Spoke });
+      echo.follow(c.name, c.zone, kube.api);
+    }
+    for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
+      const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1 });
+      const bindPort = e.bindPort ?? (await freePort());
+      const config: EdgeConfig = {
+        name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password,
+        bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1',
+      };
+      edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}` });
+    }
+    for (const c of clusters.values()) {
+      c.spoke = newSpoke(c.name);
+      await c.spoke.start();
+    }
+    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, log: log('hub') });
+    fed.hub = makeHub();
+    await fed.hub.start();
+    return Object.assign(fed, {
+      newSpoke,
+      async restartSpoke(name: string) {
+        const c = clusters.get(name) as FederatedCluster;
+        await c.spoke.stop();
+        c.spoke = newSpoke(name);
+        await c.spoke.start();
+      },
+      async restartHub() {
+        await fed.hub?.stop();
+        fed.hub = makeHub();
+        await fed.hub.start();
+        return fed.hub;
+      },
+      async stop() {
+        await fed.hub?.stop();
+        for (const c of clusters.values()) await c.spoke?.stop();
+        await echo.stop();
+        for (const e of edges) await e.dp.stop();
+        for (const c of clusters.values()) await c.kube.stop();
+        await nats.stop();
+      },
+    }) as Federation;
+  } catch (err) {
+    await fed.hub?.stop().catch(() => undefined);
+    for (const c of clusters.values()) await c.spoke?.stop().catch(() => undefined);
+    await echo.stop().catch(() => undefined);
+    for (const e of edges) await e.dp.stop().catch(() => undefined);
+    for (const c of clusters.values()) await c.kube.stop().catch(() => undefined);
+    await nats.stop().catch(() => undefined);
+    throw err;
+  }
+}
