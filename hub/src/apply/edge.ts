@@ -56,7 +56,8 @@ export class EdgeApplier {
       for (const s of servers) {
         if (!s.name) continue;
         byName.set(s.name, s);
-        if (s.admin_state !== 'maint') at.set(s.name, `${s.address ?? ''}:${s.port ?? ''}`);
+        // Free slots (maint) are listed too, with no endpoint: the pool size is part of the state.
+        at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
       }
       runtime.set(name, byName);
       slots.set(name, at);

@@ -54,7 +54,7 @@ export interface EdgePlan {
   backends: PlannedBackend[];
 }
 
-/** Where endpoints sit now on the edge: backend name → slot name → address:port. */
+/** Every slot on the edge now: backend name → slot name → 'address:port' of its endpoint, or '' when free. */
 export type CurrentSlots = Map<string, Map<string, string>>;
 
 const hash8 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8);
@@ -94,11 +94,14 @@ function pathAcls(pathType: string, path: string): PlannedAcl[] {
   ];
 }
 
-function poolSize(wanted: number, current: number): number {
-  const target = Math.max(2, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(wanted * 1.25)))));
+const MIN_POOL = 4;
+
+/** Slots for a pool: room for 1.5× the endpoints, in powers of two; shrinks only far below, to avoid flapping. */
+export function poolSize(wanted: number, current: number): number {
+  const target = Math.max(MIN_POOL, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(wanted * 1.5)))));
   if (wanted > current) return target;
-  if (current > 2 && wanted <= current / 4) return target; // shrink only far below, to avoid flapping
-  return Math.max(current, 2);
+  if (current > MIN_POOL && wanted <= current / 4) return target;
+  return Math.max(current, MIN_POOL);
 }
 
 function slotState(e: Endpoint): SlotState {
@@ -125,7 +128,7 @@ function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string,
   const sorted = [...endpoints].sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`) || a.cluster.localeCompare(b.cluster));
   for (const e of sorted) {
     const at = `${e.address}:${e.port}`;
-    const slot = slots.find((s) => !s.endpoint && current?.get(s.name) === at);
+    const slot = slots.find((s) => !s.endpoint && current?.get(s.name) === at && at !== '');
     if (slot) {
       Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
       placed.add(e);

@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { STATE_BUCKET } from '@ingressfed/schemas';
 import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
 
@@ -55,5 +59,137 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
   it('answers 404 for a host no cluster routes', async () => {
     const r = await get('nobody.example.com');
     assert.equal(r.status, 404);
+  });
+
+  it('makes a kubectl-created Ingress live, and a deleted one answer 404, each within 3 s', async () => {
+    await kubectl('alpha', ['create', '-f', '-'], service('api'));
+    await kubectl('alpha', ['create', '-f', '-'], endpointSlice('api', [{ address: '127.0.10.5' }]));
+    await fed.echo.settled();
+    let t0 = Date.now();
+    await kubectl('alpha', ['create', '-f', '-'], ingress('api', [{ host: 'api.example.com', paths: [{ path: '/v1', service: 'api' }] }]));
+    const live = await waitFor('the new route', async () => {
+      const r = await get('api.example.com', '/v1/users');
+      return r.status === 200 ? r.json() : undefined;
+    }, { timeoutMs: 3000, intervalMs: 10 });
+    assert.equal(live.service, 'api');
+    assert.equal(live.cluster, 'alpha');
+    const liveMs = Date.now() - t0;
+    t0 = Date.now();
+    await kubectl('alpha', ['delete', 'ingress', 'api']);
+    await waitFor('the route gone', async () => (await get('api.example.com', '/v1/users')).status === 404, { timeoutMs: 3000, intervalMs: 10 });
+    console.log(`route live ${liveMs} ms after kubectl create; 404 ${Date.now() - t0} ms after kubectl delete`);
+  });
+
+  it('adds and removes endpoints at runtime, without an HAProxy reload', async () => {
+    const dp = fed.edges[0]?.dp;
+    assert.ok(dp);
+    await fed.hub.idle();
+    const before = await dp.procState();
+    await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.1' }, { address: '127.0.10.2' }]));
+    await fed.echo.settled();
+    const endpoints = async (n: number): Promise<Set<string>> => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const r = await get('web.example.com');
+        if (r.status === 200) seen.add(r.json().endpoint);
+      }
+      return seen;
+    };
+    await waitFor('the new endpoint answering', async () => (await endpoints(9)).has('127.0.10.2:8080'), { timeoutMs: 5000 });
+    await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.2' }]));
+    await waitFor('the removed endpoint gone', async () => !(await endpoints(9)).has('127.0.10.1:8080'), { timeoutMs: 5000 });
+    assert.deepEqual([...(await endpoints(12))].sort(), ['127.0.10.2:8080', '127.0.20.1:8080']);
+    const now = await dp.procState();
+    assert.equal(now.master.reloads, before.master.reloads, 'HAProxy reported no reload');
+    assert.deepEqual(now.workers.map((w) => w.pid), before.workers.map((w) => w.pid));
+  });
+
+  it('loses no route while a spoke restarts and while a watch ends with 410 Gone; the final state equals the clusters', async () => {
+    let failures = 0;
+    let requests = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        const r = await get('web.example.com').catch(() => ({ status: 0 }));
+        requests++;
+        if (r.status !== 200) failures++;
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    try {
+      await fed.restartSpoke('alpha');
+      fed.clusters.get('beta')?.kube.api.expireWatches();
+      await kubectl('beta', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.20.1' }, { address: '127.0.20.2' }]));
+      await fed.echo.settled();
+      await waitFor('beta\'s new endpoint in the model', () => fed.hub.currentModel()?.backends.find((b) => b.id.service === 'web')?.endpoints.some((e) => e.address === '127.0.20.2'), { timeoutMs: 10_000 });
+      await fed.hub.idle();
+      await waitFor('the restarted spoke synced', () => fed.clusters.get('alpha')?.spoke.synced === true);
+    } finally {
+      probing = false;
+      await prober;
+    }
+    assert.ok(requests >= 5, `probed ${requests} times across the restart`);
+    assert.equal(failures, 0, `${failures} of ${requests} requests failed`);
+    const eps = fed.hub.currentModel()?.backends.find((b) => b.id.service === 'web')?.endpoints.map((e) => `${e.cluster}/${e.address}`).sort();
+    assert.deepEqual(eps, ['alpha/127.0.10.2', 'beta/127.0.20.1', 'beta/127.0.20.2']);
+  });
+
+  it('writes nothing to the edge and does not reload when the hub restarts with unchanged state', async () => {
+    const dp = fed.edges[0]?.dp;
+    assert.ok(dp);
+    await fed.hub.idle();
+    const version = await dp.client.getVersion();
+    const reloads = (await dp.procState()).master.reloads;
+    let failures = 0;
+    let probing = true;
+    const prober = (async () => {
+      while (probing) {
+        const r = await get('web.example.com').catch(() => ({ status: 0 }));
+        if (r.status !== 200) failures++;
+        await new Promise((res) => setTimeout(res, 5));
+      }
+    })();
+    try {
+      const hub = await fed.restartHub();
+      await waitFor('the new hub applied once', () => (hub.edgeStatus()[0]?.applies ?? 0) > 0, { timeoutMs: 10_000 });
+      await hub.idle();
+      const st = hub.edgeStatus()[0];
+      assert.equal(st?.transactions, 0, 'no transaction');
+      assert.equal(st?.last?.runtimeChanges, 0, 'no runtime write');
+    } finally {
+      probing = false;
+      await prober;
+    }
+    assert.equal(await dp.client.getVersion(), version);
+    assert.equal((await dp.procState()).master.reloads, reloads);
+    assert.equal(failures, 0);
+  });
+
+  it('refuses a record whose cluster does not match its key, and one that fails validation, affecting no other route', async () => {
+    const dp = fed.edges[0]?.dp;
+    assert.ok(dp);
+    await fed.hub.idle();
+    const version = await dp.client.getVersion();
+    const nc = await connect({ servers: fed.nats.url });
+    try {
+      const kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET);
+      const forged = JSON.parse(JSON.stringify((await kv.get('alpha.ingress.default.web'))?.json()));
+      await kv.put('beta.ingress.default.forged', JSON.stringify({ ...forged, name: 'forged' }));
+      await kv.put('alpha.ingress.default.garbage', '{"cluster":"alpha","kind":"ingress"');
+      const bad = { ...forged, name: 'bad-host', spec: { ...forged.spec, rules: [{ host: 'a.example.com\nglobal', paths: forged.spec.rules[0].paths }] } };
+      await kv.put('alpha.ingress.default.bad-host', JSON.stringify(bad));
+      await waitFor('the refusals', () => fed.hub.intake.refused.has('beta.ingress.default.forged') && fed.hub.intake.refused.has('alpha.ingress.default.garbage'));
+      assert.match(fed.hub.intake.refused.get('beta.ingress.default.forged')?.reason ?? '', /names cluster 'alpha', the key names 'beta'/);
+      assert.match(fed.hub.intake.refused.get('alpha.ingress.default.garbage')?.reason ?? '', /not valid JSON/);
+      await waitFor('the invalid Ingress judged', () => fed.hub.currentModel()?.ingresses.get('alpha/default/bad-host')?.state === 'invalid');
+      const st = fed.hub.currentModel()?.ingresses.get('alpha/default/bad-host');
+      assert.match(st && st.state === 'invalid' ? st.reasons.join(';') : '', /spec\.rules\[0\]\.host/);
+      await fed.hub.idle();
+      assert.equal(await dp.client.getVersion(), version, 'the edge configuration did not change');
+      assert.equal((await get('web.example.com')).status, 200);
+      for (const k of ['beta.ingress.default.forged', 'alpha.ingress.default.garbage', 'alpha.ingress.default.bad-host']) await kv.delete(k);
+    } finally {
+      await nc.close();
+    }
   });
 });
