@@ -6,6 +6,8 @@ import type { EdgeConfig } from './apply/edge.js';
 export interface HubConfig {
   nats: { url: string; user?: string; password?: string };
   redis?: { url: string };
+  /** Where the hub API listens (default 127.0.0.1:9090). */
+  api?: { host: string; port: number };
   edges: EdgeConfig[];
   resyncIntervalMs?: number;
 }

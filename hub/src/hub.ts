@@ -5,11 +5,15 @@ import { StateIntake } from './intake.js';
 import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { connectNats, openBucket } from '@ingressfed/schemas/nats';
+import { RedisStore } from './store/redis-store.js';
+import { backendKey } from './model/types.js';
 
 export interface HubOptions {
   natsUrl: string;
   natsUser?: string;
   natsPassword?: string;
+  /** Optional: a copy of the merged model is kept there for other replicas. */
+  redisUrl?: string;
   edges: EdgeConfig[];
   /** Full re-read of every edge even without changes, to repair drift (default 5 s). */
   resyncIntervalMs?: number;
@@ -41,9 +45,11 @@ export class Hub {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
+  readonly redis: RedisStore | undefined;
 
   constructor(private readonly opts: HubOptions) {
     this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f));
+    this.redis = opts.redisUrl ? new RedisStore(opts.redisUrl) : undefined;
     this.edges = opts.edges.map((e) => ({
       applier: new EdgeApplier(e), running: undefined, dirty: false, failures: 0, retry: undefined,
       last: undefined, lastError: undefined, applies: 0, transactions: 0,
@@ -53,6 +59,7 @@ export class Hub {
   async start(): Promise<void> {
     this.nc = await connectNats({ url: this.opts.natsUrl, user: this.opts.natsUser, password: this.opts.natsPassword, name: 'ingressfed-hub' },
       (m, f) => this.opts.log('warn', m, f));
+    await this.redis?.connect();
     const kv = await openBucket(this.nc, STATE_BUCKET);
     await this.intake.start(kv);
     this.scheduleResync();
@@ -77,6 +84,11 @@ export class Hub {
       this.pending = undefined;
       this.model = mergeClusters(this.intake.snapshots());
       for (const e of this.edges) this.kick(e);
+      void this.redis?.saveModel({
+        at: Date.now(),
+        routes: this.model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
+        backends: this.model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
+      });
     }, 5);
   }
 
@@ -136,6 +148,7 @@ export class Hub {
     for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
     await Promise.all(this.edges.map((e) => e.running));
     this.intake.stop();
+    await this.redis?.close();
     await this.nc?.drain().catch(() => undefined);
   }
 }

@@ -1,4 +1,6 @@
 // @ingressfed/hub: intake, merge, plan and apply.
+export type { HubApi } from './api/server.js';
+export { buildHubApi } from './api/server.js';
 export type { ApplyOutcome, EdgeConfig } from './apply/edge.js';
 export { EdgeApplier } from './apply/edge.js';
 export type { HubConfig } from './config.js';

@@ -1,13 +1,15 @@
 // ingressfed-hub: merges every cluster's state and programs the HAProxy edges.
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
-import { loadHubConfig } from '../config.js';
+import { buildHubApi } from '../api/server.js';
+import { loadHubConfig, type HubConfig } from '../config.js';
 import { Hub } from '../hub.js';
 
 const USAGE = `usage: ingressfed-hub --config FILE
 
-  --config FILE   JSON: {"nats": {"url", "user"?, "password"?},
-                         "edges": [{"name", "url", "username", "password", "zone", "bindAddress", "bindPort", "publicAddress"}]}
+  --config FILE   JSON: {"nats": {"url", "user"?, "password"?}, "redis"?: {"url"},
+                         "edges": [{"name", "url", "username", "password", "zone", "bindAddress", "bindPort", "publicAddress"}],
+                         "api"?: {"host", "port"}}
 `;
 
 let values;
@@ -28,10 +30,11 @@ if (!values.config) {
 
 const logger = pino({ name: 'ingressfed-hub' });
 let hub: Hub;
+let cfg: HubConfig;
 try {
-  const cfg = loadHubConfig(values.config);
+  cfg = loadHubConfig(values.config);
   hub = new Hub({
-    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, edges: cfg.edges,
+    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
@@ -51,7 +54,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 
 try {
   await hub.start();
-  logger.info({}, 'started');
+  const api = buildHubApi(hub);
+  const address = await api.listen({ host: cfg.api?.host ?? '127.0.0.1', port: cfg.api?.port ?? 9090 });
+  logger.info({ api: address }, 'started');
 } catch (err) {
   logger.error({ error: (err as Error).message }, 'cannot start');
   process.exit(1);

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 
 const live = new Set<ManagedProcess>();
 
@@ -17,9 +18,10 @@ export class ManagedProcess {
   private exitCode: number | null | undefined;
   private readonly exited: Promise<void>;
 
-  constructor(readonly name: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}) {
+  constructor(readonly name: string, cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; logFile?: string } = {}) {
     this.child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: opts.env ?? process.env, cwd: opts.cwd });
     const keep = (d: Buffer): void => {
+      if (opts.logFile) appendFileSync(opts.logFile, d);
       for (const line of d.toString().split('\n')) if (line.trim()) this.out.push(line);
       if (this.out.length > 2000) this.out.splice(0, this.out.length - 2000);
     };

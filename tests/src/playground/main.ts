@@ -1,72 +1,165 @@
-// The playground: the product on one machine. For now it runs the data plane (the local Data Plane
-// API server with its real HAProxy) and an HTTP entry point that answers 404 until routes exist.
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+// The playground: the product on one machine. NATS, Redis, the local Data Plane API server with its
+// HAProxy, the hub and one spoke per cluster run as real processes; each cluster is a Kubernetes API
+// stand-in loaded with its manifests by kubectl; every endpoint address in 127.0.0.0/8 gets an echo server.
+import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { startLocalDataPlane, type LocalDataPlane } from '../harness/index.js';
+import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import {
+  EchoFleet, ManagedProcess, freePort, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
+  type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer,
+} from '../harness/index.js';
 
-const USAGE = `usage: scripts/playground.sh [--http-port PORT] [--out DIR]
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http-port PORT] [--out DIR]
 
-  --http-port PORT   port of the HAProxy entry point on 127.0.0.1 (default 8080)
-  --out DIR          where playground.json is written (default .playground)
+  --cluster NAME=ZONE:DIR  a cluster and the folder of manifests to create in it (repeatable;
+                           default: the examples in deploy/examples, alpha in zone-a and beta in zone-b)
+  --http-port PORT         port of the HAProxy entry point on 127.0.0.1 (default 8080)
+  --out DIR                where playground.json, kubeconfigs and logs go (default .playground)
 `;
 
-const { values } = parseArgs({
-  options: {
-    'http-port': { type: 'string', default: '8080' },
-    out: { type: 'string', default: '.playground' },
-    help: { type: 'boolean', default: false },
-  },
-});
+function fail(msg: string): never {
+  process.stderr.write(`playground: ${msg}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let values;
+try {
+  ({ values } = parseArgs({
+    options: {
+      cluster: { type: 'string', multiple: true },
+      'http-port': { type: 'string', default: '8080' },
+      out: { type: 'string', default: '.playground' },
+      help: { type: 'boolean', default: false },
+    },
+  }));
+} catch (err) {
+  fail((err as Error).message);
+}
 if (values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
 const httpPort = Number(values['http-port']);
-if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) {
-  process.stderr.write(`--http-port ${values['http-port']} is not a port\n\n${USAGE}`);
-  process.exit(2);
-}
+if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) fail(`--http-port ${values['http-port']} is not a port`);
 
+interface ClusterArg { name: string; zone: string; dir: string }
+const clusterArgs: ClusterArg[] = (values.cluster ?? [`alpha=zone-a:${join(ROOT, 'deploy/examples/alpha')}`, `beta=zone-b:${join(ROOT, 'deploy/examples/beta')}`])
+  .map((spec) => {
+    const m = /^([^=]+)=([^:]+):(.+)$/.exec(spec);
+    if (!m) fail(`--cluster ${spec} is not NAME=ZONE:DIR`);
+    const [, name, zone, dir] = m as unknown as [string, string, string, string];
+    if (!isDnsLabel(name)) fail(`--cluster ${spec}: ${name} is not a DNS label`);
+    if (!isZoneName(zone)) fail(`--cluster ${spec}: ${zone} is not a zone name`);
+    const abs = resolve(dir);
+    try {
+      if (!statSync(abs).isDirectory()) fail(`--cluster ${spec}: ${abs} is not a folder`);
+    } catch {
+      fail(`--cluster ${spec}: ${abs} does not exist`);
+    }
+    return { name, zone, dir: abs };
+  });
+if (new Set(clusterArgs.map((c) => c.name)).size !== clusterArgs.length) fail('cluster names must be distinct');
+
+const out = resolve(values.out);
+const logs = join(out, 'logs');
+mkdirSync(logs, { recursive: true });
+
+let nats: NatsServer | undefined;
+let redis: RedisServer | undefined;
 let dp: LocalDataPlane | undefined;
+let hub: ManagedProcess | undefined;
+const kubes = new Map<string, KubeCluster>();
+const spokes: ManagedProcess[] = [];
+const echo = new EchoFleet();
 
 async function stopAll(): Promise<void> {
+  for (const s of spokes) await s.stop();
+  await hub?.stop();
+  await echo.stop();
   await dp?.stop();
+  for (const k of kubes.values()) await k.stop();
+  await redis?.stop();
+  await nats?.stop();
 }
 
+let stopping = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.on(sig, () => {
+    if (stopping) return;
+    stopping = true;
     process.stdout.write(`\nstopping (${sig})\n`);
     stopAll().then(() => process.exit(0), () => process.exit(1));
   });
 }
 
+const node = process.execPath;
+const say = (s: string): void => void process.stdout.write(`${s}\n`);
+
 try {
+  nats = await startNats();
+  redis = await startRedis();
   dp = await startLocalDataPlane({ reloadDelaySeconds: 0.5 });
-  const client = dp.client;
-  await client.transaction(async (tx) => {
-    const q = { params: { query: tx.query } };
-    await client.unwrap('default backend', client.api.POST('/services/haproxy/configuration/backends', { ...q, body: { name: 'ingressfed_default', mode: 'http' } }));
-    await client.unwrap('404', client.api.POST('/services/haproxy/configuration/backends/{parent_name}/http_request_rules/{index}', {
-      params: { path: { parent_name: 'ingressfed_default', index: 0 }, query: tx.query },
-      body: { type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: 'no route' },
-    }));
-    await client.unwrap('frontend', client.api.POST('/services/haproxy/configuration/frontends', { ...q, body: { name: 'ingressfed_http', mode: 'http', default_backend: 'ingressfed_default' } }));
-    await client.unwrap('bind', client.api.POST('/services/haproxy/configuration/frontends/{parent_name}/binds', {
-      params: { path: { parent_name: 'ingressfed_http' }, query: tx.query },
-      body: { name: 'http', address: '127.0.0.1', port: httpPort },
-    }));
-  });
-  const out = resolve(values.out);
-  mkdirSync(out, { recursive: true });
+  say(`NATS ${nats.url}, Redis ${redis.url}, Data Plane API ${dp.url}/v3`);
+
+  const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string }> = {};
+  for (const c of clusterArgs) {
+    const kube = await startKubeApi(c.name);
+    kubes.set(c.name, kube);
+    const kubeconfig = join(out, `${c.name}.kubeconfig`);
+    kube.api.writeKubeconfig(kubeconfig, c.name);
+    echo.follow(c.name, c.zone, kube.api);
+    const files = readdirSync(c.dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
+    for (const f of files) {
+      const r = await kube.kubectl(['create', '-f', join(c.dir, f)]);
+      if (r.code !== 0) throw new Error(`kubectl create -f ${join(c.dir, f)} in cluster ${c.name}: ${r.stderr.trim()}`);
+    }
+    clusters[c.name] = { zone: c.zone, kubeconfig, manifests: c.dir };
+    say(`cluster ${c.name} (${c.zone}): ${files.length} manifest files, kubeconfig ${kubeconfig}`);
+  }
+
+  const apiPort = await freePort();
+  const hubConfig = join(out, 'hub.json');
+  writeFileSync(hubConfig, JSON.stringify({
+    nats: { url: nats.url },
+    redis: { url: redis.url },
+    api: { host: '127.0.0.1', port: apiPort },
+    edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, publicAddress: '127.0.0.1' }],
+  }, null, 2) + '\n', { mode: 0o600 });
+  hub = new ManagedProcess('ingressfed-hub', node, [join(ROOT, 'hub/bin/ingressfed-hub.mjs'), '--config', hubConfig], { logFile: join(logs, 'hub.log') });
+  await hub.waitForLine(/"msg":"started"/, 30_000);
+  for (const c of clusterArgs) {
+    const spoke = new ManagedProcess(`ingressfed-spoke ${c.name}`, node, [
+      join(ROOT, 'spoke/bin/ingressfed-spoke.mjs'), '--cluster', c.name, '--zone', c.zone, '--nats', nats.url,
+      '--kubeconfig', clusters[c.name]?.kubeconfig as string,
+    ], { logFile: join(logs, `spoke-${c.name}.log`) });
+    spokes.push(spoke);
+    await spoke.waitForLine(/"msg":"started"/, 30_000);
+  }
+  const hubUrl = `http://127.0.0.1:${apiPort}`;
+  await waitFor('the hub to program the edge', async () => {
+    const st = await fetch(`${hubUrl}/api/v1/state`).then((r) => r.json()) as { ready: boolean; edges: Array<{ applies: number }> };
+    return st.ready && (st.edges[0]?.applies ?? 0) > 0;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  await echo.settled();
+
   const info = {
     haproxyUrl: `http://127.0.0.1:${httpPort}`,
+    hubUrl,
     dataplaneApi: { url: dp.url, username: dp.username, password: dp.password },
-    haproxy: { workdir: dp.workdir, masterSocket: dp.masterSocket, statsSocket: dp.statsSocket },
+    nats: nats.url,
+    redis: redis.url,
+    clusters,
+    logs,
   };
-  writeFileSync(resolve(out, 'playground.json'), JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
-  process.stdout.write(`HAProxy entry point: ${info.haproxyUrl}\nData Plane API:      ${dp.url}/v3 (user ${dp.username}, password in ${resolve(out, 'playground.json')})\n`);
-  process.stdout.write(`ready ${resolve(out, 'playground.json')}\n`);
+  const infoFile = join(out, 'playground.json');
+  writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
+  say(`HAProxy entry point  ${info.haproxyUrl}   e.g. curl -H 'Host: web.example.test' ${info.haproxyUrl}/`);
+  say(`hub API              ${hubUrl}/api/v1/state`);
+  for (const [name, c] of Object.entries(clusters)) say(`kubectl, ${name}:     KUBECONFIG=${c.kubeconfig} .tools/bin/kubectl get ingress -A`);
+  say(`ready ${infoFile}`);
 } catch (err) {
   process.stderr.write(`playground failed to start: ${(err as Error).message}\n`);
   await stopAll();

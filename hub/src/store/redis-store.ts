@@ -1,0 +1,49 @@
+import { Redis } from 'ioredis';
+
+const MODEL_KEY = 'ingressfed:model';
+
+/**
+ * The hub's Redis: fails fast (no offline queue, bounded command time) so that nothing queued while
+ * Redis was away is replayed later. Redis holds a copy of the merged model for other replicas;
+ * losing it loses nothing, since the model is rebuilt from the state bucket.
+ */
+export class RedisStore {
+  private readonly redis: Redis;
+  lastError: string | undefined;
+  writes = 0;
+
+  constructor(url: string) {
+    this.redis = new Redis(url, {
+      enableOfflineQueue: false, commandTimeout: 1000, maxRetriesPerRequest: 1, lazyConnect: true,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
+    this.redis.on('error', (err: Error) => (this.lastError = err.message));
+  }
+
+  async connect(): Promise<void> {
+    try {
+      await this.redis.connect();
+    } catch (err) {
+      this.lastError = (err as Error).message; // reconnects in the background
+    }
+  }
+
+  async saveModel(model: unknown): Promise<void> {
+    try {
+      await this.redis.set(MODEL_KEY, JSON.stringify(model));
+      this.writes++;
+      this.lastError = undefined;
+    } catch (err) {
+      this.lastError = (err as Error).message;
+    }
+  }
+
+  async loadModel(): Promise<unknown> {
+    const v = await this.redis.get(MODEL_KEY);
+    return v === null ? undefined : JSON.parse(v);
+  }
+
+  async close(): Promise<void> {
+    this.redis.disconnect();
+  }
+}
