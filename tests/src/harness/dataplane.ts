@@ -6,6 +6,7 @@ import { showProc, type ProcState } from '@ingressfed/dataplane/local';
 import { ManagedProcess } from './process.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
+import { waitFor } from './wait.js';
 
 const BIN = fileURLToPath(new URL('../../../dataplane/bin/ingressfed-dataplane-local.mjs', import.meta.url));
 
@@ -45,7 +46,8 @@ export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; m
     statsSocket: join(dir.path, 'run', 'haproxy.sock'),
     process: proc,
     client: new DataPlaneClient({ url, username: 'admin', password }),
-    procState: () => showProc(masterSocket),
+    // The master CLI is briefly unavailable while HAProxy re-executes for a reload: wait for it.
+    procState: () => waitFor('the HAProxy master CLI', () => showProc(masterSocket), { timeoutMs: 10_000 }),
     async stop() {
       await proc.stop(10_000);
       dir.remove();

@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { ManagedProcess, freePort, httpRequest, kubectlBin, tempDir, waitFor, type EchoReply } from '../harness/index.js';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+interface PlaygroundJson {
+  haproxyUrl: string;
+  hubUrl: string;
+  dataplaneApi: { url: string; username: string; password: string };
+  clusters: Record<string, { zone: string; kubeconfig: string }>;
+}
+
+describe('playground: starts the whole product, serves the examples, stops everything', { timeout: 120_000 }, () => {
+  let pg: ManagedProcess;
+  let out: { path: string; remove: () => void };
+  let info: PlaygroundJson;
+
+  before(async () => {
+    out = tempDir('playground');
+    const port = await freePort();
+    pg = new ManagedProcess('playground', process.execPath, ['--import', 'tsx', MAIN, '--http-port', String(port), '--out', out.path]);
+    await pg.waitForLine(/^ready /, 90_000);
+    info = JSON.parse(readFileSync(join(out.path, 'playground.json'), 'utf8')) as PlaygroundJson;
+  });
+
+  after(async () => {
+    await pg?.stop(20_000, 'SIGINT');
+    out?.remove();
+  });
+
+  it('writes playground.json with the entry point, hub, Data Plane API and a kubeconfig per cluster', () => {
+    assert.match(info.haproxyUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(info.hubUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.ok(info.dataplaneApi.password.length > 0);
+    assert.deepEqual(Object.keys(info.clusters).sort(), ['alpha', 'beta']);
+    assert.equal(info.clusters.beta?.zone, 'zone-b');
+  });
+
+  it('serves web.example.test from both example clusters and api.example.test/v1 from alpha', async () => {
+    const clusters = new Set<string>();
+    for (let i = 0; i < 8; i++) {
+      const r = await httpRequest(`${info.haproxyUrl}/`, { host: 'web.example.test' });
+      assert.equal(r.status, 200);
+      clusters.add(String(r.json<EchoReply>().cluster));
+    }
+    assert.deepEqual([...clusters].sort(), ['alpha', 'beta']);
+    const api = await httpRequest(`${info.haproxyUrl}/v1/items`, { host: 'api.example.test' });
+    assert.equal(api.json<EchoReply>().service, 'api');
+    assert.equal((await httpRequest(`${info.haproxyUrl}/v2`, { host: 'api.example.test' })).status, 404);
+  });
+
+  it('lets kubectl change a cluster through the kubeconfig it wrote', async () => {
+    const run = (args: string[]): Promise<number> => new Promise((resolve) => {
+      execFile(kubectlBin(), args, { env: { ...process.env, KUBECONFIG: info.clusters.alpha?.kubeconfig } }, (err) => resolve(err ? 1 : 0));
+    });
+    assert.equal(await run(['delete', 'ingress', 'api']), 0);
+    await waitFor('api route gone', async () => (await httpRequest(`${info.haproxyUrl}/v1/items`, { host: 'api.example.test' })).status === 404, { timeoutMs: 5000 });
+  });
+
+  it('stops every process it started on interrupt', async () => {
+    await pg.stop(20_000, 'SIGINT');
+    assert.match(pg.output(), /stopping \(SIGINT\)/);
+    await assert.rejects(httpRequest(`${info.haproxyUrl}/`, { host: 'web.example.test', timeoutMs: 1000 }));
+    await assert.rejects(fetch(`${info.hubUrl}/healthz`));
+  });
+});
