@@ -1,7 +1,7 @@
 // ingressfed-dataplane-local: a local HAProxy Data Plane API v3 server that owns a real HAProxy.
 import { BlockList, isIP } from 'node:net';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { LocalDataPlaneServer } from '../local/server.js';
 
@@ -18,8 +18,7 @@ const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
 `;
 
 function fail(msg: string): never {
-  process.stderr.write(`ingressfed-dataplane-local: ${msg}\n\n${USAGE}`);
-  process.exit(2);
+  return usageError('ingressfed-dataplane-local', USAGE, msg);
 }
 
 function parseBindAllow(values: string[] | undefined): BlockList {
@@ -34,30 +33,16 @@ function parseBindAllow(values: string[] | undefined): BlockList {
   return list;
 }
 
-const { values } = (() => {
-  try {
-    return parseArgs({
-      options: {
-        listen: { type: 'string', default: '127.0.0.1:5555' },
-        workdir: { type: 'string' },
-        user: { type: 'string', default: 'admin' },
-        password: { type: 'string' },
-        'haproxy-bin': { type: 'string', default: 'haproxy' },
-        'reload-delay': { type: 'string', default: '5' },
-        'max-open-transactions': { type: 'string', default: '20' },
-        'bind-allow': { type: 'string', multiple: true },
-        help: { type: 'boolean', default: false },
-      },
-    });
-  } catch (err) {
-    fail((err as Error).message);
-  }
-})();
-
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const values = parseCommandLine('ingressfed-dataplane-local', USAGE, {
+  listen: { type: 'string', default: '127.0.0.1:5555' },
+  workdir: { type: 'string' },
+  user: { type: 'string', default: 'admin' },
+  password: { type: 'string' },
+  'haproxy-bin': { type: 'string', default: 'haproxy' },
+  'reload-delay': { type: 'string', default: '5' },
+  'max-open-transactions': { type: 'string', default: '20' },
+  'bind-allow': { type: 'string', multiple: true },
+});
 if (!values.workdir) fail('--workdir is required');
 const password = values.password ?? process.env.INGRESSFED_DPAPI_PASSWORD;
 if (!password) fail('--password or INGRESSFED_DPAPI_PASSWORD is required');
@@ -83,15 +68,7 @@ const server = new LocalDataPlaneServer({
 });
 
 process.on('exit', () => server.svc.haproxy.killNow());
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal: sig }, 'stopping');
-    server.stop().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+stopOnSignals(() => server.stop(), (signal) => logger.info({ signal }, 'stopping'));
 
 try {
   const { url } = await server.start();

@@ -1,5 +1,5 @@
 // ingressfed-hub: merges every cluster's state and programs the HAProxy edges.
-import { parseArgs } from 'node:util';
+import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { buildHubApi } from '../api/server.js';
 import { loadHubConfig, type HubConfig } from '../config.js';
@@ -12,21 +12,8 @@ const USAGE = `usage: ingressfed-hub --config FILE
                          "api"?: {"host", "port"}}
 `;
 
-let values;
-try {
-  ({ values } = parseArgs({ options: { config: { type: 'string' }, help: { type: 'boolean', default: false } } }));
-} catch (err) {
-  process.stderr.write(`ingressfed-hub: ${(err as Error).message}\n\n${USAGE}`);
-  process.exit(2);
-}
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
-if (!values.config) {
-  process.stderr.write(`ingressfed-hub: --config is required\n\n${USAGE}`);
-  process.exit(2);
-}
+const values = parseCommandLine('ingressfed-hub', USAGE, { config: { type: 'string' } });
+if (!values.config) usageError('ingressfed-hub', USAGE, '--config is required');
 
 const logger = pino({ name: 'ingressfed-hub' });
 let hub: Hub;
@@ -42,15 +29,7 @@ try {
   process.exit(2);
 }
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal: sig }, 'stopping');
-    hub.stop().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+stopOnSignals(() => hub.stop(), (signal) => logger.info({ signal }, 'stopping'));
 
 try {
   await hub.start();

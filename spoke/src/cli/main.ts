@@ -1,6 +1,6 @@
 // ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
-import { parseArgs } from 'node:util';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { Spoke } from '../spoke.js';
 
@@ -18,27 +18,14 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
 `;
 
 function fail(msg: string): never {
-  process.stderr.write(`ingressfed-spoke: ${msg}\n\n${USAGE}`);
-  process.exit(2);
+  return usageError('ingressfed-spoke', USAGE, msg);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
+const values = parseCommandLine('ingressfed-spoke', USAGE, {
+  cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
       'nats-user': { type: 'string' }, 'nats-password': { type: 'string' }, kubeconfig: { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'heartbeat-interval': { type: 'string', default: '2000' },
-      help: { type: 'boolean', default: false },
-    },
-  }));
-} catch (err) {
-  fail((err as Error).message);
-}
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+});
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
 const nats = values.nats ?? process.env.INGRESSFED_NATS_URL;
@@ -62,15 +49,7 @@ const spoke = new Spoke({
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal: sig }, 'stopping');
-    spoke.stop().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+stopOnSignals(() => spoke.stop(), (signal) => logger.info({ signal }, 'stopping'));
 
 try {
   await spoke.start();

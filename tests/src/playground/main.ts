@@ -4,8 +4,8 @@
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import {
   EchoFleet, ManagedProcess, freePort, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
   type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer,
@@ -21,27 +21,14 @@ const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http
 `;
 
 function fail(msg: string): never {
-  process.stderr.write(`playground: ${msg}\n\n${USAGE}`);
-  process.exit(2);
+  return usageError('playground', USAGE, msg);
 }
 
-let values;
-try {
-  ({ values } = parseArgs({
-    options: {
-      cluster: { type: 'string', multiple: true },
-      'http-port': { type: 'string', default: '8080' },
-      out: { type: 'string', default: '.playground' },
-      help: { type: 'boolean', default: false },
-    },
-  }));
-} catch (err) {
-  fail((err as Error).message);
-}
-if (values.help) {
-  process.stdout.write(USAGE);
-  process.exit(0);
-}
+const values = parseCommandLine('playground', USAGE, {
+  cluster: { type: 'string', multiple: true },
+  'http-port': { type: 'string', default: '8080' },
+  out: { type: 'string', default: '.playground' },
+});
 const httpPort = Number(values['http-port']);
 if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) fail(`--http-port ${values['http-port']} is not a port`);
 
@@ -85,15 +72,9 @@ async function stopAll(): Promise<void> {
   await nats?.stop();
 }
 
-let stopping = false;
-for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(sig, () => {
-    if (stopping) return;
-    stopping = true;
-    process.stdout.write(`\nstopping (${sig})\n`);
-    stopAll().then(() => process.exit(0), () => process.exit(1));
-  });
-}
+stopOnSignals(stopAll, (signal) => process.stdout.write(`
+stopping (${signal})
+`));
 
 const node = process.execPath;
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
