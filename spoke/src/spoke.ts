@@ -18,11 +18,18 @@ export interface SpokeOptions {
   zone: string;
   region?: string;
   endpointMode: 'pod' | 'nodeport' | 'loadbalancer';
+  /** Serve only this IngressClass; undefined: every class whose controller is ingressfed.io/hub. */
+  ingressClass?: string;
   kubeconfigPath: string;
   natsUrl: string;
   natsUser?: string;
   natsPassword?: string;
   heartbeatIntervalMs?: number;
+  /**
+   * How long a kind whose every object vanished at once must stay empty before the spoke believes it
+   * (default 30 s): an empty relist from a broken API server must not empty the federation.
+   */
+  emptyListGraceMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -46,6 +53,8 @@ export class Spoke {
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  private readonly published = new Map<string, number>();
+  private readonly emptySince = new Map<string, number>();
   private readonly abort = new AbortController();
   passes = 0;
 
@@ -103,12 +112,18 @@ export class Spoke {
     while (this.dirty && !this.stopped && this.informers && this.publisher) {
       this.dirty = false;
       const inf = this.informers;
+      const held = this.heldKinds();
+      if (held.length > 0) {
+        this.holdUntilGraceEnds(held);
+        return;
+      }
       const desired = desiredRecords({
         ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
         services: inf.services.list(), endpointSlices: inf.endpointSlices.list(),
-      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now() });
+      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now(), ingressClass: this.opts.ingressClass });
       const res = await this.publisher.sync(desired, this.synced);
       this.passes++;
+      for (const [kind, i] of Object.entries(inf)) this.published.set(kind, i.list().length);
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: desired.length });
       if (res.failed > 0) {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
@@ -120,6 +135,34 @@ export class Spoke {
         return;
       }
     }
+  }
+
+  /** Kinds that went from some objects to none and have not stayed empty for the grace period yet. */
+  private heldKinds(): string[] {
+    const now = Date.now();
+    const grace = this.opts.emptyListGraceMs ?? 30_000;
+    const held: string[] = [];
+    for (const [kind, i] of Object.entries(this.informers ?? {})) {
+      if (i.list().length > 0 || (this.published.get(kind) ?? 0) === 0) {
+        this.emptySince.delete(kind);
+        continue;
+      }
+      const since = this.emptySince.get(kind) ?? now;
+      this.emptySince.set(kind, since);
+      if (now - since < grace) held.push(kind);
+    }
+    return held;
+  }
+
+  private holdUntilGraceEnds(kinds: string[]): void {
+    const grace = this.opts.emptyListGraceMs ?? 30_000;
+    const until = Math.min(...kinds.map((k) => (this.emptySince.get(k) ?? Date.now()) + grace));
+    this.opts.log('warn', 'every object of a kind vanished at once; holding the published state until it stays so', { kinds, holdMs: until - Date.now() });
+    this.dirty = true;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.markDirty();
+    }, Math.max(0, until - Date.now()) + 1);
   }
 
   private scheduleHeartbeat(delay: number): void {

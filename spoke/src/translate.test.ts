@@ -36,6 +36,14 @@ describe('spoke translation: Kubernetes objects to records', () => {
     assert.equal(isInClass(ing('f', 'missing'), classes), false);
   });
 
+  it('serves only the class named with --ingress-class when one is given', () => {
+    const classes = [cls('ingressfed', 'ingressfed.io/hub', true), cls('ingressfed-internal', 'ingressfed.io/hub')];
+    assert.equal(isInClass(ing('a', 'ingressfed-internal'), classes, 'ingressfed-internal'), true);
+    assert.equal(isInClass(ing('b', 'ingressfed'), classes, 'ingressfed-internal'), false);
+    assert.equal(isInClass(ing('c'), classes, 'ingressfed'), true, 'the default class is ingressfed');
+    assert.equal(isInClass(ing('d'), classes, 'ingressfed-internal'), false);
+  });
+
   it('publishes classes, in-class Ingresses and only the Services they reference, all schema-valid', () => {
     const recs = desiredRecords({
       ingressClasses: [cls('ingressfed', 'ingressfed.io/hub')],

@@ -17,6 +17,8 @@ export interface TranslateContext {
   cluster: string;
   epoch: string;
   now: number;
+  /** Serve only this IngressClass (it must be one of ingressfed's); undefined: every ingressfed class. */
+  ingressClass?: string;
 }
 
 export interface ClusterObjects {
@@ -61,11 +63,11 @@ export function isDefaultClass(c: V1IngressClass): boolean {
  * cluster has exactly one default class, which is ours (more than one default: Kubernetes refuses
  * such Ingresses, and so do we).
  */
-export function isInClass(ing: V1Ingress, classes: V1IngressClass[]): boolean {
-  const wanted = requestedClass(ing);
-  if (wanted !== null) return classes.some((c) => c.metadata?.name === wanted && c.spec?.controller === CONTROLLER);
+export function isInClass(ing: V1Ingress, classes: V1IngressClass[], only?: string): boolean {
   const defaults = classes.filter(isDefaultClass);
-  return defaults.length === 1 && defaults[0]?.spec?.controller === CONTROLLER;
+  const name = requestedClass(ing) ?? (defaults.length === 1 ? defaults[0]?.metadata?.name ?? null : null);
+  if (name === null || (only !== undefined && name !== only)) return false;
+  return classes.some((c) => c.metadata?.name === name && c.spec?.controller === CONTROLLER);
 }
 
 function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
@@ -189,7 +191,7 @@ export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): Des
   for (const c of objs.ingressClasses) add(objectKey(ctx.cluster, 'ingressclass', undefined, c.metadata?.name ?? ''), ingressClassRecord(c, ctx));
   const referenced = new Set<string>();
   for (const ing of objs.ingresses) {
-    if (!isInClass(ing, objs.ingressClasses)) continue;
+    if (!isInClass(ing, objs.ingressClasses, ctx.ingressClass)) continue;
     const ns = ing.metadata?.namespace ?? 'default';
     add(objectKey(ctx.cluster, 'ingress', ns, ing.metadata?.name ?? ''), ingressRecord(ing, ctx));
     const backends = [ing.spec?.defaultBackend, ...(ing.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];

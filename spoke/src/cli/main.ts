@@ -1,5 +1,5 @@
 // ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
-import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { isDnsLabel, isDnsSubdomain, isZoneName } from '@ingressfed/schemas';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { Spoke } from '../spoke.js';
@@ -14,7 +14,11 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --nats-password PASS      NATS password (env INGRESSFED_NATS_PASSWORD)
   --kubeconfig PATH         kubeconfig of the cluster (env KUBECONFIG)
   --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod)
+  --ingress-class NAME      serve only this IngressClass (env INGRESSFED_INGRESS_CLASS;
+                            default: every class whose controller is ingressfed.io/hub)
   --heartbeat-interval MS   heartbeat period (default 2000)
+  --empty-list-grace MS     how long a kind whose objects all vanished at once must stay empty
+                            before it is published (default 30000)
 `;
 
 function fail(msg: string): never {
@@ -24,7 +28,7 @@ function fail(msg: string): never {
 const values = parseCommandLine('ingressfed-spoke', USAGE, {
   cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
       'nats-user': { type: 'string' }, 'nats-password': { type: 'string' }, kubeconfig: { type: 'string' },
-      'endpoint-mode': { type: 'string', default: 'pod' }, 'heartbeat-interval': { type: 'string', default: '2000' },
+      'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
@@ -37,15 +41,21 @@ if (!nats) fail('--nats is required');
 if (!kubeconfig) fail('--kubeconfig is required');
 const mode = values['endpoint-mode'];
 if (mode !== 'pod' && mode !== 'nodeport' && mode !== 'loadbalancer') fail(`--endpoint-mode ${mode} is not pod, nodeport or loadbalancer`);
+const ingressClass = values['ingress-class'] ?? process.env.INGRESSFED_INGRESS_CLASS;
+if (ingressClass !== undefined && !isDnsSubdomain(ingressClass)) fail('--ingress-class must be a valid IngressClass name');
 const heartbeat = Number(values['heartbeat-interval']);
 if (!Number.isInteger(heartbeat) || heartbeat < 100) fail('--heartbeat-interval must be at least 100 ms');
 
+const emptyGrace = Number(values['empty-list-grace']);
+if (!Number.isInteger(emptyGrace) || emptyGrace < 0) fail('--empty-list-grace must be a number of milliseconds');
+
 const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
 const spoke = new Spoke({
-  cluster, zone, region: values.region, endpointMode: mode, kubeconfigPath: kubeconfig, natsUrl: nats,
+  cluster, zone, region: values.region, endpointMode: mode, ingressClass, kubeconfigPath: kubeconfig, natsUrl: nats,
   natsUser: values['nats-user'] ?? process.env.INGRESSFED_NATS_USER,
   natsPassword: values['nats-password'] ?? process.env.INGRESSFED_NATS_PASSWORD,
   heartbeatIntervalMs: heartbeat,
+  emptyListGraceMs: emptyGrace,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 

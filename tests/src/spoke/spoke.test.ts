@@ -27,7 +27,7 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
   const logs: string[] = [];
   const newSpoke = (): Spoke => new Spoke({
     cluster: 'alpha', zone: 'zone-a', endpointMode: 'pod', kubeconfigPath: kube.kubeconfig, natsUrl: nats.url,
-    heartbeatIntervalMs: 200, log: (level, msg, f) => logs.push(`${level} ${msg} ${JSON.stringify(f ?? {})}`),
+    heartbeatIntervalMs: 200, emptyListGraceMs: 1500, log: (level, msg, f) => logs.push(`${level} ${msg} ${JSON.stringify(f ?? {})}`),
   });
   const kubectl = async (args: string[], input?: string): Promise<void> => {
     const r = await kube.kubectl(args, input);
@@ -81,6 +81,18 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     await waitFor('the new spoke synced', async () => (await kv.get('alpha._heartbeat'))?.json<{ epoch: string; synced: boolean }>().epoch === spoke.epoch && spoke.synced && spoke.passes > 0);
     const after = await entries(kv, 'alpha');
     assert.deepEqual([...after.entries()].map(([k, v]) => [k, v.revision]), [...before.entries()].map(([k, v]) => [k, v.revision]));
+  });
+
+  it('holds the published endpoints when every EndpointSlice vanishes at once, until the emptiness lasts', async () => {
+    await waitFor('the web endpoints published', async () => ((await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) > 0);
+    const before = (await kv.get('alpha.endpoints.default.web'))?.revision;
+    logs.length = 0;
+    await kubectl(['delete', 'endpointslices', '--all']);
+    await waitFor('the spoke to hold', () => logs.some((l) => l.includes('holding the published state')));
+    assert.equal((await kv.get('alpha.endpoints.default.web'))?.revision, before, 'nothing published while held');
+    await waitFor('the emptiness published after the grace period', async () =>
+      (await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length === 0, { timeoutMs: 10_000 });
+    await kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.1' }]));
   });
 
   it('deletes nothing while the API server is down, and converges when it is back', async () => {
