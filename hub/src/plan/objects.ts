@@ -16,6 +16,13 @@ export function frontendObject(plan: EdgePlan, edge: EdgeTarget): Frontend {
     forwardfor: { enabled: 'enabled' },
     binds: { http: { name: 'http', address: edge.bindAddress, port: edge.bindPort } },
     acl_list: plan.acls.map((a) => ({ acl_name: a.acl_name, criterion: a.criterion, value: a.value })),
+    // The standard forwarding headers; X-Forwarded-For comes from `option forwardfor`. Client-sent
+    // values are replaced, never trusted.
+    http_request_rule_list: [
+      { type: 'set-header', hdr_name: 'X-Forwarded-Proto', hdr_format: 'http' },
+      { type: 'set-header', hdr_name: 'X-Forwarded-Host', hdr_format: '%[req.hdr(host)]' },
+      { type: 'set-header', hdr_name: 'X-Forwarded-Port', hdr_format: '%[dst_port]' },
+    ],
     backend_switching_rule_list: plan.switching.map((s) => ({ name: s.backend, cond: 'if' as const, cond_test: s.cond_test })),
   };
 }

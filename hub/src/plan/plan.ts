@@ -146,18 +146,27 @@ function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string,
 export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map()): EdgePlan {
   const acls = new Map<string, PlannedAcl[]>();
   const switching: PlannedSwitch[] = [];
-  for (const r of [...model.routes].sort(routeOrder)) {
-    const terms: string[] = [];
-    if (r.host !== '') {
-      for (const a of hostAcls(r.host)) acls.set(a.acl_name, [a]);
-      terms.push(hostAcl(r.host));
+  const defaultBackend = model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND;
+  const ordered = [...model.routes].sort(routeOrder);
+  // Rules grouped by host, in precedence order. Once a request's host matches a rule's host, only that
+  // host's paths apply: a path that matches none of them goes to the default backend, never to a
+  // wildcard or host-less rule (Kubernetes Ingress semantics).
+  const hosts = [...new Set(ordered.map((r) => r.host))];
+  for (const host of hosts) {
+    const hostTerm = host === '' ? undefined : hostAcl(host);
+    if (hostTerm) for (const a of hostAcls(host)) acls.set(a.acl_name, [a]);
+    let coversAll = false;
+    for (const r of ordered.filter((x) => x.host === host)) {
+      const terms = hostTerm ? [hostTerm] : [];
+      if (r.pathType === 'Prefix' && r.path === '/') coversAll = true;
+      else {
+        const pa = pathAcls(r.pathType, r.path);
+        acls.set(pa[0]?.acl_name as string, pa);
+        terms.push(pathAcl(r.pathType, r.path));
+      }
+      switching.push({ backend: backendName(r.backend), cond_test: terms.length > 0 ? terms.join(' ') : 'TRUE' });
     }
-    if (!(r.pathType === 'Prefix' && r.path === '/')) {
-      const pa = pathAcls(r.pathType, r.path);
-      acls.set(pa[0]?.acl_name as string, pa);
-      terms.push(pathAcl(r.pathType, r.path));
-    }
-    switching.push({ backend: backendName(r.backend), cond_test: terms.length > 0 ? terms.join(' ') : 'TRUE' });
+    if (hostTerm && !coversAll) switching.push({ backend: defaultBackend, cond_test: hostTerm });
   }
   const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, slots: [] }];
   for (const b of model.backends) {
@@ -166,10 +175,5 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     const cur = current.get(name);
     backends.push({ name, id: b.id, slots: [...fillPool('p', primary, cur), ...fillPool('b', backup, cur)] });
   }
-  return {
-    acls: [...acls.values()].flat(),
-    switching,
-    defaultBackend: model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND,
-    backends,
-  };
+  return { acls: [...acls.values()].flat(), switching, defaultBackend, backends };
 }

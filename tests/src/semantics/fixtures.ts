@@ -1,0 +1,28 @@
+import assert from 'node:assert/strict';
+import { httpRequest, type EchoReply, type Federation } from '../harness/index.js';
+import { endpointSlice, service } from '../kube/manifests.js';
+
+/** Applies manifests (a list of JSON documents) to a cluster with kubectl create. */
+export async function create(fed: Federation, cluster: string, docs: string[]): Promise<void> {
+  // A stream starting with '---' is read as YAML (JSON documents are valid YAML); one starting with
+  // '{' would be read as a single JSON stream.
+  const r = await fed.clusters.get(cluster)?.kube.kubectl(['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
+  assert.equal(r?.code, 0, r?.stderr);
+}
+
+export async function remove(fed: Federation, cluster: string, args: string[]): Promise<void> {
+  const r = await fed.clusters.get(cluster)?.kube.kubectl(['delete', ...args]);
+  assert.equal(r?.code, 0, r?.stderr);
+}
+
+/** A Service with one echo endpoint; the echo reply names the service. */
+export function serviceWithEndpoint(name: string, address: string): string[] {
+  return [service(name), endpointSlice(name, [{ address }])];
+}
+
+/** Which service answered a request through the edge, or the HTTP status when none did. */
+export async function whoAnswers(edgeUrl: string, host: string, path: string): Promise<string> {
+  const r = await httpRequest(`${edgeUrl}${path}`, { host });
+  if (r.status !== 200) return String(r.status);
+  return String(r.json<EchoReply>().service);
+}
