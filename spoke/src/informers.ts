@@ -26,10 +26,20 @@ export class SupervisedInformer<T extends KubernetesObject> {
   private failedSinceStart = false;
   restarts = 0;
   lastError: string | undefined;
+  /** When a (re)list returned no objects although the cache had some; cleared by a non-empty list. */
+  emptyListAt: number | undefined;
 
   constructor(private readonly opts: SupervisedInformerOptions<T>) {
     this.backoffMs = opts.initialBackoffMs ?? 250;
-    this.informer = makeInformer<T>(opts.kubeconfig, opts.path, opts.list);
+    // Watch the list results: a relist that comes back empty while the cache holds objects is the
+    // signature of a broken API server, and must not be believed at once (see Spoke).
+    const list: ListPromise<T> = async () => {
+      const res = await opts.list();
+      if ((res.items?.length ?? 0) > 0) this.emptyListAt = undefined;
+      else if (this.informer.list().length > 0) this.emptyListAt = Date.now();
+      return res;
+    };
+    this.informer = makeInformer<T>(opts.kubeconfig, opts.path, list);
     this.informer.on('add', () => opts.onChange());
     this.informer.on('update', () => opts.onChange());
     this.informer.on('delete', () => opts.onChange());

@@ -26,8 +26,9 @@ export interface SpokeOptions {
   natsPassword?: string;
   heartbeatIntervalMs?: number;
   /**
-   * How long a kind whose every object vanished at once must stay empty before the spoke believes it
-   * (default 30 s): an empty relist from a broken API server must not empty the federation.
+   * How long a kind whose list came back empty while objects were known must stay empty before the
+   * spoke believes it (default 30 s): an empty relist from a broken API server must not empty the
+   * federation. Deletions seen one by one on a watch are believed at once.
    */
   emptyListGraceMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
@@ -53,8 +54,6 @@ export class Spoke {
   private retryTimer: NodeJS.Timeout | undefined;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  private readonly published = new Map<string, number>();
-  private readonly emptySince = new Map<string, number>();
   private readonly abort = new AbortController();
   passes = 0;
 
@@ -99,6 +98,18 @@ export class Spoke {
     return this.informers !== undefined && Object.values(this.informers).every((i) => i.synced);
   }
 
+  /** Objects in each informer's cache. */
+  cacheSizes(): Record<string, number> {
+    return Object.fromEntries(Object.entries(this.informers ?? {}).map(([k, i]) => [k, i.list().length]));
+  }
+
+  /** Resolves when no pass is running or pending (a held pass counts as pending). */
+  async idle(): Promise<void> {
+    while (this.running || this.retryTimer) {
+      await (this.running ?? new Promise((r) => setTimeout(r, 10)));
+    }
+  }
+
   private markDirty(): void {
     this.dirty = true;
     // Until every kind has been listed the caches are partial (a Service without its EndpointSlices
@@ -123,7 +134,6 @@ export class Spoke {
       }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now(), ingressClass: this.opts.ingressClass });
       const res = await this.publisher.sync(desired, this.synced);
       this.passes++;
-      for (const [kind, i] of Object.entries(inf)) this.published.set(kind, i.list().length);
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: desired.length });
       if (res.failed > 0) {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
@@ -137,27 +147,20 @@ export class Spoke {
     }
   }
 
-  /** Kinds that went from some objects to none and have not stayed empty for the grace period yet. */
+  /** Kinds whose last list came back empty while objects were known, within the grace period. */
   private heldKinds(): string[] {
     const now = Date.now();
     const grace = this.opts.emptyListGraceMs ?? 30_000;
-    const held: string[] = [];
-    for (const [kind, i] of Object.entries(this.informers ?? {})) {
-      if (i.list().length > 0 || (this.published.get(kind) ?? 0) === 0) {
-        this.emptySince.delete(kind);
-        continue;
-      }
-      const since = this.emptySince.get(kind) ?? now;
-      this.emptySince.set(kind, since);
-      if (now - since < grace) held.push(kind);
-    }
-    return held;
+    return Object.entries(this.informers ?? {})
+      .filter(([, i]) => i.emptyListAt !== undefined && i.list().length === 0 && now - i.emptyListAt < grace)
+      .map(([kind]) => kind);
   }
 
   private holdUntilGraceEnds(kinds: string[]): void {
     const grace = this.opts.emptyListGraceMs ?? 30_000;
-    const until = Math.min(...kinds.map((k) => (this.emptySince.get(k) ?? Date.now()) + grace));
-    this.opts.log('warn', 'every object of a kind vanished at once; holding the published state until it stays so', { kinds, holdMs: until - Date.now() });
+    const until = Math.min(...Object.entries(this.informers ?? {})
+      .filter(([k]) => kinds.includes(k)).map(([, i]) => (i.emptyListAt ?? Date.now()) + grace));
+    this.opts.log('warn', 'a list came back empty although objects were known; holding the published state until it stays so', { kinds, holdMs: until - Date.now() });
     this.dirty = true;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

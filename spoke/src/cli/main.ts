@@ -17,8 +17,8 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --ingress-class NAME      serve only this IngressClass (env INGRESSFED_INGRESS_CLASS;
                             default: every class whose controller is ingressfed.io/hub)
   --heartbeat-interval MS   heartbeat period (default 2000)
-  --empty-list-grace MS     how long a kind whose objects all vanished at once must stay empty
-                            before it is published (default 30000)
+  --empty-list-grace MS     how long a list that came back empty although objects were known
+                            must stay so before it is published (default 30000)
 `;
 
 function fail(msg: string): never {

@@ -61,6 +61,8 @@ export class KubeApiServer {
   readonly token = randomBytes(16).toString('hex');
   private http: Server | undefined;
   private readonly watches = new Set<ActiveWatch>();
+  /** Kinds whose list answers are emptied, as a broken API server would answer. */
+  private readonly emptyLists = new Set<string>();
   private baseUrl = '';
 
   constructor(private readonly opts: KubeApiOptions = {}) {
@@ -115,6 +117,12 @@ export class KubeApiServer {
     }
   }
 
+  /** Makes lists of a kind (by plural) answer no items while on, whatever the store holds. */
+  emptyListsOf(plural: string, on: boolean): void {
+    if (on) this.emptyLists.add(plural);
+    else this.emptyLists.delete(plural);
+  }
+
   get openWatches(): number {
     return this.watches.size;
   }
@@ -139,7 +147,7 @@ export class KubeApiServer {
       if (name === undefined) {
         if (method === 'GET' && url.searchParams.get('watch') === 'true') return this.watch(req, res, r, ns, url.searchParams);
         if (method === 'GET') {
-          const items = this.store.list(r, ns).filter((o) => matchesLabels(o, url.searchParams.get('labelSelector')));
+          const items = this.emptyLists.has(r.plural) ? [] : this.store.list(r, ns).filter((o) => matchesLabels(o, url.searchParams.get('labelSelector')));
           return send(res, 200, { kind: r.listKind, apiVersion: groupVersion(r), metadata: { resourceVersion: String(this.store.resourceVersion) }, items });
         }
         if (method === 'POST') {

@@ -83,16 +83,31 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     assert.deepEqual([...after.entries()].map(([k, v]) => [k, v.revision]), [...before.entries()].map(([k, v]) => [k, v.revision]));
   });
 
-  it('holds the published endpoints when every EndpointSlice vanishes at once, until the emptiness lasts', async () => {
+  it('holds the published endpoints when a relist comes back empty, and absorbs the blip', async () => {
     await waitFor('the web endpoints published', async () => ((await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) > 0);
     const before = (await kv.get('alpha.endpoints.default.web'))?.revision;
     logs.length = 0;
-    await kubectl(['delete', 'endpointslices', '--all']);
+    kube.api.emptyListsOf('endpointslices', true);
+    kube.api.expireWatches();
     await waitFor('the spoke to hold', () => logs.some((l) => l.includes('holding the published state')));
     assert.equal((await kv.get('alpha.endpoints.default.web'))?.revision, before, 'nothing published while held');
+    kube.api.emptyListsOf('endpointslices', false);
+    kube.api.expireWatches();
+    await waitFor('the informer relisted the slices', () => (spoke.cacheSizes().endpointSlices ?? 0) > 0);
+    await spoke.idle();
+    assert.equal((await kv.get('alpha.endpoints.default.web'))?.revision, before, 'the blip never reached the bucket');
+  });
+
+  it('believes an empty relist that lasts the grace period', async () => {
+    logs.length = 0;
+    kube.api.emptyListsOf('endpointslices', true);
+    kube.api.expireWatches();
     await waitFor('the emptiness published after the grace period', async () =>
       (await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length === 0, { timeoutMs: 10_000 });
-    await kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.1' }]));
+    assert.ok(logs.some((l) => l.includes('holding the published state')), 'it was held first');
+    kube.api.emptyListsOf('endpointslices', false);
+    kube.api.expireWatches();
+    await waitFor('the endpoints back', async () => ((await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) > 0);
   });
 
   it('deletes nothing while the API server is down, and converges when it is back', async () => {
