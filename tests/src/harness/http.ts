@@ -16,6 +16,8 @@ export function httpRequest(url: string, opts: { host?: string; method?: string;
     const u = new URL(url);
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.host !== undefined) headers.host = opts.host;
+    // Node chunks a body only for some methods (not DELETE or OPTIONS): always frame it.
+    if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
     const req = request({
       hostname: u.hostname,
       port: u.port,
