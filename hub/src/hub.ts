@@ -1,11 +1,12 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET } from '@ingressfed/schemas';
+import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { StateIntake } from './intake.js';
 import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { connectNats, openBucket } from '@ingressfed/schemas/nats';
 import { RedisStore } from './store/redis-store.js';
+import { StatusWriter, computeStatuses } from './status/status.js';
 import { backendKey } from './model/types.js';
 
 export interface HubOptions {
@@ -46,6 +47,8 @@ export class Hub {
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
   readonly redis: RedisStore | undefined;
+  private status: StatusWriter | undefined;
+  private statusChain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: HubOptions) {
     this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f));
@@ -60,6 +63,8 @@ export class Hub {
     this.nc = await connectNats({ url: this.opts.natsUrl, user: this.opts.natsUser, password: this.opts.natsPassword, name: 'ingressfed-hub' },
       (m, f) => this.opts.log('warn', m, f));
     await this.redis?.connect();
+    this.status = new StatusWriter(await openBucket(this.nc, STATUS_BUCKET));
+    await this.status.load();
     const kv = await openBucket(this.nc, STATE_BUCKET);
     await this.intake.start(kv);
     this.scheduleResync();
@@ -82,8 +87,14 @@ export class Hub {
     if (this.stopped || !this.intake.initialized || this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      this.model = mergeClusters(this.intake.snapshots());
+      const snapshots = this.intake.snapshots();
+      const model = mergeClusters(snapshots);
+      this.model = model;
       for (const e of this.edges) this.kick(e);
+      const statuses = computeStatuses(model, snapshots, this.opts.edges.map((e) => e.publicAddress));
+      // Statuses follow the edges: an Ingress is reported served once the edges applied this model.
+      const applying = this.edges.map((e) => e.running);
+      this.statusChain = this.statusChain.then(() => Promise.all(applying)).then(() => this.status?.sync(statuses));
       void this.redis?.saveModel({
         at: Date.now(),
         routes: this.model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
@@ -133,10 +144,10 @@ export class Hub {
     }, this.opts.resyncIntervalMs ?? 5000);
   }
 
-  /** Resolves once every edge has applied the current model (or failed trying). */
+  /** Resolves once every edge has applied the current model (or failed trying) and statuses are written. */
   async idle(): Promise<void> {
     while (this.pending || this.edges.some((e) => e.running)) {
-      await Promise.all(this.edges.map((e) => e.running));
+      await Promise.all([...this.edges.map((e) => e.running), this.statusChain]);
       if (this.pending) await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -147,6 +158,7 @@ export class Hub {
     if (this.pending) clearTimeout(this.pending);
     for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
     await Promise.all(this.edges.map((e) => e.running));
+    await this.statusChain;
     this.intake.stop();
     await this.redis?.close();
     await this.nc?.drain().catch(() => undefined);

@@ -9,7 +9,7 @@ export {
 } from './keys.js';
 export type {
   BackendRef, ClusterInfo, EndpointsRecord, EndpointsSpec, Heartbeat, IngressClassRecord, IngressClassSpec,
-  IngressRecord, IngressSpec, ObjectRecord, ServiceRecord, ServiceSpec,
+  IngressRecord, IngressSpec, IngressStatusRecord, ObjectRecord, ServiceRecord, ServiceSpec,
 } from './records.js';
 export { SCHEMA_VERSION, validators } from './records.js';
 export type { DecodeResult, DecodedEntry } from './decode.js';

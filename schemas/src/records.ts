@@ -77,6 +77,7 @@ export const IngressSpec = Type.Object({
 export const IngressClassSpec = Type.Object({
   controller: Type.String({ maxLength: 253 }),
   isDefault: Type.Boolean(),
+  annotations: Type.Optional(Annotations),
 }, { additionalProperties: false });
 
 export const ServiceSpec = Type.Object({
@@ -138,6 +139,27 @@ export const Heartbeat = Type.Object({
   synced: Type.Boolean(),
 }, { additionalProperties: false });
 
+export const IngressStatusRecord = Type.Object({
+  schema: Type.Literal(SCHEMA_VERSION),
+  cluster: DnsLabel,
+  namespace: DnsLabel,
+  name: DnsSubdomain,
+  /** The Ingress uid the status was computed for; a recreated Ingress does not inherit it. */
+  uid: Type.String({ pattern: '^[A-Za-z0-9-]{1,64}$' }),
+  /** The edges' public addresses; empty while the Ingress is not served. */
+  addresses: Type.Array(Type.Union([
+    Type.Object({ ip: IpAddress }, { additionalProperties: false }),
+    Type.Object({ hostname: DnsSubdomain }, { additionalProperties: false }),
+  ]), { maxItems: 64 }),
+  conditions: Type.Array(Type.Object({
+    type: Type.Union([Type.Literal('Accepted'), Type.Literal('Invalid'), Type.Literal('Conflicted'), Type.Literal('Degraded')]),
+    status: Type.Union([Type.Literal('True'), Type.Literal('False')]),
+    reason: Type.String({ pattern: '^[A-Za-z]{1,64}$' }),
+    message: Type.String({ maxLength: 8192 }),
+  }, { additionalProperties: false }), { maxItems: 8 }),
+}, { additionalProperties: false });
+
+export type IngressStatusRecord = Static<typeof IngressStatusRecord>;
 export type BackendRef = Static<typeof BackendRef>;
 export type IngressSpec = Static<typeof IngressSpec>;
 export type IngressClassSpec = Static<typeof IngressClassSpec>;
@@ -158,4 +180,5 @@ export const validators = {
   endpoints: Compile(EndpointsRecord),
   info: Compile(ClusterInfo),
   heartbeat: Compile(Heartbeat),
+  status: Compile(IngressStatusRecord),
 };

@@ -5,10 +5,11 @@ import {
 } from '@kubernetes/client-node';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SCHEMA_VERSION, STATE_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
+import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
 import { SupervisedInformer } from './informers.js';
 import { connectNats, openBucket } from '@ingressfed/schemas/nats';
 import { StatePublisher } from './publisher.js';
+import { IngressStatusWriter } from './status-writer.js';
 import { desiredRecords } from './translate.js';
 
 export const SPOKE_VERSION = '0.1.0';
@@ -43,6 +44,7 @@ export class Spoke {
   private nc: NatsConnection | undefined;
   private kv: KV | undefined;
   private publisher: StatePublisher | undefined;
+  private statusWriter: IngressStatusWriter | undefined;
   private informers: {
     ingressClasses: SupervisedInformer<V1IngressClass>;
     ingresses: SupervisedInformer<V1Ingress>;
@@ -74,7 +76,7 @@ export class Spoke {
     const net = kc.makeApiClient(NetworkingV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     const disc = kc.makeApiClient(DiscoveryV1Api);
-    const common = { kubeconfig: kc, onChange: () => this.markDirty(), log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
+    const common = { kubeconfig: kc, onChange: () => { this.markDirty(); this.statusWriter?.kick(); }, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
     this.informers = {
       ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: () => net.listIngressClass() }),
       ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces() }),
@@ -82,6 +84,13 @@ export class Spoke {
       endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces() }),
     };
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
+    const ingresses = this.informers.ingresses;
+    this.statusWriter = new IngressStatusWriter({
+      cluster: opts.cluster, kv: await openBucket(this.nc, STATUS_BUCKET), networking: net, core,
+      ingress: (ns, name) => ingresses.list().find((i) => i.metadata?.namespace === ns && i.metadata?.name === name),
+      log: (l, m, f) => opts.log(l, m, f),
+    });
+    await this.statusWriter.start();
     this.markDirty();
     this.scheduleHeartbeat(0);
   }
@@ -193,6 +202,8 @@ export class Spoke {
     this.abort.abort();
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.statusWriter?.close();
+    await this.statusWriter?.idle();
     await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
     await this.running;
     await this.nc?.drain().catch(() => undefined);

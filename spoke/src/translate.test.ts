@@ -32,7 +32,8 @@ describe('spoke translation: Kubernetes objects to records', () => {
     assert.equal(isInClass(ing('b', 'nginx'), classes), false);
     assert.equal(isInClass(ing('c', undefined, { 'kubernetes.io/ingress.class': 'ingressfed' }), classes), true);
     assert.equal(isInClass(ing('d'), classes), true, 'no class: the default class is ours');
-    assert.equal(isInClass(ing('e'), [...classes, cls('other', 'ingressfed.io/hub', true)]), false, 'two default classes: none applies');
+    assert.equal(isInClass(ing('e'), [...classes, cls('other', 'ingressfed.io/hub', true)]), true, 'two default classes: published for the hub to refuse');
+    assert.equal(isInClass(ing('g'), [cls('nginx', 'k8s.io/ingress-nginx', true)]), false, 'the default class is not ours');
     assert.equal(isInClass(ing('f', 'missing'), classes), false);
   });
 

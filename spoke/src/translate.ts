@@ -64,11 +64,16 @@ export function isDefaultClass(c: V1IngressClass): boolean {
  * such Ingresses, and so do we).
  */
 export function isInClass(ing: V1Ingress, classes: V1IngressClass[], only?: string): boolean {
-  const defaults = classes.filter(isDefaultClass);
-  const name = requestedClass(ing) ?? (defaults.length === 1 ? defaults[0]?.metadata?.name ?? null : null);
-  if (name === null || (only !== undefined && name !== only)) return false;
-  return classes.some((c) => c.metadata?.name === name && c.spec?.controller === CONTROLLER);
+  const ours = (c: V1IngressClass | undefined): boolean => c?.spec?.controller === CONTROLLER && (only === undefined || c.metadata?.name === only);
+  const wanted = requestedClass(ing);
+  if (wanted !== null) return ours(classes.find((c) => c.metadata?.name === wanted));
+  // No class: ours when a default class is ours. With several default classes the hub refuses the
+  // Ingress with a reason (as Kubernetes does), so it is published for the hub to say so.
+  return classes.filter(isDefaultClass).some(ours);
 }
+
+/** `ingressfed.io/default-backend: namespace/service:port` of an IngressClass, if set. */
+export const CLASS_DEFAULT_BACKEND = 'ingressfed.io/default-backend';
 
 function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
   if (!b) return null;
@@ -105,7 +110,7 @@ export function ingressClassRecord(c: V1IngressClass, ctx: TranslateContext): In
   return {
     schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingressclass', epoch: ctx.epoch, observedAt: ctx.now,
     source: source(c.metadata), name: c.metadata?.name ?? '',
-    spec: { controller: c.spec?.controller ?? '', isDefault: isDefaultClass(c) },
+    spec: { controller: c.spec?.controller ?? '', isDefault: isDefaultClass(c), annotations: ownAnnotations(c.metadata?.annotations) },
   };
 }
 
@@ -190,6 +195,10 @@ export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): Des
   };
   for (const c of objs.ingressClasses) add(objectKey(ctx.cluster, 'ingressclass', undefined, c.metadata?.name ?? ''), ingressClassRecord(c, ctx));
   const referenced = new Set<string>();
+  for (const c of objs.ingressClasses) {
+    const m = /^([a-z0-9-]+)\/([a-z0-9-]+):\d+$/.exec(c.metadata?.annotations?.[CLASS_DEFAULT_BACKEND] ?? '');
+    if (c.spec?.controller === CONTROLLER && m) referenced.add(`${m[1]}/${m[2]}`);
+  }
   for (const ing of objs.ingresses) {
     if (!isInClass(ing, objs.ingressClasses, ctx.ingressClass)) continue;
     const ns = ing.metadata?.namespace ?? 'default';

@@ -25,6 +25,7 @@ export function buildHubApi(hub: Hub) {
       backends: (m?.backends ?? []).map((b) => ({ id: backendKey(b.id), failover: b.failover, endpoints: b.endpoints, clustersWithoutEndpoints: b.clusters })),
       conflicts: m?.conflicts ?? [],
       ingresses: Object.fromEntries(m?.ingresses ?? []),
+      classProblems: Object.fromEntries(m?.classProblems ?? []),
       refused: [...hub.intake.refused.values()],
       edges: hub.edgeStatus().map((e) => ({
         edge: e.edge, applies: e.applies, transactions: e.transactions, lastError: e.lastError ?? null,

@@ -10,6 +10,7 @@ import {
 
 export const CONTROLLER = 'ingressfed.io/hub';
 const FAILOVER_ANNOTATION = 'ingressfed.io/failover';
+const CLASS_DEFAULT_BACKEND = 'ingressfed.io/default-backend';
 const KNOWN_ANNOTATIONS = new Set([FAILOVER_ANNOTATION]);
 
 interface Candidate {
@@ -37,19 +38,43 @@ export function parseFailover(value: string | undefined): FailoverPolicy | strin
   return `annotation ${FAILOVER_ANNOTATION}: '${value.slice(0, 80)}' is not zone, none or a comma-separated list of distinct cluster names`;
 }
 
-/** Whether the hub serves this Ingress, judged from the cluster's own IngressClass records. */
-function classProblem(ing: IngressRecord, snap: ClusterSnapshot): string | undefined {
+/**
+ * Whether the hub serves this Ingress, judged from the cluster's own IngressClass records: `ignore`
+ * when it belongs to another controller, `invalid` when it is ours but cannot be served as written.
+ */
+function classVerdict(ing: IngressRecord, snap: ClusterSnapshot): { ignore?: string; invalid?: string } {
   const classes = snap.ingressClasses;
   const wanted = ing.spec.className;
   if (wanted !== null) {
     const c = classes.find((x) => x.name === wanted);
-    if (!c) return `ingress class '${wanted.slice(0, 63)}' does not exist in cluster ${snap.name}`;
-    return c.spec.controller === CONTROLLER ? undefined : `ingress class '${wanted}' belongs to controller ${c.spec.controller.slice(0, 100)}`;
+    if (!c) return { ignore: `ingress class '${wanted.slice(0, 63)}' does not exist in cluster ${snap.name}` };
+    return c.spec.controller === CONTROLLER ? {} : { ignore: `ingress class '${wanted}' belongs to controller ${c.spec.controller.slice(0, 100)}` };
   }
   const defaults = classes.filter((c) => c.spec.isDefault);
-  if (defaults.length > 1) return `no ingress class given and cluster ${snap.name} has ${defaults.length} default classes`;
-  if (defaults.length === 0 || defaults[0]?.spec.controller !== CONTROLLER) return 'no ingress class given and the default class is not ingressfed';
-  return undefined;
+  if (!defaults.some((c) => c.spec.controller === CONTROLLER)) return { ignore: 'no ingress class given and the default class is not ingressfed' };
+  if (defaults.length > 1) {
+    return { invalid: `spec.ingressClassName: not set, and cluster ${snap.name} has ${defaults.length} default IngressClasses (${defaults.map((d) => d.name).sort().join(', ')}); Kubernetes refuses such Ingresses: set spec.ingressClassName` };
+  }
+  return {};
+}
+
+/** The class-level default backends, in a deterministic order (cluster, then class name). */
+function classDefaults(snaps: ClusterSnapshot[], problems: Map<string, string>): Array<{ cluster: string; ingressClass: string; backend: BackendId }> {
+  const out: Array<{ cluster: string; ingressClass: string; backend: BackendId }> = [];
+  for (const snap of snaps) {
+    for (const c of [...snap.ingressClasses].sort((a, b) => a.name.localeCompare(b.name))) {
+      const v = c.spec.annotations?.[CLASS_DEFAULT_BACKEND];
+      if (c.spec.controller !== CONTROLLER || v === undefined) continue;
+      const m = /^([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)\/([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?):(\d{1,5})$/.exec(v);
+      const port = Number(m?.[5]);
+      if (!m || port < 1 || port > 65535) {
+        problems.set(`${snap.name}/${c.name}`, `annotation ${CLASS_DEFAULT_BACKEND}: '${v.slice(0, 80)}' is not namespace/service:port`);
+        continue;
+      }
+      out.push({ cluster: snap.name, ingressClass: c.name, backend: { namespace: m[1] as string, service: m[3] as string, port } });
+    }
+  }
+  return out;
 }
 
 /** Resolves a backend reference to the service port number, using the cluster's Service record. */
@@ -127,12 +152,13 @@ export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
   for (const snap of snaps) {
     for (const ing of snap.ingresses) {
       const key = ingressKey({ cluster: snap.name, namespace: ing.namespace, name: ing.name });
-      const cp = classProblem(ing, snap);
-      if (cp) {
-        ingresses.set(key, { state: 'ignored', reasons: [cp] });
+      const verdict = classVerdict(ing, snap);
+      if (verdict.ignore) {
+        ingresses.set(key, { state: 'ignored', reasons: [verdict.ignore] });
         continue;
       }
       const ex = examineIngress(ing, snap);
+      if (verdict.invalid) ex.problems.unshift(verdict.invalid);
       if (ex.problems.length > 0) {
         ingresses.set(key, { state: 'invalid', reasons: ex.problems });
         continue;
@@ -180,7 +206,12 @@ export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
   routes.sort((a, b) => a.host.localeCompare(b.host) || a.path.localeCompare(b.path) || a.pathType.localeCompare(b.pathType));
 
   defaults.sort(olderFirst);
-  const defaultRoute: DefaultRoute | undefined = defaults[0] ? { backend: defaults[0].backend, source: defaults[0].ref } : undefined;
+  const classProblems = new Map<string, string>();
+  const fromClass = classDefaults(snaps, classProblems)[0];
+  // An Ingress's spec.defaultBackend (the oldest) wins over the class-level default backend.
+  const defaultRoute: DefaultRoute | undefined = defaults[0]
+    ? { backend: defaults[0].backend, source: defaults[0].ref }
+    : fromClass ? { backend: fromClass.backend, source: { cluster: fromClass.cluster, ingressClass: fromClass.ingressClass } } : undefined;
 
   const wanted = new Map<string, BackendId>();
   for (const r of routes) wanted.set(backendKey(r.backend), r.backend);
@@ -200,7 +231,7 @@ export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
     return { id, failover: failoverOf.get(key) ?? { kind: 'zone' }, endpoints, clusters };
   });
 
-  return { routes, defaultRoute, backends, conflicts, ingresses };
+  return { routes, defaultRoute, backends, conflicts, ingresses, classProblems };
 }
 
 function dedupeRefs(refs: IngressRef[]): IngressRef[] {

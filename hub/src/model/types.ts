@@ -44,7 +44,8 @@ export interface Route {
 
 export interface DefaultRoute {
   backend: BackendId;
-  source: IngressRef;
+  /** The Ingress whose spec.defaultBackend it is, or the IngressClass whose default backend it is. */
+  source: IngressRef | { cluster: string; ingressClass: string };
 }
 
 export interface Endpoint {
@@ -85,4 +86,6 @@ export interface FederatedModel {
   conflicts: Conflict[];
   /** Per Ingress (key `cluster/namespace/name`), what the hub made of it. */
   ingresses: Map<string, IngressState>;
+  /** Problems found in IngressClasses (key `cluster/class`). */
+  classProblems: Map<string, string>;
 }
