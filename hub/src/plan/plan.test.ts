@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { endpoints, ingress, service, snapshot } from '../model/fixtures.js';
+import { mergeClusters } from '../model/merge.js';
+import { backendObject, frontendObject, sameStructure } from './objects.js';
+import { NOT_FOUND_BACKEND, backendName, planEdge, poolSize } from './plan.js';
+
+const edge = { name: 'e', zone: 'za', bindAddress: '127.0.0.1', bindPort: 8080 };
+
+describe('plan: one edge\'s HAProxy objects from the federated model', () => {
+  it('orders rules exact host, wildcard, no host; longest path first; Exact before Prefix; a host falls to the default backend', () => {
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [
+      { path: '/', service: 'any' },
+      { host: '*.x.com', path: '/', service: 'wild' },
+      { host: 'a.x.com', path: '/p', service: 'short' },
+      { host: 'a.x.com', path: '/p/longer', service: 'long' },
+      { host: 'a.x.com', path: '/p', pathType: 'Exact', service: 'exact' },
+    ])] })]);
+    const p = planEdge(m, edge);
+    const svc = (b: string): string => b === NOT_FOUND_BACKEND ? '404' : (m.backends.find((x) => backendName(x.id) === b)?.id.service ?? '?');
+    assert.deepEqual(p.switching.map((s) => svc(s.backend)), ['long', 'exact', 'short', '404', 'wild', 'any']);
+    assert.equal(p.switching[5]?.cond_test, 'TRUE');
+  });
+
+  it('builds single-quoted ACL patterns: exact hosts, one-label wildcards, element-wise prefixes', () => {
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: '*.x.com', path: '/foo', service: 's' }, { host: 'b.x.com', path: '/e', pathType: 'Exact', service: 's' }])] })]);
+    const values = planEdge(m, edge).acls.map((a) => `${a.criterion} ${a.value}`);
+    assert.ok(values.includes("req.hdr(host),field(1,:),lower -m reg '^[^.]+\\.x\\.com$'"));
+    assert.ok(values.includes("req.hdr(host),field(1,:),lower -m str 'b.x.com'"));
+    assert.ok(values.includes("path -m str '/foo'") && values.includes("path -m beg '/foo/'"));
+    assert.ok(values.includes("path -m str '/e'"));
+    assert.ok(planEdge(m, edge).acls.every((a) => /^[hp]_[0-9a-f]{8}$/.test(a.acl_name)));
+  });
+
+  it('sizes slot pools with headroom and keeps every endpoint in the slot it has', () => {
+    assert.deepEqual([0, 1, 2, 3, 4, 6].map((n) => poolSize(n, 0)), [4, 4, 4, 8, 8, 16]);
+    assert.equal(poolSize(3, 8), 8, 'no shrink above a quarter');
+    assert.equal(poolSize(1, 16), 4, 'shrinks far below');
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')],
+      endpoints: [endpoints('a', 'web', ['10.0.0.1', '10.0.0.2'])] })]);
+    const name = backendName({ namespace: 'default', service: 'web', port: 80 });
+    const cur = new Map([[name, new Map([['p0', ''], ['p1', ''], ['p2', '10.0.0.2:8080'], ['p3', '']])]]);
+    const slots = planEdge(m, edge, cur).backends.find((b) => b.name === name)?.slots ?? [];
+    assert.deepEqual(slots.filter((s) => s.endpoint).map((s) => `${s.name}=${s.address}`), ['p0=10.0.0.1', 'p2=10.0.0.2']);
+    assert.deepEqual(slots.filter((s) => !s.endpoint).map((s) => `${s.name}:${s.state}`), ['p1:maint', 'p3:maint', 'b0:maint', 'b1:maint', 'b2:maint', 'b3:maint']);
+  });
+
+  it('puts the edge\'s zone in primary slots and other zones in backup slots; none puts all in primary', () => {
+    const snaps = (failover?: string) => [
+      snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }], { annotations: failover ? { 'ingressfed.io/failover': failover } : {} })], services: [service('a', 'web')], endpoints: [endpoints('a', 'web', ['10.1.0.1'])] }),
+      snapshot('b', 'zb', { ingresses: [ingress('b', 'i', [{ host: 'h.x.com', service: 'web' }], { annotations: failover ? { 'ingressfed.io/failover': failover } : {} })], services: [service('b', 'web')], endpoints: [endpoints('b', 'web', ['10.2.0.1'])] }),
+    ];
+    const slotsOf = (f?: string): string[] => (planEdge(mergeClusters(snaps(f)), edge).backends[1]?.slots ?? []).filter((s) => s.endpoint).map((s) => `${s.backup ? 'backup' : 'primary'} ${s.address}`);
+    assert.deepEqual(slotsOf(), ['primary 10.1.0.1', 'backup 10.2.0.1']);
+    assert.deepEqual(slotsOf('none'), ['primary 10.1.0.1', 'primary 10.2.0.1']);
+    assert.deepEqual(slotsOf('b,a'), ['primary 10.2.0.1', 'backup 10.1.0.1']);
+  });
+
+  it('drains terminating and not-ready endpoints', () => {
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')],
+      endpoints: [endpoints('a', 'web', [{ address: '10.0.0.1' }, { address: '10.0.0.2', ready: false }, { address: '10.0.0.3', ready: false, terminating: true }])] })]);
+    const slots = planEdge(m, edge).backends[1]?.slots.filter((s) => s.endpoint).map((s) => `${s.address} ${s.state}`);
+    assert.deepEqual(slots, ['10.0.0.1 ready', '10.0.0.2 drain', '10.0.0.3 drain']);
+  });
+
+  it('compares structure without slot contents', () => {
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')], endpoints: [endpoints('a', 'web', ['10.0.0.1'])] })]);
+    const p = planEdge(m, edge);
+    const be = backendObject(p.backends[1] as NonNullable<(typeof p.backends)[1]>);
+    const moved = structuredClone(be);
+    const s0 = moved.servers?.p0;
+    if (s0) Object.assign(s0, { address: '10.9.9.9', port: 1, maintenance: 'enabled', weight: 7 });
+    assert.ok(sameStructure(be, moved), 'slot contents are runtime state');
+    const extra = structuredClone(be);
+    if (extra.servers) extra.servers.p9 = { name: 'p9', address: '0.0.0.0', port: 1 };
+    assert.ok(!sameStructure(be, extra), 'a slot more is structure');
+    assert.ok(sameStructure(frontendObject(p, edge), { ...frontendObject(p, edge), id: 3 }), 'fields the edge adds are ignored');
+  });
+});
