@@ -104,3 +104,32 @@ describe('semantics: the Kubernetes host wildcard table, through HAProxy', { tim
     });
   }
 });
+
+describe('semantics: path precedence across Ingresses of two clusters sharing a host', { timeout: 120_000 }, () => {
+  let fed: Federation;
+  let edge: string;
+
+  before(async () => {
+    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+    edge = fed.edges[0]?.url as string;
+    await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('root', '127.0.75.1'), ...serviceWithEndpoint('aaa', '127.0.75.2'), ...serviceWithEndpoint('foo-prefix', '127.0.75.3'),
+      ingress('shared-a', [{ host: 'shared.example.test', paths: [{ path: '/', service: 'root' }, { path: '/aaa', service: 'aaa' }, { path: '/foo', service: 'foo-prefix' }] }])]);
+    await create(fed, 'beta', [ingressClass(), ...serviceWithEndpoint('aaa-bbb', '127.0.76.1'), ...serviceWithEndpoint('foo-exact', '127.0.76.2'),
+      ingress('shared-b', [{ host: 'shared.example.test', paths: [{ path: '/aaa/bbb', service: 'aaa-bbb' }, { path: '/foo', pathType: 'Exact', service: 'foo-exact' }] }])]);
+    await waitFor('both clusters\' routes', async () => (await whoAnswers(edge, 'shared.example.test', '/aaa/bbb')) === 'aaa-bbb' &&
+      (await whoAnswers(edge, 'shared.example.test', '/foo')) === 'foo-exact', { timeoutMs: 20_000 });
+  });
+
+  after(async () => {
+    await fed?.stop();
+  });
+
+  const cases: Array<[string, string]> = [
+    ['/aaa/bbb', 'aaa-bbb'], ['/aaa/bbb/ccc', 'aaa-bbb'], ['/aaa/ccc', 'aaa'], ['/ccc', 'root'], ['/foo', 'foo-exact'], ['/foo/x', 'foo-prefix'],
+  ];
+  for (const [path, want] of cases) {
+    it(`${path} → ${want}`, async () => {
+      assert.equal(await whoAnswers(edge, 'shared.example.test', path), want);
+    });
+  }
+});
