@@ -10,6 +10,8 @@ export interface HubConfig {
   api?: { host: string; port: number };
   edges: EdgeConfig[];
   resyncIntervalMs?: number;
+  staleAfterMs?: number;
+  expireAfterMs?: number;
 }
 
 /** Reads and checks the hub configuration file; every problem is reported with its field. */

@@ -9,6 +9,8 @@ import { RedisStore } from './store/redis-store.js';
 import { StatusWriter, computeStatuses } from './status/status.js';
 import { backendKey } from './model/types.js';
 
+export type ClusterState = 'live' | 'stale' | 'expired';
+
 export interface HubOptions {
   natsUrl: string;
   natsUser?: string;
@@ -18,6 +20,10 @@ export interface HubOptions {
   edges: EdgeConfig[];
   /** Full re-read of every edge even without changes, to repair drift (default 5 s). */
   resyncIntervalMs?: number;
+  /** A cluster whose heartbeat is older than this is stale (default 15 s); its servers stay. */
+  staleAfterMs?: number;
+  /** A cluster silent longer than this loses its endpoints (default: never). */
+  expireAfterMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -44,6 +50,8 @@ export class Hub {
   private readonly edges: EdgeLoop[];
   private model: FederatedModel | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
+  private stalenessTimer: NodeJS.Timeout | undefined;
+  private readonly clusterStates = new Map<string, ClusterState>();
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
   readonly redis: RedisStore | undefined;
@@ -68,6 +76,7 @@ export class Hub {
     const kv = await openBucket(this.nc, STATE_BUCKET);
     await this.intake.start(kv);
     this.scheduleResync();
+    this.watchStaleness();
   }
 
   get ready(): boolean {
@@ -88,7 +97,9 @@ export class Hub {
     this.pending = setTimeout(() => {
       this.pending = undefined;
       const snapshots = this.intake.snapshots();
-      const model = mergeClusters(snapshots);
+      this.evaluateStaleness();
+      const expired = new Set([...this.clusterStates].filter(([, st]) => st === 'expired').map(([c]) => c));
+      const model = mergeClusters(snapshots, { expired });
       this.model = model;
       for (const e of this.edges) this.kick(e);
       const statuses = computeStatuses(model, snapshots, this.opts.edges.map((e) => e.publicAddress));
@@ -137,6 +148,40 @@ export class Hub {
     }
   }
 
+  /** Each cluster's state from its heartbeat age on the hub's clock. */
+  clusters(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
+    return this.intake.clusterNames().map((name) => ({ name, state: this.clusterStates.get(name) ?? 'live', heartbeatAgeMs: this.intake.heartbeatAge(name) }));
+  }
+
+  /** Recomputes cluster states; true when any changed. */
+  private evaluateStaleness(): boolean {
+    const staleAfter = this.opts.staleAfterMs ?? 15_000;
+    const expireAfter = this.opts.expireAfterMs;
+    let changed = false;
+    for (const name of this.intake.clusterNames()) {
+      const age = this.intake.heartbeatAge(name);
+      const state: ClusterState = age === undefined || age <= staleAfter ? 'live'
+        : expireAfter !== undefined && age > expireAfter ? 'expired' : 'stale';
+      const before = this.clusterStates.get(name) ?? 'live';
+      if (state !== before) {
+        this.opts.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before });
+        changed = true;
+      }
+      this.clusterStates.set(name, state);
+    }
+    return changed;
+  }
+
+  private watchStaleness(): void {
+    const every = Math.max(100, Math.min(1000, Math.floor((this.opts.staleAfterMs ?? 15_000) / 4)));
+    this.stalenessTimer = setTimeout(() => {
+      // Only an expiry changes what is planned; staleness alone changes the reports.
+      const expiredBefore = [...this.clusterStates.values()].filter((s) => s === 'expired').length;
+      if (this.evaluateStaleness() && [...this.clusterStates.values()].filter((s) => s === 'expired').length !== expiredBefore) this.changed();
+      this.watchStaleness();
+    }, every);
+  }
+
   private scheduleResync(): void {
     this.resyncTimer = setTimeout(() => {
       if (this.model) for (const e of this.edges) this.kick(e);
@@ -155,6 +200,7 @@ export class Hub {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    if (this.stalenessTimer) clearTimeout(this.stalenessTimer);
     if (this.pending) clearTimeout(this.pending);
     for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
     await Promise.all(this.edges.map((e) => e.running));

@@ -104,6 +104,10 @@ export class StateIntake {
     });
   }
 
+  clusterNames(): string[] {
+    return [...this.clusters.keys()].sort();
+  }
+
   heartbeatAge(cluster: string, now = Date.now()): number | undefined {
     const at = this.clusters.get(cluster)?.heartbeatAt;
     return at === undefined ? undefined : now - at;

@@ -20,6 +20,7 @@ export function buildHubApi(hub: Hub) {
     const m = hub.currentModel();
     return {
       ready: hub.ready,
+      clusters: hub.clusters(),
       routes: (m?.routes ?? []).map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend), sources: r.sources })),
       defaultRoute: m?.defaultRoute ? { backend: backendKey(m.defaultRoute.backend), source: m.defaultRoute.source } : null,
       backends: (m?.backends ?? []).map((b) => ({ id: backendKey(b.id), failover: b.failover, endpoints: b.endpoints, clustersWithoutEndpoints: b.clusters })),

@@ -9,7 +9,7 @@ const USAGE = `usage: ingressfed-hub --config FILE
 
   --config FILE   JSON: {"nats": {"url", "user"?, "password"?}, "redis"?: {"url"},
                          "edges": [{"name", "url", "username", "password", "zone", "bindAddress", "bindPort", "publicAddress"}],
-                         "api"?: {"host", "port"}}
+                         "api"?: {"host", "port"}, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
 `;
 
 const values = parseCommandLine('ingressfed-hub', USAGE, { config: { type: 'string' } });
@@ -22,7 +22,7 @@ try {
   cfg = loadHubConfig(values.config);
   hub = new Hub({
     natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, edges: cfg.edges,
-    resyncIntervalMs: cfg.resyncIntervalMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    resyncIntervalMs: cfg.resyncIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
   process.stderr.write(`ingressfed-hub: ${(err as Error).message}\n`);

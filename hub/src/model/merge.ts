@@ -2,7 +2,7 @@ import { hostProblem, pathProblem, type BackendRef, type IngressRecord, type Ser
 import {
   backendKey, ingressKey,
   type Backend, type BackendId, type ClusterSnapshot, type Conflict, type DefaultRoute, type Endpoint, type FailoverPolicy,
-  type FederatedModel, type IngressRef, type IngressState, type PathType, type Route,
+  type FederatedModel, type HealthCheck, type IngressRef, type IngressState, type PathType, type Route,
 } from './types.js';
 
 // Records of every cluster → one federated model. Pure and deterministic: the same snapshots in any
@@ -11,7 +11,27 @@ import {
 export const CONTROLLER = 'ingressfed.io/hub';
 const FAILOVER_ANNOTATION = 'ingressfed.io/failover';
 const CLASS_DEFAULT_BACKEND = 'ingressfed.io/default-backend';
-const KNOWN_ANNOTATIONS = new Set([FAILOVER_ANNOTATION]);
+const HEALTH_PATH_ANNOTATION = 'ingressfed.io/health-check-path';
+const HEALTH_INTERVAL_ANNOTATION = 'ingressfed.io/health-check-interval';
+const KNOWN_ANNOTATIONS = new Set([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION]);
+export const DEFAULT_HEALTH: HealthCheck = { path: undefined, intervalMs: 1000 };
+
+/** `ingressfed.io/health-check-path` and `-interval` (e.g. `500ms`, `2s`; 100 ms to 60 s). */
+export function parseHealth(a: Record<string, string>): HealthCheck | string {
+  const path = a[HEALTH_PATH_ANNOTATION];
+  if (path !== undefined) {
+    const p = pathProblem(path);
+    if (p) return `annotation ${HEALTH_PATH_ANNOTATION}: ${JSON.stringify(path.slice(0, 80))} ${p}`;
+  }
+  const iv = a[HEALTH_INTERVAL_ANNOTATION];
+  let intervalMs = DEFAULT_HEALTH.intervalMs;
+  if (iv !== undefined) {
+    const m = /^(\d{1,6})(ms|s)$/.exec(iv);
+    intervalMs = m ? Number(m[1]) * (m[2] === 's' ? 1000 : 1) : NaN;
+    if (!(intervalMs >= 100 && intervalMs <= 60_000)) return `annotation ${HEALTH_INTERVAL_ANNOTATION}: '${iv.slice(0, 40)}' is not a duration from 100ms to 60s (e.g. 500ms, 2s)`;
+  }
+  return { path, intervalMs };
+}
 
 interface Candidate {
   ref: IngressRef;
@@ -89,7 +109,7 @@ function resolveBackend(ref: BackendRef, namespace: string, services: ServiceRec
 }
 
 /** Validates one Ingress and lists its routes; every problem is reported with the field it is in. */
-function examineIngress(ing: IngressRecord, snap: ClusterSnapshot): { problems: string[]; candidates: Candidate[]; defaultBackend?: BackendId; failover: FailoverPolicy } {
+function examineIngress(ing: IngressRecord, snap: ClusterSnapshot): { problems: string[]; candidates: Candidate[]; defaultBackend?: BackendId; failover: FailoverPolicy; health: HealthCheck } {
   const problems: string[] = [];
   const ref: IngressRef = { cluster: snap.name, namespace: ing.namespace, name: ing.name };
   for (const k of Object.keys(ing.spec.annotations)) {
@@ -97,6 +117,8 @@ function examineIngress(ing: IngressRecord, snap: ClusterSnapshot): { problems: 
   }
   const failover = parseFailover(ing.spec.annotations[FAILOVER_ANNOTATION]);
   if (typeof failover === 'string') problems.push(`metadata.annotations: ${failover}`);
+  const health = parseHealth(ing.spec.annotations);
+  if (typeof health === 'string') problems.push(`metadata.annotations: ${health}`);
   const candidates: Candidate[] = [];
   let defaultBackend: BackendId | undefined;
   if (ing.spec.defaultBackend) {
@@ -122,7 +144,7 @@ function examineIngress(ing: IngressRecord, snap: ClusterSnapshot): { problems: 
       }
     });
   });
-  return { problems, candidates, defaultBackend, failover: typeof failover === 'string' ? { kind: 'zone' } : failover };
+  return { problems, candidates, defaultBackend, failover: typeof failover === 'string' ? { kind: 'zone' } : failover, health: typeof health === 'string' ? DEFAULT_HEALTH : health };
 }
 
 /** Endpoints of a backend in one cluster: EndpointSlice ports are matched to the Service port by name. */
@@ -142,12 +164,18 @@ function clusterEndpoints(snap: ClusterSnapshot, id: BackendId): Endpoint[] | un
   return out;
 }
 
-export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
+export interface MergeOptions {
+  /** Clusters silent past expireAfter: their endpoints leave every backend. */
+  expired?: ReadonlySet<string>;
+}
+
+export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions = {}): FederatedModel {
   const snaps = [...snapshots].sort((a, b) => a.name.localeCompare(b.name));
   const ingresses = new Map<string, IngressState>();
   const candidates: Candidate[] = [];
   const defaults: Array<{ ref: IngressRef; createdAt: string; backend: BackendId }> = [];
   const failoverOf = new Map<string, FailoverPolicy>();
+  const healthOf = new Map<string, HealthCheck>();
 
   for (const snap of snaps) {
     for (const ing of snap.ingresses) {
@@ -166,8 +194,11 @@ export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
       ingresses.set(key, { state: 'accepted' });
       candidates.push(...ex.candidates);
       if (ex.defaultBackend) defaults.push({ ref: { cluster: snap.name, namespace: ing.namespace, name: ing.name }, createdAt: ing.source.creationTimestamp, backend: ex.defaultBackend });
-      for (const c of ex.candidates) if (!failoverOf.has(backendKey(c.backend))) failoverOf.set(backendKey(c.backend), ex.failover);
-      if (ex.defaultBackend && !failoverOf.has(backendKey(ex.defaultBackend))) failoverOf.set(backendKey(ex.defaultBackend), ex.failover);
+      // A backend's policies come from the first accepted Ingress (by cluster, then as listed) naming it.
+      for (const id of [...ex.candidates.map((c) => c.backend), ...(ex.defaultBackend ? [ex.defaultBackend] : [])]) {
+        if (!failoverOf.has(backendKey(id))) failoverOf.set(backendKey(id), ex.failover);
+        if (!healthOf.has(backendKey(id))) healthOf.set(backendKey(id), ex.health);
+      }
     }
   }
 
@@ -224,11 +255,11 @@ export function mergeClusters(snapshots: ClusterSnapshot[]): FederatedModel {
     for (const snap of snaps) {
       // Only clusters whose accepted Ingresses route to this service contribute endpoints.
       if (!routedFrom.has(snap.name)) continue;
-      const eps = clusterEndpoints(snap, id);
+      const eps = opts.expired?.has(snap.name) ? [] : clusterEndpoints(snap, id);
       if (eps === undefined || eps.length === 0) clusters.push(snap.name);
       endpoints.push(...(eps ?? []));
     }
-    return { id, failover: failoverOf.get(key) ?? { kind: 'zone' }, endpoints, clusters };
+    return { id, failover: failoverOf.get(key) ?? { kind: 'zone' }, health: healthOf.get(key) ?? DEFAULT_HEALTH, endpoints, clusters };
   });
 
   return { routes, defaultRoute, backends, conflicts, ingresses, classProblems };

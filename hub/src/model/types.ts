@@ -57,9 +57,16 @@ export interface Endpoint {
   terminating: boolean;
 }
 
+export interface HealthCheck {
+  /** HTTP path of the active check; undefined: a TCP connect check. */
+  path: string | undefined;
+  intervalMs: number;
+}
+
 export interface Backend {
   id: BackendId;
   failover: FailoverPolicy;
+  health: HealthCheck;
   endpoints: Endpoint[];
   /** Clusters that route to this backend but have no endpoints for it (yet). */
   clusters: string[];

@@ -43,16 +43,26 @@ export function backendObject(b: PlannedBackend): BackendObject {
       ...(s.backup ? { backup: 'enabled' as const } : {}),
     };
   }
+  const inter = b.health?.intervalMs ?? 1000;
   return {
     name: b.name,
     mode: 'http',
     balance: { algorithm: 'roundrobin' },
     allbackups: 'enabled',
+    // An abrupt failure stays invisible: a refused connection marks the server down at once
+    // (observe layer4, error-limit 1, on-error mark-down) and the request is retried on another
+    // server (every retry redispatched); backups take over when no primary is left.
     retries: 3,
     retry_on: 'conn-failure empty-response response-timeout',
-    redispatch: { enabled: 'enabled' },
+    redispatch: { enabled: 'enabled', interval: 1 },
     connect_timeout: 2000,
     server_timeout: 30000,
+    check_timeout: Math.min(2000, inter),
+    ...(b.health?.path ? { adv_check: 'httpchk' as const, httpchk_params: { method: 'GET' as const, uri: b.health.path } } : {}),
+    default_server: {
+      check: 'enabled', inter, fastinter: Math.max(100, Math.floor(inter / 4)), downinter: inter, rise: 1, fall: 2,
+      observe: 'layer4', error_limit: 1, 'on-error': 'mark-down',
+    },
     servers,
   };
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type Route } from '../model/types.js';
+import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type HealthCheck, type Route } from '../model/types.js';
 
 // Federated model → the HAProxy objects one edge should have. Pure. Every name is generated from a
 // hash of the identity it stands for; hosts and paths reach ACL patterns only after the allowlists of
@@ -33,6 +33,7 @@ export interface PlannedSlot {
 export interface PlannedBackend {
   name: string;
   id: BackendId | undefined;
+  health: HealthCheck | undefined;
   slots: PlannedSlot[];
 }
 
@@ -168,12 +169,12 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     }
     if (hostTerm && !coversAll) switching.push({ backend: defaultBackend, cond_test: hostTerm });
   }
-  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, slots: [] }];
+  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, slots: [] }];
   for (const b of model.backends) {
     const name = backendName(b.id);
     const { primary, backup } = splitByPolicy(b, edge);
     const cur = current.get(name);
-    backends.push({ name, id: b.id, slots: [...fillPool('p', primary, cur), ...fillPool('b', backup, cur)] });
+    backends.push({ name, id: b.id, health: b.health, slots: [...fillPool('p', primary, cur), ...fillPool('b', backup, cur)] });
   }
   return { acls: [...acls.values()].flat(), switching, defaultBackend, backends };
 }

@@ -18,6 +18,8 @@ export class EchoFleet {
   private readonly unsubscribes: Array<() => void> = [];
   /** Endpoints that refuse connections on purpose (address:port). */
   private readonly failed = new Set<string>();
+  /** Endpoints that accept and never answer on purpose. */
+  private readonly hung = new Set<string>();
 
   /** Follows one cluster's EndpointSlices. */
   follow(cluster: string, zone: string, api: KubeApiServer): void {
@@ -59,10 +61,13 @@ export class EchoFleet {
         await s.stop();
       }
     }
+    for (const [k, s] of this.servers) s.hang = this.hung.has(k);
     for (const [k, v] of all) {
       if (this.servers.has(k) || this.failed.has(k)) continue;
       try {
-        this.servers.set(k, await startEchoServer(v.address, v.meta, v.port));
+        const srv = await startEchoServer(v.address, v.meta, v.port);
+        srv.hang = this.hung.has(k);
+        this.servers.set(k, srv);
       } catch {
         // the port is taken on that address: the endpoint stays unanswered, as a broken pod would
       }
@@ -78,10 +83,20 @@ export class EchoFleet {
     return [...this.servers.keys()].sort();
   }
 
-  /** Makes endpoints refuse connections (stop their servers) until recovered. */
-  async fail(match: (meta: Record<string, unknown>, endpoint: string) => boolean): Promise<string[]> {
+  /**
+   * Fails endpoints abruptly until recovered: `refuse` closes them (connections refused), `hang`
+   * accepts connections and never answers. Returns the endpoints hit.
+   */
+  async fail(match: (meta: Record<string, unknown>, endpoint: string) => boolean, mode: 'refuse' | 'hang' = 'refuse'): Promise<string[]> {
     const hit: string[] = [];
-    for (const m of this.wanted.values()) for (const [k, v] of m) if (match(v.meta, k)) { this.failed.add(k); hit.push(k); }
+    for (const m of this.wanted.values()) {
+      for (const [k, v] of m) {
+        if (!match(v.meta, k)) continue;
+        hit.push(k);
+        if (mode === 'refuse') this.failed.add(k);
+        else this.hung.add(k);
+      }
+    }
     this.chain = this.chain.then(() => this.converge());
     await this.chain;
     return hit;
@@ -89,8 +104,18 @@ export class EchoFleet {
 
   async recover(): Promise<void> {
     this.failed.clear();
+    this.hung.clear();
     this.chain = this.chain.then(() => this.converge());
     await this.chain;
+  }
+
+  /** Every endpoint the slices name, with its metadata and whether it is failed. */
+  describe(): Array<{ endpoint: string; meta: Record<string, unknown>; state: 'up' | 'refusing' | 'hanging' }> {
+    const out = new Map<string, { endpoint: string; meta: Record<string, unknown>; state: 'up' | 'refusing' | 'hanging' }>();
+    for (const m of this.wanted.values()) {
+      for (const [k, v] of m) out.set(k, { endpoint: k, meta: v.meta, state: this.failed.has(k) ? 'refusing' : this.hung.has(k) ? 'hanging' : 'up' });
+    }
+    return [...out.values()].sort((a, b) => a.endpoint.localeCompare(b.endpoint));
   }
 
   async stop(): Promise<void> {

@@ -12,6 +12,8 @@ export interface EchoReply {
 }
 
 export interface EchoServer {
+  /** While true, requests are accepted and never answered (a hung process). */
+  hang: boolean;
   address: string;
   port: number;
   endpoint: string;
@@ -25,8 +27,9 @@ export interface EchoServer {
  * the request, plus whatever metadata it was given (cluster, zone, service, ...).
  */
 export async function startEchoServer(address: string, meta: Record<string, unknown> = {}, port = 0): Promise<EchoServer> {
-  const state = { requests: 0 };
+  const state = { requests: 0, hang: false };
   const server = createServer((req, res) => {
+    if (state.hang) return;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -51,6 +54,12 @@ export async function startEchoServer(address: string, meta: Record<string, unkn
   });
   const a = server.address() as AddressInfo;
   return {
+    get hang() {
+      return state.hang;
+    },
+    set hang(v: boolean) {
+      state.hang = v;
+    },
     address,
     port: a.port,
     endpoint: `${address}:${a.port}`,
@@ -58,9 +67,18 @@ export async function startEchoServer(address: string, meta: Record<string, unkn
       return state.requests;
     },
     server,
+    /**
+     * Refuses new connections from now on and closes idle keep-alive ones; a response already being
+     * written completes (as when a process stops accepting). Connections still open after 2 s (a hung
+     * server) are destroyed.
+     */
     async stop() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeIdleConnections();
+      if (state.hang) server.closeAllConnections();
+      const force = setTimeout(() => server.closeAllConnections(), 2000);
+      await closed;
+      clearTimeout(force);
     },
   };
 }

@@ -1,4 +1,4 @@
-import { Hub, type EdgeConfig } from '@ingressfed/hub';
+import { Hub, type EdgeConfig, type HubOptions } from '@ingressfed/hub';
 import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
@@ -11,6 +11,7 @@ export interface FederationOptions {
   edges?: Array<{ name: string; zone: string; bindPort?: number }>;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
+  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs'>>;
   log?: (line: string) => void;
 }
 
@@ -82,7 +83,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       c.spoke = newSpoke(c.name);
       await c.spoke.start();
     }
-    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, log: log('hub') });
+    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log('hub') });
     fed.hub = makeHub();
     await fed.hub.start();
     return Object.assign(fed, {

@@ -1,0 +1,67 @@
+import { Agent, request } from 'node:http';
+
+export interface LoadResult {
+  /** ms since the load started */
+  at: number;
+  status: number;
+  /** The echo reply's zone/cluster, when it answered. */
+  zone?: string;
+  cluster?: string;
+  error?: string;
+}
+
+export interface LoadSummary {
+  results: LoadResult[];
+  durationMs: number;
+  requestsPerSecond: number;
+  failed: number;
+}
+
+/**
+ * A bounded load: `concurrency` keep-alive workers send GETs with the given Host for `durationMs`,
+ * then stop. Every result is kept with its time, so a test can see when traffic moved.
+ */
+export async function runLoad(opts: { url: string; host: string; concurrency: number; durationMs: number; timeoutMs?: number; onStart?: () => void }): Promise<LoadSummary> {
+  const u = new URL(opts.url);
+  const agent = new Agent({ keepAlive: true, maxSockets: opts.concurrency });
+  const results: LoadResult[] = [];
+  const start = Date.now();
+  const one = (): Promise<void> => new Promise((resolve) => {
+    const at = Date.now() - start;
+    const req = request({ hostname: u.hostname, port: u.port, path: u.pathname, method: 'GET', headers: { host: opts.host }, agent, timeout: opts.timeoutMs ?? 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const r: LoadResult = { at, status: res.statusCode ?? 0 };
+        if (r.status === 200) {
+          try {
+            const j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { zone?: string; cluster?: string };
+            r.zone = j.zone;
+            r.cluster = j.cluster;
+          } catch {
+            r.error = 'unparsable body';
+          }
+        }
+        results.push(r);
+        resolve();
+      });
+      res.on('error', (err) => {
+        results.push({ at, status: 0, error: err.message });
+        resolve();
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', (err) => {
+      results.push({ at, status: 0, error: err.message });
+      resolve();
+    });
+    req.end();
+  });
+  opts.onStart?.();
+  await Promise.all(Array.from({ length: opts.concurrency }, async () => {
+    while (Date.now() - start < opts.durationMs) await one();
+  }));
+  agent.destroy();
+  const durationMs = Date.now() - start;
+  return { results, durationMs, requestsPerSecond: (results.length * 1000) / durationMs, failed: results.filter((r) => r.status !== 200 || r.error).length };
+}
