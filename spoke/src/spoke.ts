@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api,
-  type V1EndpointSlice, type V1Ingress, type V1IngressClass, type V1Service,
+  type V1EndpointSlice, type V1Ingress, type V1IngressClass, type V1Node, type V1Service,
 } from '@kubernetes/client-node';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -21,6 +21,8 @@ export interface SpokeOptions {
   endpointMode: 'pod' | 'nodeport' | 'loadbalancer';
   /** Serve only this IngressClass; undefined: every class whose controller is ingressfed.io/hub. */
   ingressClass?: string;
+  /** Watch Nodes even in pod mode, for Services annotated `ingressfed.io/endpoint-mode: nodeport`. */
+  watchNodes?: boolean;
   kubeconfigPath: string;
   natsUrl: string;
   natsUser?: string;
@@ -50,6 +52,7 @@ export class Spoke {
     ingresses: SupervisedInformer<V1Ingress>;
     services: SupervisedInformer<V1Service>;
     endpointSlices: SupervisedInformer<V1EndpointSlice>;
+    nodes?: SupervisedInformer<V1Node>;
   } | undefined;
   private dirty = false;
   private running: Promise<void> | undefined;
@@ -82,6 +85,10 @@ export class Spoke {
       ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces() }),
       services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() }),
       endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces() }),
+      // Nodes only matter in nodeport mode; a pod-mode spoke never waits for (or needs rights on) them.
+      ...(opts.endpointMode === 'nodeport' || opts.watchNodes
+        ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() }) }
+        : {}),
     };
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
     const ingresses = this.informers.ingresses;
@@ -139,8 +146,8 @@ export class Spoke {
       }
       const desired = desiredRecords({
         ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
-        services: inf.services.list(), endpointSlices: inf.endpointSlices.list(),
-      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now(), ingressClass: this.opts.ingressClass });
+        services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [],
+      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now(), ingressClass: this.opts.ingressClass, endpointMode: this.opts.endpointMode });
       const res = await this.publisher.sync(desired, this.synced);
       this.passes++;
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: desired.length });

@@ -83,3 +83,33 @@ describe('spoke translation: Kubernetes objects to records', () => {
     assert.equal(a?.content, b?.content);
   });
 });
+
+describe('spoke translation: endpoint modes', () => {
+  const node = (name: string, ip: string, ready: boolean, zone?: string) => ({
+    metadata: { name, resourceVersion: '20', labels: zone ? { 'topology.kubernetes.io/zone': zone } : {} },
+    status: { addresses: [{ type: 'InternalIP', address: ip }, { type: 'Hostname', address: name }], conditions: [{ type: 'Ready', status: ready ? 'True' : 'False' }] },
+  });
+  const npSvc = (annotations: Record<string, string> = {}): V1Service => ({
+    metadata: meta('np', { annotations }),
+    spec: { type: 'NodePort', ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080, protocol: 'TCP' }] },
+    status: { loadBalancer: { ingress: [{ ip: '192.0.2.10' }, { hostname: 'lb.example.com' }] } },
+  });
+
+  it('nodeport: every node\'s InternalIP with the nodePort, ready from the node, zone from its label', () => {
+    const rec = endpointsRecord(npSvc(), [], { ...ctx, endpointMode: 'nodeport' }, [node('n2', '10.0.1.2', false, 'z2'), node('n1', '10.0.1.1', true, 'z1')] as never);
+    assert.deepEqual(rec.spec.endpoints.map((e) => [e.address, e.ports[0]?.port, e.ports[0]?.name, e.ready, e.zone, e.nodeName]), [
+      ['10.0.1.1', 30080, 'http', true, 'z1', 'n1'], ['10.0.1.2', 30080, 'http', false, 'z2', 'n2']]);
+    assert.equal(rec.source.resourceVersion, '20');
+  });
+
+  it('loadbalancer: the load-balancer IPs with the Service ports (hostnames are not endpoints)', () => {
+    const rec = endpointsRecord(npSvc(), [], { ...ctx, endpointMode: 'loadbalancer' });
+    assert.deepEqual(rec.spec.endpoints.map((e) => `${e.address}:${e.ports[0]?.port}`), ['192.0.2.10:80']);
+  });
+
+  it('lets a Service override the spoke\'s mode by annotation', () => {
+    const rec = endpointsRecord(npSvc({ 'ingressfed.io/endpoint-mode': 'loadbalancer' }), [], ctx);
+    assert.deepEqual(rec.spec.endpoints.map((e) => e.address), ['192.0.2.10']);
+    assert.ok(validators.endpoints.Check(rec));
+  });
+});

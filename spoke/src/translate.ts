@@ -1,4 +1,4 @@
-import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
 import {
   SCHEMA_VERSION, objectKey,
   type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ObjectRecord, type ServiceRecord,
@@ -19,13 +19,19 @@ export interface TranslateContext {
   now: number;
   /** Serve only this IngressClass (it must be one of ingressfed's); undefined: every ingressfed class. */
   ingressClass?: string;
+  /** How Services are reached, unless a Service's `ingressfed.io/endpoint-mode` says otherwise (default pod). */
+  endpointMode?: EndpointMode;
 }
+
+export type EndpointMode = 'pod' | 'nodeport' | 'loadbalancer';
+export const ENDPOINT_MODE_ANNOTATION = 'ingressfed.io/endpoint-mode';
 
 export interface ClusterObjects {
   ingressClasses: V1IngressClass[];
   ingresses: V1Ingress[];
   services: V1Service[];
   endpointSlices: V1EndpointSlice[];
+  nodes?: V1Node[];
 }
 
 export interface DesiredRecord {
@@ -136,8 +142,57 @@ export function serviceRecord(s: V1Service, ctx: TranslateContext): ServiceRecor
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
-/** One endpoints record per Service, merged from all its IP EndpointSlices (FQDN slices are not used). */
-export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: TranslateContext): EndpointsRecord {
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const isIpLiteral = (a: string): boolean => /^(\d{1,3}\.){3}\d{1,3}$/.test(a) || /^[0-9a-fA-F:]+$/.test(a);
+
+/** The endpoint mode of a Service: its annotation, else the spoke's. An unknown value falls back to the spoke's. */
+export function endpointModeOf(svc: V1Service, ctx: TranslateContext): EndpointMode {
+  const v = svc.metadata?.annotations?.[ENDPOINT_MODE_ANNOTATION];
+  return v === 'pod' || v === 'nodeport' || v === 'loadbalancer' ? v : ctx.endpointMode ?? 'pod';
+}
+
+/** Endpoints of a Service reached through its nodePorts: every Ready node's InternalIP. */
+function nodePortEndpoints(svc: V1Service, nodes: V1Node[]): EndpointsRecord['spec']['endpoints'] {
+  const ports = (svc.spec?.ports ?? []).filter((p) => typeof p.nodePort === 'number')
+    .map((p) => ({ name: p.name ?? '', port: p.nodePort as number, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP' }));
+  if (ports.length === 0) return [];
+  const out: EndpointsRecord['spec']['endpoints'] = [];
+  for (const n of nodes) {
+    const address = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    if (!address || !isIpLiteral(address)) continue;
+    const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True' && n.spec?.unschedulable !== true;
+    out.push({ address, ready, serving: ready, terminating: false, zone: n.metadata?.labels?.[ZONE_LABEL] ?? null, nodeName: n.metadata?.name ?? null, ports });
+  }
+  return out;
+}
+
+/** Endpoints of a Service reached through its load balancer: its load-balancer IPs with the Service ports. */
+function loadBalancerEndpoints(svc: V1Service): EndpointsRecord['spec']['endpoints'] {
+  const ports = (svc.spec?.ports ?? []).map((p) => ({ name: p.name ?? '', port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP' | 'SCTP' }));
+  return (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string' && isIpLiteral(ip))
+    .map((address) => ({ address, ready: true, serving: true, terminating: false, zone: null, nodeName: null, ports }));
+}
+
+/**
+ * One endpoints record per Service. In `pod` mode it is merged from all the Service's IP
+ * EndpointSlices (FQDN slices are not used); `nodeport` and `loadbalancer` reach it from outside.
+ */
+export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: TranslateContext, nodes: V1Node[] = []): EndpointsRecord {
+  const mode = endpointModeOf(svc, ctx);
+  if (mode !== 'pod') {
+    const eps = mode === 'nodeport' ? nodePortEndpoints(svc, nodes) : loadBalancerEndpoints(svc);
+    eps.sort((a, b) => a.address.localeCompare(b.address));
+    const rv = [svc, ...(mode === 'nodeport' ? nodes : [])].reduce((m, o) => {
+      const v = BigInt(o.metadata?.resourceVersion ?? '0');
+      return v > m ? v : m;
+    }, 0n);
+    return {
+      schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now,
+      source: { ...source(svc.metadata), resourceVersion: rv.toString() },
+      namespace: svc.metadata?.namespace ?? 'default', name: svc.metadata?.name ?? '',
+      spec: { endpoints: eps },
+    };
+  }
   const ns = svc.metadata?.namespace ?? 'default';
   const name = svc.metadata?.name ?? '';
   const mine = slices
@@ -211,7 +266,7 @@ export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): Des
     const name = svc.metadata?.name ?? '';
     if (!referenced.has(`${ns}/${name}`)) continue;
     add(objectKey(ctx.cluster, 'service', ns, name), serviceRecord(svc, ctx));
-    add(objectKey(ctx.cluster, 'endpoints', ns, name), endpointsRecord(svc, objs.endpointSlices, ctx));
+    add(objectKey(ctx.cluster, 'endpoints', ns, name), endpointsRecord(svc, objs.endpointSlices, ctx, objs.nodes ?? []));
   }
   return out;
 }

@@ -13,7 +13,9 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --nats-user USER          NATS user (env INGRESSFED_NATS_USER)
   --nats-password PASS      NATS password (env INGRESSFED_NATS_PASSWORD)
   --kubeconfig PATH         kubeconfig of the cluster (env KUBECONFIG)
-  --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod)
+  --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod); a Service can override it
+                            with the annotation ingressfed.io/endpoint-mode
+  --watch-nodes             watch Nodes in pod mode too (for Services annotated nodeport)
   --ingress-class NAME      serve only this IngressClass (env INGRESSFED_INGRESS_CLASS;
                             default: every class whose controller is ingressfed.io/hub)
   --heartbeat-interval MS   heartbeat period (default 2000)
@@ -28,7 +30,7 @@ function fail(msg: string): never {
 const values = parseCommandLine('ingressfed-spoke', USAGE, {
   cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
       'nats-user': { type: 'string' }, 'nats-password': { type: 'string' }, kubeconfig: { type: 'string' },
-      'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
+      'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
@@ -51,7 +53,7 @@ if (!Number.isInteger(emptyGrace) || emptyGrace < 0) fail('--empty-list-grace mu
 
 const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
 const spoke = new Spoke({
-  cluster, zone, region: values.region, endpointMode: mode, ingressClass, kubeconfigPath: kubeconfig, natsUrl: nats,
+  cluster, zone, region: values.region, endpointMode: mode, ingressClass, watchNodes: values['watch-nodes'], kubeconfigPath: kubeconfig, natsUrl: nats,
   natsUser: values['nats-user'] ?? process.env.INGRESSFED_NATS_USER,
   natsPassword: values['nats-password'] ?? process.env.INGRESSFED_NATS_PASSWORD,
   heartbeatIntervalMs: heartbeat,

@@ -11,6 +11,7 @@ export interface FederationOptions {
   edges?: Array<{ name: string; zone: string; bindPort?: number }>;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
+  endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
   hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs'>>;
   log?: (line: string) => void;
 }
@@ -60,7 +61,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     const c = clusters.get(name);
     if (!c) throw new Error(`no cluster ${name}`);
     return new Spoke({
-      cluster: name, zone: c.zone, endpointMode: 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
+      cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`),
     });
   };

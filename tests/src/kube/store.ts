@@ -80,6 +80,8 @@ export class ObjectStore {
       generation: 1,
     };
     delete stored.metadata.resourceVersion;
+    // As the API server does: status is set through the status subresource, not at create.
+    if (r.hasStatus) delete stored.status;
     return this.commit(r, 'ADDED', ns, stored);
   }
 
