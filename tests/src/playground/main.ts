@@ -5,6 +5,7 @@ import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { startControlServer } from './control-server.js';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import {
   EchoFleet, ManagedProcess, freePort, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
@@ -13,6 +14,7 @@ import {
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http-port PORT] [--out DIR]
+       (then: npx ingressfed-playground fail --zone ZONE | recover | endpoints)
 
   --cluster NAME=ZONE:DIR  a cluster and the folder of manifests to create in it (repeatable;
                            default: the examples in deploy/examples, alpha in zone-a and beta in zone-b)
@@ -57,12 +59,14 @@ mkdirSync(logs, { recursive: true });
 let nats: NatsServer | undefined;
 let redis: RedisServer | undefined;
 let dp: LocalDataPlane | undefined;
+let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
 let hub: ManagedProcess | undefined;
 const kubes = new Map<string, KubeCluster>();
 const spokes: ManagedProcess[] = [];
 const echo = new EchoFleet();
 
 async function stopAll(): Promise<void> {
+  control?.server.close();
   for (const s of spokes) await s.stop();
   await hub?.stop();
   await echo.stop();
@@ -125,6 +129,7 @@ try {
     return st.ready && (st.edges[0]?.applies ?? 0) > 0;
   }, { timeoutMs: 30_000, intervalMs: 100 });
   await echo.settled();
+  control = await startControlServer(echo);
 
   const info = {
     haproxyUrl: `http://127.0.0.1:${httpPort}`,
@@ -134,12 +139,14 @@ try {
     redis: redis.url,
     clusters,
     logs,
+    controlUrl: control.url,
   };
   const infoFile = join(out, 'playground.json');
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   say(`HAProxy entry point  ${info.haproxyUrl}   e.g. curl -H 'Host: web.example.test' ${info.haproxyUrl}/`);
   say(`hub API              ${hubUrl}/api/v1/state`);
   for (const [name, c] of Object.entries(clusters)) say(`kubectl, ${name}:     KUBECONFIG=${c.kubeconfig} .tools/bin/kubectl get ingress -A`);
+  say(`fail a zone:         npx ingressfed-playground fail --zone ${clusterArgs[0]?.zone ?? 'zone-a'}   (then: npx ingressfed-playground recover)`);
   say(`ready ${infoFile}`);
 } catch (err) {
   process.stderr.write(`playground failed to start: ${(err as Error).message}\n`);

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { ManagedProcess, freePort, httpRequest, kubectlBin, tempDir, waitFor, type EchoReply } from '../harness/index.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const CTL = fileURLToPath(new URL('../../bin/ingressfed-playground.mjs', import.meta.url));
 
 interface PlaygroundJson {
   haproxyUrl: string;
@@ -60,6 +61,31 @@ describe('playground: starts the whole product, serves the examples, stops every
     });
     assert.equal(await run(['delete', 'ingress', 'api']), 0);
     await waitFor('api route gone', async () => (await httpRequest(`${info.haproxyUrl}/v1/items`, { host: 'api.example.test' })).status === 404, { timeoutMs: 5000 });
+  });
+
+  it('fails a zone and recovers it with ingressfed-playground fail/recover', async () => {
+    const ctl = (args: string[]): Promise<{ code: number; out: string }> => new Promise((resolve) => {
+      execFile(process.execPath, [CTL, ...args, '--out', out.path], (err, stdout, stderr) => resolve({ code: err ? 1 : 0, out: stdout + stderr }));
+    });
+    const clusters = async (n: number): Promise<string[]> => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const r = await httpRequest(`${info.haproxyUrl}/`, { host: 'web.example.test' });
+        seen.add(r.status === 200 ? String(r.json<EchoReply>().cluster) : `status ${r.status}`);
+      }
+      return [...seen].sort();
+    };
+    const failed = await ctl(['fail', '--zone', 'zone-b']);
+    assert.equal(failed.code, 0, failed.out);
+    assert.match(failed.out, /refusing connections: 127\.0\.2\.1:8080, 127\.0\.2\.2:8080/);
+    await waitFor('only alpha serving', async () => (await clusters(8)).join() === 'alpha', { timeoutMs: 5000 });
+    const list = await ctl(['endpoints']);
+    assert.match(list.out, /127\.0\.2\.1:8080 +beta +zone-b +web +refusing/);
+    assert.equal((await ctl(['recover'])).code, 0);
+    await waitFor('both clusters again', async () => (await clusters(12)).join() === 'alpha,beta', { timeoutMs: 10_000 });
+    const bad = await ctl(['fail', '--zone', 'nowhere']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.out, /no endpoint in zone nowhere/);
   });
 
   it('stops every process it started on interrupt', async () => {
