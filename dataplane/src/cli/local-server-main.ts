@@ -15,6 +15,7 @@ const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
   --reload-delay SECONDS    minimum time between reloads; changes within it share one (default 5)
   --max-open-transactions N (default 20)
   --bind-allow CIDR         network HAProxy binds may use; repeatable (default 127.0.0.0/8 and ::1)
+  --haproxy-log             HAProxy's HTTP log of every request in this server's output
 `;
 
 function fail(msg: string): never {
@@ -42,6 +43,7 @@ const values = parseCommandLine('ingressfed-dataplane-local', USAGE, {
   'reload-delay': { type: 'string', default: '5' },
   'max-open-transactions': { type: 'string', default: '20' },
   'bind-allow': { type: 'string', multiple: true },
+  'haproxy-log': { type: 'boolean', default: false },
 });
 if (!values.workdir) fail('--workdir is required');
 const password = values.password ?? process.env.INGRESSFED_DPAPI_PASSWORD;
@@ -64,6 +66,7 @@ const server = new LocalDataPlaneServer({
   reloadDelayMs: Math.round(reloadDelay * 1000),
   maxOpenTransactions: maxOpen,
   bindAllow: parseBindAllow(values['bind-allow']),
+  haproxyHttpLog: values['haproxy-log'],
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 

@@ -73,6 +73,8 @@ export interface RenderOptions {
   statsSocket: string;
   /** Extra lines for the global section, e.g. hard-stop-after. */
   globalLines?: readonly string[];
+  /** HTTP logs of every request to HAProxy's stderr (for investigations). */
+  httpLog?: boolean;
 }
 
 export function renderConfig(model: ConfigModel, opts: RenderOptions): string {
@@ -80,7 +82,9 @@ export function renderConfig(model: ConfigModel, opts: RenderOptions): string {
   out.push('global');
   out.push(`    stats socket ${opts.statsSocket} mode 600 level admin expose-fd listeners`);
   for (const l of opts.globalLines ?? []) out.push(`    ${l}`);
+  if (opts.httpLog) out.push('    log stderr format raw local0 info');
   out.push('', 'defaults');
+  if (opts.httpLog) out.push('    log global', '    option httplog');
   for (const l of ['mode http', 'timeout connect 5s', 'timeout client 30s', 'timeout server 30s', 'timeout http-request 10s',
     'timeout http-keep-alive 10s', 'timeout queue 5s']) out.push(`    ${l}`);
   for (const f of model.frontends) out.push('', ...renderFrontend(f as Obj));

@@ -33,6 +33,8 @@ export interface ServiceOptions {
   haproxyBin: string;
   reloadDelayMs: number;
   maxOpenTransactions: number;
+  /** Write HAProxy's HTTP logs to the server's output. */
+  haproxyHttpLog?: boolean;
   /** Networks HAProxy may bind in; binds elsewhere are refused. */
   bindAllow: BlockList;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Obj) => void;
@@ -84,6 +86,7 @@ export class DataPlaneService {
     this.store = new ConfigStore(opts.workdir, {
       statsSocket: this.statsSocket,
       globalLines: ['hard-stop-after 30s', 'mworker-max-reloads 50'],
+      httpLog: opts.haproxyHttpLog === true,
     });
     this.transactions = new TransactionStore(opts.workdir);
     this.haproxy = new HaproxyProcess({

@@ -51,8 +51,10 @@ export function backendObject(b: PlannedBackend): BackendObject {
     allbackups: 'enabled',
     // An abrupt failure stays invisible: a refused connection marks the server down at once
     // (observe layer4, error-limit 1, on-error mark-down) and the request is retried on another
-    // server (every retry redispatched); backups take over when no primary is left.
-    retries: 3,
+    // server (every retry redispatched); backups take over when no primary is left. The mark-down
+    // lands a moment later than the retries, which follow each other at once: with 3 retries a
+    // request could spend them all on dead primaries (503 SC-- +3), so it gets 10.
+    retries: 10,
     retry_on: 'conn-failure empty-response response-timeout',
     redispatch: { enabled: 'enabled', interval: 1 },
     connect_timeout: 2000,

@@ -25,7 +25,7 @@ export interface LocalDataPlane {
 }
 
 /** The local Data Plane API server (its bin, as a separate process) with its own real HAProxy. */
-export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; maxOpenTransactions?: number } = {}): Promise<LocalDataPlane> {
+export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; maxOpenTransactions?: number; haproxyLog?: boolean } = {}): Promise<LocalDataPlane> {
   const dir = tempDir('dataplane');
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
@@ -33,7 +33,8 @@ export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; m
     BIN, '--listen', `127.0.0.1:${port}`, '--workdir', dir.path, '--user', 'admin',
     '--reload-delay', String(opts.reloadDelaySeconds ?? 0.2),
     '--max-open-transactions', String(opts.maxOpenTransactions ?? 20),
-  ], { env: { ...process.env, INGRESSFED_DPAPI_PASSWORD: password } });
+    ...(opts.haproxyLog || process.env.INGRESSFED_HAPROXY_LOG === '1' ? ['--haproxy-log'] : []),
+  ], { env: { ...process.env, INGRESSFED_DPAPI_PASSWORD: password }, logFile: process.env.INGRESSFED_HAPROXY_LOG === '1' ? join(dir.path, '..', `ingressfed-edge-${port}.log`) : undefined });
   await proc.waitForLine(/"msg":"listening"/);
   const url = `http://127.0.0.1:${port}`;
   const masterSocket = join(dir.path, 'run', 'master.sock');
