@@ -1,8 +1,10 @@
 import { Agent, request } from 'node:http';
 
 export interface LoadResult {
-  /** ms since the load started */
+  /** ms since the load started, when the request was sent */
   at: number;
+  /** ms since the load started, when the answer (or the error) came */
+  doneAt: number;
   status: number;
   /** The echo reply's zone/cluster, when it answered. */
   zone?: string;
@@ -32,7 +34,7 @@ export async function runLoad(opts: { url: string; host: string; concurrency: nu
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
-        const r: LoadResult = { at, status: res.statusCode ?? 0 };
+        const r: LoadResult = { at, doneAt: Date.now() - start, status: res.statusCode ?? 0 };
         if (r.status === 200) {
           try {
             const j = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { zone?: string; cluster?: string };
@@ -46,13 +48,13 @@ export async function runLoad(opts: { url: string; host: string; concurrency: nu
         resolve();
       });
       res.on('error', (err) => {
-        results.push({ at, status: 0, error: err.message });
+        results.push({ at, doneAt: Date.now() - start, status: 0, error: err.message });
         resolve();
       });
     });
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => {
-      results.push({ at, status: 0, error: err.message });
+      results.push({ at, doneAt: Date.now() - start, status: 0, error: err.message });
       resolve();
     });
     req.end();
