@@ -1,22 +1,27 @@
+import { EventEmitter } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
+import { connectNats, openBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { StateIntake } from './intake.js';
+import { HubMetrics } from './metrics.js';
 import { mergeClusters } from './model/merge.js';
-import type { FederatedModel } from './model/types.js';
-import { connectNats, openBucket } from '@ingressfed/schemas/nats';
-import { RedisStore } from './store/redis-store.js';
+import { backendKey, type Endpoint, type FederatedModel } from './model/types.js';
 import { StatusWriter, computeStatuses } from './status/status.js';
-import { backendKey } from './model/types.js';
+import { LeaderLease, type LeaseState } from './store/lease.js';
+import { RedisStore, type Drain } from './store/redis-store.js';
 
 export type ClusterState = 'live' | 'stale' | 'expired';
+export type { Drain } from './store/redis-store.js';
 
 export interface HubOptions {
   natsUrl: string;
   natsUser?: string;
   natsPassword?: string;
-  /** Optional: a copy of the merged model is kept there for other replicas. */
+  /** Redis: the leader lease, drains, and a copy of the merged model. Without it this hub always leads. */
   redisUrl?: string;
+  /** Leader lease time (default 5 s); a standby takes over within twice this after the leader dies. */
+  leaseTtlMs?: number;
   edges: EdgeConfig[];
   /** Full re-read of every edge even without changes, to repair drift (default 5 s). */
   resyncIntervalMs?: number;
@@ -34,19 +39,37 @@ interface EdgeLoop {
   failures: number;
   retry: NodeJS.Timeout | undefined;
   last: ApplyOutcome | undefined;
+  lastAt: number | undefined;
   lastError: string | undefined;
   applies: number;
   transactions: number;
+  /** Spoke observation times of changes not yet applied to this edge. */
+  observed: number[];
+}
+
+export interface EdgeStatus {
+  edge: string;
+  zone: string;
+  applies: number;
+  transactions: number;
+  lastError: string | undefined;
+  last: ApplyOutcome | undefined;
+  lastAt: number | undefined;
+  configurationVersion: number | undefined;
 }
 
 /**
  * The hub: intake of every cluster's records, merge into one model, and per edge a level-based
  * loop that plans and applies. Nothing is written to any edge before the whole state bucket has been
- * read; edges are reconciled independently, so one unreachable edge delays no other.
+ * read; edges are reconciled independently, so one unreachable edge delays no other. With Redis,
+ * several hubs run and only the holder of the leader lease writes to edges and the status bucket.
  */
 export class Hub {
   private nc: NatsConnection | undefined;
   readonly intake: StateIntake;
+  readonly metrics = new HubMetrics();
+  /** 'model', 'apply', 'cluster', 'leader' and 'drain' events, for the API's event stream. */
+  readonly events = new EventEmitter();
   private readonly edges: EdgeLoop[];
   private model: FederatedModel | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -55,22 +78,36 @@ export class Hub {
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
   readonly redis: RedisStore | undefined;
+  private lease: LeaderLease | undefined;
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
+  private drains = new Map<string, Drain>();
+  /** Leadership periods, for the record (start, end). */
+  readonly leadership: Array<{ from: number; to: number | undefined; fence: number | undefined }> = [];
 
   constructor(private readonly opts: HubOptions) {
-    this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f));
+    this.events.setMaxListeners(1000);
+    this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f), (observedAt) => {
+      for (const e of this.edges) e.observed.push(observedAt);
+    });
     this.redis = opts.redisUrl ? new RedisStore(opts.redisUrl) : undefined;
     this.edges = opts.edges.map((e) => ({
       applier: new EdgeApplier(e), running: undefined, dirty: false, failures: 0, retry: undefined,
-      last: undefined, lastError: undefined, applies: 0, transactions: 0,
+      last: undefined, lastAt: undefined, lastError: undefined, applies: 0, transactions: 0, observed: [],
     }));
   }
 
   async start(): Promise<void> {
     this.nc = await connectNats({ url: this.opts.natsUrl, user: this.opts.natsUser, password: this.opts.natsPassword, name: 'ingressfed-hub' },
       (m, f) => this.opts.log('warn', m, f));
-    await this.redis?.connect();
+    if (this.redis) {
+      await this.redis.connect();
+      await this.refreshDrains();
+      this.lease = new LeaderLease(this.redis.redis, this.opts.leaseTtlMs ?? 5000, (s) => this.leadershipChanged(s));
+      this.lease.start();
+    } else {
+      this.leadershipChanged({ leader: true, fence: undefined, holder: 'single' });
+    }
     this.status = new StatusWriter(await openBucket(this.nc, STATUS_BUCKET));
     await this.status.load();
     const kv = await openBucket(this.nc, STATE_BUCKET);
@@ -83,13 +120,91 @@ export class Hub {
     return this.intake.initialized;
   }
 
+  /** Whether this hub may write to edges and the status bucket now. */
+  get isLeader(): boolean {
+    return this.lease ? this.lease.state().leader : !this.stopped;
+  }
+
+  leaseState(): LeaseState {
+    return this.lease?.state() ?? { leader: !this.stopped, fence: undefined, holder: 'single' };
+  }
+
   currentModel(): FederatedModel | undefined {
     return this.model;
   }
 
-  edgeStatus(): Array<{ edge: string; applies: number; transactions: number; lastError: string | undefined; last: ApplyOutcome | undefined }> {
-    return this.edges.map((e) => ({ edge: e.applier.edge.name, applies: e.applies, transactions: e.transactions, lastError: e.lastError, last: e.last }));
+  edgeStatus(): EdgeStatus[] {
+    return this.edges.map((e) => ({
+      edge: e.applier.edge.name, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
+      last: e.last, lastAt: e.lastAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
+    }));
   }
+
+  /** Sessions still open on drained slots, per edge and backend. */
+  drainSessions(): Array<{ edge: string; backend: string; slot: string; sessions: number }> {
+    return this.edges.flatMap((e) => [...e.applier.sessions.entries()].flatMap(([backend, slots]) =>
+      [...slots.entries()].map(([slot, sessions]) => ({ edge: e.applier.edge.name, backend, slot, sessions }))));
+  }
+
+  private leadershipChanged(s: LeaseState): void {
+    this.metrics.leader.set(s.leader ? 1 : 0);
+    if (s.leader) {
+      this.leadership.push({ from: Date.now(), to: undefined, fence: s.fence });
+      this.opts.log('info', 'leader lease acquired: writing to edges', { fence: s.fence, holder: s.holder });
+      for (const e of this.edges) this.kick(e);
+    } else {
+      const cur = this.leadership.at(-1);
+      if (cur && cur.to === undefined) cur.to = Date.now();
+      this.opts.log('warn', 'leader lease lost: no longer writing', { holder: s.holder });
+    }
+    this.events.emit('leader', { leader: s.leader, fence: s.fence ?? null });
+  }
+
+  // ---- drains -------------------------------------------------------------------------------------
+
+  drainList(): Drain[] {
+    return [...this.drains.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+  }
+
+  /** Drains a cluster or zone: its servers get no new requests, then leave once their sessions end. */
+  async drain(kind: 'cluster' | 'zone', name: string): Promise<Drain> {
+    const d = this.drains.get(`${kind}/${name}`) ?? { kind, name, since: Date.now() };
+    await this.redis?.saveDrain(d);
+    this.drains.set(`${kind}/${name}`, d);
+    this.events.emit('drain', { action: 'drain', kind, name });
+    this.changed();
+    return d;
+  }
+
+  async undrain(kind: 'cluster' | 'zone', name: string): Promise<boolean> {
+    const had = this.drains.delete(`${kind}/${name}`);
+    await this.redis?.deleteDrain(kind, name);
+    this.events.emit('drain', { action: 'undrain', kind, name });
+    this.changed();
+    return had;
+  }
+
+  private drainedPredicate(): ((e: Endpoint) => boolean) | undefined {
+    if (this.drains.size === 0) return undefined;
+    const clusters = new Set(this.drainList().filter((d) => d.kind === 'cluster').map((d) => d.name));
+    const zones = new Set(this.drainList().filter((d) => d.kind === 'zone').map((d) => d.name));
+    return (e) => clusters.has(e.cluster) || (e.zone !== null && zones.has(e.zone));
+  }
+
+  private async refreshDrains(): Promise<void> {
+    if (!this.redis) return;
+    try {
+      const list = await this.redis.loadDrains();
+      const next = new Map(list.map((d) => [`${d.kind}/${d.name}`, d]));
+      const changed = JSON.stringify([...next.keys()].sort()) !== JSON.stringify([...this.drains.keys()].sort());
+      this.drains = next;
+      if (changed) this.changed();
+    } catch (err) {
+      this.opts.log('warn', 'cannot read drains from Redis; keeping the known ones', { error: (err as Error).message });
+    }
+  }
+
+  // ---- the loop -----------------------------------------------------------------------------------
 
   /** Coalesces bursts of record changes into one pass. */
   private changed(): void {
@@ -101,17 +216,30 @@ export class Hub {
       const expired = new Set([...this.clusterStates].filter(([, st]) => st === 'expired').map(([c]) => c));
       const model = mergeClusters(snapshots, { expired });
       this.model = model;
+      this.updateModelMetrics(model);
+      this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       for (const e of this.edges) this.kick(e);
-      const statuses = computeStatuses(model, snapshots, this.opts.edges.map((e) => e.publicAddress));
-      // Statuses follow the edges: an Ingress is reported served once the edges applied this model.
-      const applying = this.edges.map((e) => e.running);
-      this.statusChain = this.statusChain.then(() => Promise.all(applying)).then(() => this.status?.sync(statuses));
+      if (this.isLeader) {
+        const statuses = computeStatuses(model, snapshots, this.opts.edges.map((e) => e.publicAddress));
+        // Statuses follow the edges: an Ingress is reported served once the edges applied this model.
+        const applying = this.edges.map((e) => e.running);
+        this.statusChain = this.statusChain.then(() => Promise.all(applying)).then(() => (this.isLeader ? this.status?.sync(statuses) : undefined));
+      }
       void this.redis?.saveModel({
         at: Date.now(),
-        routes: this.model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
-        backends: this.model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
+        routes: model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
+        backends: model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
       });
     }, 5);
+  }
+
+  private updateModelMetrics(model: FederatedModel): void {
+    this.metrics.routes.set(model.routes.length);
+    this.metrics.conflicts.set(model.conflicts.length);
+    this.metrics.refused.set(this.intake.refused.size);
+    const byState = new Map<string, number>([['accepted', 0], ['invalid', 0], ['conflicted', 0], ['ignored', 0]]);
+    for (const st of model.ingresses.values()) byState.set(st.state, (byState.get(st.state) ?? 0) + 1);
+    for (const [state, n] of byState) this.metrics.ingresses.set({ state }, n);
   }
 
   private kick(e: EdgeLoop): void {
@@ -121,23 +249,39 @@ export class Hub {
   }
 
   private async runEdge(e: EdgeLoop): Promise<void> {
-    while (e.dirty && !this.stopped && this.model) {
+    const edge = e.applier.edge.name;
+    while (e.dirty && !this.stopped && this.model && this.isLeader) {
       e.dirty = false;
+      const observed = e.observed.splice(0);
       try {
-        const out = await e.applier.reconcile(this.model);
+        const out = await e.applier.reconcile(this.model, this.drainedPredicate(), this.leaseState().fence);
+        const now = Date.now();
         e.last = out;
+        e.lastAt = now;
         e.applies++;
-        if (out.transaction) e.transactions++;
+        const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
+        this.metrics.applies.inc({ edge, kind, result: 'ok' });
+        this.metrics.applyDuration.observe({ edge, kind }, out.durationMs / 1000);
+        if (out.transaction) {
+          e.transactions++;
+          this.metrics.reloads.inc({ edge });
+        }
+        if (kind !== 'none') for (const at of observed) this.metrics.propagation.observe({ edge }, Math.max(0, now - at) / 1000);
         e.failures = 0;
         e.lastError = undefined;
-        if (out.transaction || out.runtimeChanges > 0) {
-          this.opts.log('info', 'edge applied', { edge: out.edge, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+        if (kind !== 'none') {
+          this.opts.log('info', 'edge applied', { edge, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+          this.events.emit('apply', { edge, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
         }
       } catch (err) {
+        e.observed.unshift(...observed);
         e.failures++;
         e.lastError = (err as Error).message;
+        this.metrics.applies.inc({ edge, kind: 'unknown', result: 'error' });
+        this.metrics.edgeErrors.inc({ edge });
         const wait = Math.min(250 * 2 ** Math.min(e.failures - 1, 5), 8000);
-        this.opts.log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: e.applier.edge.name, error: e.lastError, retryInMs: wait });
+        this.opts.log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge, error: e.lastError, retryInMs: wait });
+        this.events.emit('apply', { edge, kind: 'error', error: e.lastError });
         e.dirty = true;
         e.retry = setTimeout(() => {
           e.retry = undefined;
@@ -147,6 +291,8 @@ export class Hub {
       }
     }
   }
+
+  // ---- staleness ----------------------------------------------------------------------------------
 
   /** Each cluster's state from its heartbeat age on the hub's clock. */
   clusters(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
@@ -158,6 +304,7 @@ export class Hub {
     const staleAfter = this.opts.staleAfterMs ?? 15_000;
     const expireAfter = this.opts.expireAfterMs;
     let changed = false;
+    const counts = new Map<ClusterState, number>([['live', 0], ['stale', 0], ['expired', 0]]);
     for (const name of this.intake.clusterNames()) {
       const age = this.intake.heartbeatAge(name);
       const state: ClusterState = age === undefined || age <= staleAfter ? 'live'
@@ -165,10 +312,13 @@ export class Hub {
       const before = this.clusterStates.get(name) ?? 'live';
       if (state !== before) {
         this.opts.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before });
+        this.events.emit('cluster', { cluster: name, state, was: before });
         changed = true;
       }
       this.clusterStates.set(name, state);
+      counts.set(state, (counts.get(state) ?? 0) + 1);
     }
+    for (const [state, n] of counts) this.metrics.clusters.set({ state }, n);
     return changed;
   }
 
@@ -184,9 +334,11 @@ export class Hub {
 
   private scheduleResync(): void {
     this.resyncTimer = setTimeout(() => {
+      void this.refreshDrains();
       if (this.model) for (const e of this.edges) this.kick(e);
+      // While servers drain, follow their sessions closely so they leave as soon as they are idle.
       this.scheduleResync();
-    }, this.opts.resyncIntervalMs ?? 5000);
+    }, this.drains.size > 0 ? Math.min(1000, this.opts.resyncIntervalMs ?? 5000) : this.opts.resyncIntervalMs ?? 5000);
   }
 
   /** Resolves once every edge has applied the current model (or failed trying) and statuses are written. */
@@ -197,7 +349,11 @@ export class Hub {
     }
   }
 
-  async stop(): Promise<void> {
+  /**
+   * Stops the hub. `releaseLease: false` leaves the lease to run out, as a crashed hub would; by
+   * default a clean stop gives it up so a standby takes over at once.
+   */
+  async stop(opts: { releaseLease?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
     if (this.stalenessTimer) clearTimeout(this.stalenessTimer);
@@ -205,6 +361,7 @@ export class Hub {
     for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
     await Promise.all(this.edges.map((e) => e.running));
     await this.statusChain;
+    await this.lease?.stop(opts.releaseLease !== false);
     this.intake.stop();
     await this.redis?.close();
     await this.nc?.drain().catch(() => undefined);

@@ -1,4 +1,4 @@
-import type { KV, KvEntry } from '@nats-io/kv';
+import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { decodeStateEntry, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
 import type { ClusterInfo, Heartbeat } from '@ingressfed/schemas';
@@ -29,7 +29,12 @@ export class StateIntake {
   initialized = false;
   private stopped = false;
 
-  constructor(private readonly onChange: () => void, private readonly log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void) {}
+  constructor(
+    private readonly onChange: () => void,
+    private readonly log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void,
+    /** Called with the spoke's observation time of every object record that arrives after start. */
+    private readonly onObserved: (observedAt: number) => void = () => undefined,
+  ) {}
 
   async start(kv: KV): Promise<void> {
     const status = await kv.status();
@@ -63,7 +68,7 @@ export class StateIntake {
     return c;
   }
 
-  private apply(e: KvEntry): void {
+  private apply(e: KvWatchEntry): void {
     const key = e.key;
     if (e.operation !== 'PUT') {
       this.refused.delete(key);
@@ -86,7 +91,10 @@ export class StateIntake {
       const c = this.cluster(entry.cluster);
       c.heartbeat = entry.heartbeat;
       c.heartbeatAt = Date.now();
-    } else this.cluster(entry.key.cluster).records.set(key, entry.record);
+    } else {
+      this.cluster(entry.key.cluster).records.set(key, entry.record);
+      if (e.isUpdate) this.onObserved(entry.record.observedAt);
+    }
   }
 
   snapshots(): ClusterSnapshot[] {

@@ -14,6 +14,12 @@ export const ERROR_CODES = {
   INGRESSFED_ERR_DPAPI_TOO_MANY_TRANSACTIONS: { status: 429, summary: 'too many open transactions' },
   INGRESSFED_ERR_DPAPI_RELOAD_FAILED: { status: 502, summary: 'HAProxy refused the new configuration at reload' },
   INGRESSFED_ERR_DPAPI_UNEXPECTED: { status: 502, summary: 'the Data Plane API answered something unexpected' },
+  INGRESSFED_ERR_API_UNAUTHENTICATED: { status: 401, summary: 'a bearer token is required' },
+  INGRESSFED_ERR_API_FORBIDDEN: { status: 403, summary: 'the token does not allow this' },
+  INGRESSFED_ERR_API_NOT_FOUND: { status: 404, summary: 'no such object' },
+  INGRESSFED_ERR_API_BAD_REQUEST: { status: 400, summary: 'the request is not valid' },
+  INGRESSFED_ERR_API_NOT_READY: { status: 503, summary: 'the hub has not read every cluster yet' },
+  INGRESSFED_ERR_API_UNAVAILABLE: { status: 503, summary: 'a store the request needs is unavailable' },
 } as const satisfies Record<string, { status: number; summary: string }>;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -184,6 +184,15 @@ export class DataPlaneClient {
     }
   }
 
+  /** Current sessions of every server of a backend (native stats), by server name. */
+  async serverSessions(backend: string): Promise<Map<string, number>> {
+    const { data } = await this.unwrap('get stats',
+      this.api.GET('/services/haproxy/stats/native', { params: { query: { type: 'server', parent: backend } } }));
+    const out = new Map<string, number>();
+    for (const s of data.stats ?? []) if (s.name) out.set(s.name, Number(s.stats?.scur ?? 0));
+    return out;
+  }
+
   // ---- runtime --------------------------------------------------------------------------------
 
   async listRuntimeServers(backend: string): Promise<RuntimeServer[]> {

@@ -165,6 +165,10 @@ export const HANDLERS: Record<ServedOperationId, Handler> = {
 
   getAllRuntimeServer: async (ctx) => ({ status: 200, body: await ctx.svc.runtime.listServers(str(ctx, 'parent_name')) }),
   getRuntimeServer: async (ctx) => ({ status: 200, body: await ctx.svc.runtime.getServer(str(ctx, 'parent_name'), str(ctx, 'name')) }),
+  getStats: async (ctx) => ({
+    status: 200,
+    body: await ctx.svc.runtime.stats({ type: ctx.p.type as string | undefined, name: ctx.p.name as string | undefined, parent: ctx.p.parent as string | undefined }),
+  }),
   replaceRuntimeServer: async (ctx) => ({
     status: 200,
     body: await ctx.svc.runtime.replaceServer(str(ctx, 'parent_name'), str(ctx, 'name'), ctx.body as RuntimeServer),

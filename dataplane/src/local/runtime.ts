@@ -61,6 +61,31 @@ export function parseServersState(text: string): RuntimeServer[] {
   return out;
 }
 
+const NUMERIC_STAT = /^(scur|smax|slim|stot|qcur|qmax|qlimit|bin|bout|dreq|dresp|ereq|econ|eresp|wretr|wredis|weight|act|bck|chkfail|chkdown|lastchg|downtime|lbtot|rate|rate_max|req_rate|req_tot|hrsp_[1-5]xx|hrsp_other|conn_tot|qtime|ctime|rtime|ttime|cli_abrt|srv_abrt|check_duration|check_code|lastsess|iid|sid|pid)$/;
+
+/** Parses `show stat` CSV into the API's native_stat list (numbers where the spec has integers). */
+export function parseShowStat(csv: string): Array<{ type: 'frontend' | 'backend' | 'server'; name: string; backend_name?: string; stats: Record<string, unknown> }> {
+  const lines = csv.split('\n').filter((l) => l.trim() !== '');
+  const header = (lines.shift() ?? '').replace(/^# /, '').split(',');
+  const out: Array<{ type: 'frontend' | 'backend' | 'server'; name: string; backend_name?: string; stats: Record<string, unknown> }> = [];
+  for (const line of lines) {
+    const cols = line.split(',');
+    const row: Record<string, string> = {};
+    header.forEach((h, i) => (row[h] = cols[i] ?? ''));
+    const stats: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(row)) {
+      if (v === '' || k === 'pxname' || k === 'svname' || k === 'type') continue;
+      stats[k] = NUMERIC_STAT.test(k) && /^-?\d+$/.test(v) ? Number(v) : v;
+    }
+    const type = row.type === '0' ? 'frontend' : row.type === '1' ? 'backend' : row.type === '2' ? 'server' : undefined;
+    if (!type) continue;
+    out.push(type === 'server'
+      ? { type, name: row.svname ?? '', backend_name: row.pxname ?? '', stats }
+      : { type, name: row.pxname ?? '', stats });
+  }
+  return out;
+}
+
 export class RuntimeClient {
   constructor(private readonly statsSocket: string) {}
 
@@ -77,6 +102,14 @@ export class RuntimeClient {
     const text = await this.command(`show servers state ${backend}`);
     if (/Can't find backend/i.test(text)) throw notFound(`backend ${backend} does not exist in the running HAProxy`);
     return parseServersState(text);
+  }
+
+  /** `show stat`, filtered like GET /stats/native (type, name, parent). */
+  async stats(filter: { type?: string; name?: string; parent?: string }): Promise<{ runtimeAPI: string; stats: ReturnType<typeof parseShowStat> }> {
+    const all = parseShowStat(await this.command('show stat'));
+    const stats = all.filter((s) => (filter.type === undefined || s.type === filter.type) && (filter.name === undefined || s.name === filter.name) &&
+      (filter.parent === undefined || s.backend_name === filter.parent));
+    return { runtimeAPI: this.statsSocket, stats };
   }
 
   async getServer(backend: string, name: string): Promise<RuntimeServer> {

@@ -70,6 +70,7 @@ export const SERVED_OPERATION_IDS = [
   'getAllRuntimeServer',
   'getRuntimeServer',
   'replaceRuntimeServer',
+  'getStats',
 ] as const;
 
 export type ServedOperationId = (typeof SERVED_OPERATION_IDS)[number];

@@ -1,7 +1,7 @@
 import { DataPlaneClient, type RuntimeServer } from '@ingressfed/dataplane';
-import type { FederatedModel } from '../model/types.js';
+import type { Endpoint, FederatedModel } from '../model/types.js';
 import { backendObject, frontendObject, sameStructure, type BackendObject, type Frontend } from '../plan/objects.js';
-import { FRONTEND_NAME, MANAGED_BACKEND, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget } from '../plan/plan.js';
+import { FRONTEND_NAME, MANAGED_BACKEND, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget } from '../plan/plan.js';
 
 export interface EdgeConfig extends EdgeTarget {
   url: string;
@@ -10,6 +10,23 @@ export interface EdgeConfig extends EdgeTarget {
   /** The address clients use to reach this edge (written to Ingress status). */
   publicAddress: string;
 }
+
+/** This hub was deposed: a newer leader has written to the edge. */
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+const FENCE_PREFIX = 'ingressfed fence=';
+
+function fenceOf(fe: Frontend | undefined): number | undefined {
+  const d = fe?.description;
+  return typeof d === 'string' && d.startsWith(FENCE_PREFIX) ? Number(d.slice(FENCE_PREFIX.length)) : undefined;
+}
+
+export const fenceDescription = (fence: number): string => `${FENCE_PREFIX}${fence}`;
 
 export interface ApplyOutcome {
   edge: string;
@@ -65,14 +82,24 @@ export class EdgeApplier {
     return { frontend: fes.find((f) => f.name === FRONTEND_NAME), backends, slots, runtime };
   }
 
-  async reconcile(model: FederatedModel): Promise<ApplyOutcome> {
+  /** Sessions of drained slots, per backend, as last read (drain progress). */
+  readonly sessions = new Map<string, Map<string, number>>();
+
+  async reconcile(model: FederatedModel, drained?: (e: Endpoint) => boolean, fence?: number): Promise<ApplyOutcome> {
     const started = Date.now();
     let state = await this.read();
-    const plan = planEdge(model, this.edge, state.slots);
-    const fe = frontendObject(plan, this.edge);
+    // A leader writes its fence with every transaction; one that finds a newer fence was deposed.
+    const seen = fenceOf(state.frontend);
+    if (fence !== undefined && seen !== undefined && seen > fence) {
+      throw new FencedError(`edge ${this.edge.name} was written by a newer leader (fence ${seen} > ${fence}); not writing`);
+    }
+    if (drained) await this.readSessions(model, drained, state);
+    else this.sessions.clear();
+    const plan = planEdge(model, this.edge, state.slots, { drained, sessions: (b, s) => this.sessions.get(b)?.get(s) });
+    const fe = frontendObject(plan, this.edge, fence);
     const bes = plan.backends.map(backendObject);
     const wanted = new Set(bes.map((b) => b.name));
-    const changed = !sameStructure(fe, state.frontend) ||
+    const changed = !sameStructure({ ...fe, description: undefined }, { ...state.frontend, description: undefined }) ||
       bes.some((b) => !sameStructure(b, state.backends.get(b.name))) ||
       [...state.backends.keys()].some((n) => !wanted.has(n));
     let reloadId: string | undefined;
@@ -81,6 +108,8 @@ export class EdgeApplier {
       const out = await this.client.transaction(async (tx) => {
         // Re-read inside each attempt: a retry after a version conflict must plan on fresh state.
         const fresh = tx.attempt === 1 ? state : await this.read();
+        const newer = fenceOf(fresh.frontend);
+        if (fence !== undefined && newer !== undefined && newer > fence) throw new FencedError(`edge ${this.edge.name} was written by a newer leader (fence ${newer} > ${fence})`);
         await this.writeStructure(tx.query, fe, bes, fresh);
       });
       reloadId = out.reloadId;
@@ -89,6 +118,17 @@ export class EdgeApplier {
     }
     const runtimeChanges = await this.syncRuntime(plan, state);
     return { edge: this.edge.name, transaction: changed, reloadId, version, runtimeChanges, durationMs: Date.now() - started, plan };
+  }
+
+  /** Reads current sessions of the backends that have drained endpoints. */
+  private async readSessions(model: FederatedModel, drained: (e: Endpoint) => boolean, state: EdgeState): Promise<void> {
+    this.sessions.clear();
+    for (const b of model.backends) {
+      if (!b.endpoints.some(drained)) continue;
+      const name = backendName(b.id);
+      if (!state.backends.has(name)) continue;
+      this.sessions.set(name, await this.client.serverSessions(name));
+    }
   }
 
   private async writeStructure(query: { transaction_id: string }, fe: Frontend, bes: BackendObject[], state: EdgeState): Promise<void> {

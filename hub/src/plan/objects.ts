@@ -8,9 +8,10 @@ import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type 
 export type Frontend = Schemas['frontend'];
 export type BackendObject = Schemas['backend'];
 
-export function frontendObject(plan: EdgePlan, edge: EdgeTarget): Frontend {
+export function frontendObject(plan: EdgePlan, edge: EdgeTarget, fence?: number): Frontend {
   return {
     name: FRONTEND_NAME,
+    ...(fence !== undefined ? { description: `ingressfed fence=${fence}` } : {}),
     mode: 'http',
     default_backend: plan.defaultBackend,
     forwardfor: { enabled: 'enabled' },

@@ -28,6 +28,15 @@ export interface PlannedSlot {
   state: SlotState;
   /** The endpoint in this slot, if any. */
   endpoint?: Endpoint;
+  /** Draining on an operator's request (cluster or zone drain). */
+  drained?: boolean;
+}
+
+export interface PlanOptions {
+  /** Endpoints an operator asked to drain. */
+  drained?: (e: Endpoint) => boolean;
+  /** Current sessions of a slot on the edge, when known. */
+  sessions?: (backend: string, slot: string) => number | undefined;
 }
 
 export interface PlannedBackend {
@@ -120,8 +129,17 @@ export function splitByPolicy(b: Backend, edge: EdgeTarget): { primary: Endpoint
   return { primary: b.endpoints.filter((e) => e.zone === edge.zone), backup: b.endpoints.filter((e) => e.zone !== edge.zone) };
 }
 
-/** Places endpoints in slots, keeping every endpoint in the slot it already has. */
-function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string, string> | undefined): PlannedSlot[] {
+/**
+ * Places endpoints in slots, keeping every endpoint in the slot it already has. A drained endpoint
+ * stays (in drain) only while its slot still has sessions; then its slot is freed.
+ */
+function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions): PlannedSlot[] {
+  const slotOf = (e: Endpoint): string | undefined => [...(current?.entries() ?? [])].find(([n, at]) => at === `${e.address}:${e.port}` && n.startsWith(prefix))?.[0];
+  const endpoints = all.filter((e) => {
+    if (!opts.drained?.(e)) return true;
+    const slot = slotOf(e);
+    return slot !== undefined && (opts.sessions?.(backend, slot) ?? 1) > 0;
+  });
   const existing = [...(current?.keys() ?? [])].filter((n) => new RegExp(`^${prefix}\\d+$`).test(n)).length;
   const size = poolSize(endpoints.length, existing);
   const slots: PlannedSlot[] = Array.from({ length: size }, (_, i) => ({ name: `${prefix}${i}`, backup: prefix === 'b', ...PLACEHOLDER, state: 'maint' as SlotState }));
@@ -131,12 +149,13 @@ function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string,
     const at = `${e.address}:${e.port}`;
     const slot = slots.find((s) => !s.endpoint && current?.get(s.name) === at && at !== '');
     if (slot) {
-      Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
+      const drained = opts.drained?.(e) === true;
+      Object.assign(slot, { address: e.address, port: e.port, state: drained ? 'drain' : slotState(e), endpoint: e, ...(drained ? { drained } : {}) });
       placed.add(e);
     }
   }
   for (const e of sorted) {
-    if (placed.has(e)) continue;
+    if (placed.has(e) || opts.drained?.(e)) continue;
     const slot = slots.find((s) => !s.endpoint);
     if (!slot) break; // cannot happen: the pool is sized for every endpoint
     Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
@@ -144,7 +163,7 @@ function fillPool(prefix: 'p' | 'b', endpoints: Endpoint[], current: Map<string,
   return slots;
 }
 
-export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map()): EdgePlan {
+export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map(), opts: PlanOptions = {}): EdgePlan {
   const acls = new Map<string, PlannedAcl[]>();
   const switching: PlannedSwitch[] = [];
   const defaultBackend = model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND;
@@ -174,7 +193,7 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     const name = backendName(b.id);
     const { primary, backup } = splitByPolicy(b, edge);
     const cur = current.get(name);
-    backends.push({ name, id: b.id, health: b.health, slots: [...fillPool('p', primary, cur), ...fillPool('b', backup, cur)] });
+    backends.push({ name, id: b.id, health: b.health, slots: [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)] });
   }
   return { acls: [...acls.values()].flat(), switching, defaultBackend, backends };
 }

@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
 
 const MODEL_KEY = 'ingressfed:model';
+const DRAINS_KEY = 'ingressfed:drains';
+
+export interface Drain {
+  kind: 'cluster' | 'zone';
+  name: string;
+  since: number;
+}
 
 /**
  * The hub's Redis: fails fast (no offline queue, bounded command time) so that nothing queued while
@@ -8,7 +15,7 @@ const MODEL_KEY = 'ingressfed:model';
  * losing it loses nothing, since the model is rebuilt from the state bucket.
  */
 export class RedisStore {
-  private readonly redis: Redis;
+  readonly redis: Redis;
   lastError: string | undefined;
   writes = 0;
 
@@ -41,6 +48,20 @@ export class RedisStore {
   async loadModel(): Promise<unknown> {
     const v = await this.redis.get(MODEL_KEY);
     return v === null ? undefined : JSON.parse(v);
+  }
+
+  /** Drains requested through any hub replica; throws when Redis cannot answer. */
+  async loadDrains(): Promise<Drain[]> {
+    const all = await this.redis.hgetall(DRAINS_KEY);
+    return Object.values(all).map((v) => JSON.parse(v) as Drain);
+  }
+
+  async saveDrain(d: Drain): Promise<void> {
+    await this.redis.hset(DRAINS_KEY, `${d.kind}/${d.name}`, JSON.stringify(d));
+  }
+
+  async deleteDrain(kind: string, name: string): Promise<void> {
+    await this.redis.hdel(DRAINS_KEY, `${kind}/${name}`);
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,23 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/** The hub's Prometheus metrics: one per outcome, labelled by what they concern. */
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly clusters = new Gauge({ name: 'ingressfed_clusters', help: 'Clusters by state (live, stale, expired)', labelNames: ['state'], registers: [this.registry] });
+  readonly routes = new Gauge({ name: 'ingressfed_routes', help: 'Routes in the federated model', registers: [this.registry] });
+  readonly conflicts = new Gauge({ name: 'ingressfed_conflicts', help: 'Route conflicts between Ingresses', registers: [this.registry] });
+  readonly ingresses = new Gauge({ name: 'ingressfed_ingresses', help: 'Ingresses by verdict', labelNames: ['state'], registers: [this.registry] });
+  readonly refused = new Gauge({ name: 'ingressfed_refused_records', help: 'State bucket entries refused by validation', registers: [this.registry] });
+  readonly applies = new Counter({ name: 'ingressfed_applies_total', help: 'Edge applies by kind (transaction, runtime, none) and result', labelNames: ['edge', 'kind', 'result'], registers: [this.registry] });
+  readonly applyDuration = new Histogram({
+    name: 'ingressfed_apply_duration_seconds', help: 'Duration of an edge apply by kind', labelNames: ['edge', 'kind'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
+  });
+  readonly reloads = new Counter({ name: 'ingressfed_reloads_total', help: 'HAProxy reloads caused by committed transactions', labelNames: ['edge'], registers: [this.registry] });
+  readonly edgeErrors = new Counter({ name: 'ingressfed_edge_errors_total', help: 'Failed edge applies', labelNames: ['edge'], registers: [this.registry] });
+  readonly propagation = new Histogram({
+    name: 'ingressfed_propagation_seconds', help: 'From a spoke observing a change to an edge having applied it (spoke and hub clocks)',
+    labelNames: ['edge'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry],
+  });
+  readonly leader = new Gauge({ name: 'ingressfed_leader', help: '1 while this hub holds the leader lease', registers: [this.registry] });
+}
