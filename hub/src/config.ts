@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import type { ApiToken } from './api/server.js';
 import type { EdgeConfig } from './apply/edge.js';
 
 export interface HubConfig {
   nats: { url: string; user?: string; password?: string };
   redis?: { url: string };
-  /** Where the hub API listens (default 127.0.0.1:9090). */
-  api?: { host: string; port: number };
+  /** Where the hub API listens (default 127.0.0.1:9090) and the bearer tokens it accepts. */
+  api?: { host?: string; port?: number; tokens?: ApiToken[] };
+  leaseTtlMs?: number;
   edges: EdgeConfig[];
   resyncIntervalMs?: number;
   staleAfterMs?: number;
@@ -38,6 +40,10 @@ export function loadHubConfig(path: string): HubConfig {
     if (isIP(String(e.bindAddress)) === 0) problems.push(`${at}.bindAddress: must be an IP address`);
     if (!Number.isInteger(e.bindPort) || e.bindPort < 1 || e.bindPort > 65535) problems.push(`${at}.bindPort: must be a port`);
     if (typeof e.publicAddress !== 'string') problems.push(`${at}.publicAddress: required`);
+  });
+  (c.api?.tokens ?? []).forEach((t, i) => {
+    if (typeof t.name !== 'string' || typeof t.token !== 'string' || t.token.length < 16) problems.push(`api.tokens[${i}]: needs a name and a token of at least 16 characters`);
+    if (t.role !== 'read' && t.role !== 'admin') problems.push(`api.tokens[${i}].role: read or admin`);
   });
   if (problems.length > 0) throw new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
   return c as HubConfig;

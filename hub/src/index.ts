@@ -1,6 +1,7 @@
 // @ingressfed/hub: intake, merge, plan and apply.
-export type { HubApi } from './api/server.js';
-export { buildHubApi } from './api/server.js';
+export type { ApiToken, HubApi } from './api/server.js';
+export { API_PREFIX, buildHubApi } from './api/server.js';
+export { explain } from './api/views.js';
 export type { ApplyOutcome, EdgeConfig } from './apply/edge.js';
 export { EdgeApplier } from './apply/edge.js';
 export type { HubConfig } from './config.js';

@@ -9,7 +9,8 @@ const USAGE = `usage: ingressfed-hub --config FILE
 
   --config FILE   JSON: {"nats": {"url", "user"?, "password"?}, "redis"?: {"url"},
                          "edges": [{"name", "url", "username", "password", "zone", "bindAddress", "bindPort", "publicAddress"}],
-                         "api"?: {"host", "port"}, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
+                         "api"?: {"host", "port", "tokens": [{"name", "token", "role": "read"|"admin"}]},
+                         "leaseTtlMs"?: 5000, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
 `;
 
 const values = parseCommandLine('ingressfed-hub', USAGE, { config: { type: 'string' } });
@@ -21,7 +22,7 @@ let cfg: HubConfig;
 try {
   cfg = loadHubConfig(values.config);
   hub = new Hub({
-    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, edges: cfg.edges,
+    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
@@ -33,7 +34,7 @@ stopOnSignals(() => hub.stop(), (signal) => logger.info({ signal }, 'stopping'))
 
 try {
   await hub.start();
-  const api = buildHubApi(hub);
+  const api = await buildHubApi(hub, cfg.api?.tokens ?? []);
   const address = await api.listen({ host: cfg.api?.host ?? '127.0.0.1', port: cfg.api?.port ?? 9090 });
   logger.info({ api: address }, 'started');
 } catch (err) {

@@ -1,6 +1,7 @@
 // The playground: the product on one machine. NATS, Redis, the local Data Plane API server with its
 // HAProxy, the hub and one spoke per cluster run as real processes; each cluster is a Kubernetes API
 // stand-in loaded with its manifests by kubectl; every endpoint address in 127.0.0.0/8 gets an echo server.
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,11 +107,13 @@ try {
   }
 
   const apiPort = await freePort();
+  const readToken = randomBytes(16).toString('hex');
+  const adminToken = randomBytes(16).toString('hex');
   const hubConfig = join(out, 'hub.json');
   writeFileSync(hubConfig, JSON.stringify({
     nats: { url: nats.url },
     redis: { url: redis.url },
-    api: { host: '127.0.0.1', port: apiPort },
+    api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'playground-read', token: readToken, role: 'read' }, { name: 'playground-admin', token: adminToken, role: 'admin' }] },
     edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, publicAddress: '127.0.0.1' }],
   }, null, 2) + '\n', { mode: 0o600 });
   hub = new ManagedProcess('ingressfed-hub', node, [join(ROOT, 'hub/bin/ingressfed-hub.mjs'), '--config', hubConfig], { logFile: join(logs, 'hub.log') });
@@ -125,7 +128,7 @@ try {
   }
   const hubUrl = `http://127.0.0.1:${apiPort}`;
   await waitFor('the hub to program the edge', async () => {
-    const st = await fetch(`${hubUrl}/api/v1/state`).then((r) => r.json()) as { ready: boolean; edges: Array<{ applies: number }> };
+    const st = await fetch(`${hubUrl}/api/v1/state`, { headers: { Authorization: `Bearer ${readToken}` } }).then((r) => r.json()) as { ready: boolean; edges: Array<{ applies: number }> };
     return st.ready && (st.edges[0]?.applies ?? 0) > 0;
   }, { timeoutMs: 30_000, intervalMs: 100 });
   await echo.settled();
@@ -134,6 +137,7 @@ try {
   const info = {
     haproxyUrl: `http://127.0.0.1:${httpPort}`,
     hubUrl,
+    hubTokens: { read: readToken, admin: adminToken },
     dataplaneApi: { url: dp.url, username: dp.username, password: dp.password },
     nats: nats.url,
     redis: redis.url,
@@ -144,7 +148,8 @@ try {
   const infoFile = join(out, 'playground.json');
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   say(`HAProxy entry point  ${info.haproxyUrl}   e.g. curl -H 'Host: web.example.test' ${info.haproxyUrl}/`);
-  say(`hub API              ${hubUrl}/api/v1/state`);
+  say(`hub API              ${hubUrl}/api/v1/   read token ${readToken} (admin token in playground.json)`);
+  say(`CLI:                 INGRESSFED_SERVER=${hubUrl} INGRESSFED_TOKEN=${readToken} npx ingressfed get routes`);
   for (const [name, c] of Object.entries(clusters)) say(`kubectl, ${name}:     KUBECONFIG=${c.kubeconfig} .tools/bin/kubectl get ingress -A`);
   say(`fail a zone:         npx ingressfed-playground fail --zone ${clusterArgs[0]?.zone ?? 'zone-a'}   (then: npx ingressfed-playground recover)`);
   say(`ready ${infoFile}`);
