@@ -1,4 +1,6 @@
-import { Hub, type EdgeConfig, type HubOptions } from '@ingressfed/hub';
+import type { AddressInfo } from 'node:net';
+import { Hub, buildHubApi, type ApiToken, type EdgeConfig, type HubApi, type HubOptions } from '@ingressfed/hub';
+import { startRedis, type RedisServer } from './redis.js';
 import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
@@ -12,7 +14,11 @@ export interface FederationOptions {
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
-  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs'>>;
+  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'leaseTtlMs'>>;
+  /** Start redis-server and give the hubs the leader lease, drains and the model copy. */
+  redis?: boolean;
+  /** Serve the hub API with these tokens. */
+  api?: { tokens: ApiToken[] };
   log?: (line: string) => void;
 }
 
@@ -36,11 +42,16 @@ export interface Federation {
   clusters: Map<string, FederatedCluster>;
   edges: FederatedEdge[];
   hub: Hub;
+  /** The hub API's base URL, when `api` was asked for. */
+  apiUrl: string | undefined;
+  redis: RedisServer | undefined;
   echo: EchoFleet;
+  /** Another hub on the same NATS, Redis and edges, with its own API. */
+  startStandbyHub(): Promise<{ hub: Hub; apiUrl: string | undefined; stop: (opts?: { releaseLease?: boolean }) => Promise<void> }>;
   logs: string[];
   newSpoke(cluster: string): Spoke;
   restartSpoke(cluster: string): Promise<void>;
-  restartHub(): Promise<Hub>;
+  restartHub(opts?: { releaseLease?: boolean }): Promise<Hub>;
   stop(): Promise<void>;
 }
 
@@ -53,10 +64,18 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     opts.log?.(line);
   };
   const nats = await startNats();
+  const redis = opts.redis ? await startRedis() : undefined;
+  let api: HubApi | undefined;
+  const serveApi = async (hub: Hub): Promise<{ api: HubApi | undefined; url: string | undefined }> => {
+    if (!opts.api) return { api: undefined, url: undefined };
+    const a = await buildHubApi(hub, opts.api.tokens);
+    await a.listen({ host: '127.0.0.1', port: 0 });
+    return { api: a, url: `http://127.0.0.1:${(a.server.address() as AddressInfo).port}` };
+  };
   const echo = new EchoFleet();
   const clusters = new Map<string, FederatedCluster>();
   const edges: FederatedEdge[] = [];
-  const fed = { nats, clusters, edges, echo, logs } as Partial<Federation> & { hub?: Hub };
+  const fed = { nats, redis, clusters, edges, echo, logs, apiUrl: undefined } as Partial<Federation> & { hub?: Hub };
   const newSpoke = (name: string): Spoke => {
     const c = clusters.get(name);
     if (!c) throw new Error(`no cluster ${name}`);
@@ -84,9 +103,12 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       c.spoke = newSpoke(c.name);
       await c.spoke.start();
     }
-    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log('hub') });
+    let hubs = 0;
+    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
     fed.hub = makeHub();
     await fed.hub.start();
+    ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
+    const standbys: Array<{ hub: Hub; api: HubApi | undefined }> = [];
     return Object.assign(fed, {
       newSpoke,
       async restartSpoke(name: string) {
@@ -95,19 +117,42 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         c.spoke = newSpoke(name);
         await c.spoke.start();
       },
-      async restartHub() {
-        await fed.hub?.stop();
+      async restartHub(o?: { releaseLease?: boolean }) {
+        await api?.close();
+        await fed.hub?.stop(o);
         fed.hub = makeHub();
         await fed.hub.start();
+        ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
         return fed.hub;
       },
+      async startStandbyHub() {
+        const hub = makeHub();
+        await hub.start();
+        const served = await serveApi(hub);
+        const entry = { hub, api: served.api };
+        standbys.push(entry);
+        return {
+          hub, apiUrl: served.url,
+          async stop(o?: { releaseLease?: boolean }) {
+            await served.api?.close();
+            await hub.stop(o);
+            standbys.splice(standbys.indexOf(entry), 1);
+          },
+        };
+      },
       async stop() {
+        for (const s of standbys) {
+          await s.api?.close();
+          await s.hub.stop();
+        }
+        await api?.close();
         await fed.hub?.stop();
         for (const c of clusters.values()) await c.spoke?.stop();
         await echo.stop();
         for (const e of edges) await e.dp.stop();
         for (const c of clusters.values()) await c.kube.stop();
         await nats.stop();
+        await redis?.stop();
       },
     }) as Federation;
   } catch (err) {
@@ -117,6 +162,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     for (const e of edges) await e.dp.stop().catch(() => undefined);
     for (const c of clusters.values()) await c.kube.stop().catch(() => undefined);
     await nats.stop().catch(() => undefined);
+    await redis?.stop().catch(() => undefined);
     throw err;
   }
 }
