@@ -52,6 +52,8 @@ export interface Federation {
   newSpoke(cluster: string): Spoke;
   restartSpoke(cluster: string): Promise<void>;
   restartHub(opts?: { releaseLease?: boolean }): Promise<Hub>;
+  /** Stops the hub as a crash would: its lease is not given up and runs out. */
+  killHub(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -109,6 +111,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     await fed.hub.start();
     ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
     const standbys: Array<{ hub: Hub; api: HubApi | undefined }> = [];
+    let killed = false;
     return Object.assign(fed, {
       newSpoke,
       async restartSpoke(name: string) {
@@ -124,6 +127,12 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         await fed.hub.start();
         ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
         return fed.hub;
+      },
+      async killHub() {
+        await api?.close();
+        api = undefined;
+        killed = true;
+        await fed.hub?.stop({ releaseLease: false });
       },
       async startStandbyHub() {
         const hub = makeHub();
@@ -146,7 +155,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
           await s.hub.stop();
         }
         await api?.close();
-        await fed.hub?.stop();
+        if (!killed) await fed.hub?.stop();
         for (const c of clusters.values()) await c.spoke?.stop();
         await echo.stop();
         for (const e of edges) await e.dp.stop();
