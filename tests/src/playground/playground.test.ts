@@ -12,6 +12,7 @@ const CTL = fileURLToPath(new URL('../../bin/ingressfed-playground.mjs', import.
 interface PlaygroundJson {
   haproxyUrl: string;
   hubUrl: string;
+  hubTokens: { read: string; admin: string };
   dataplaneApi: { url: string; username: string; password: string };
   clusters: Record<string, { zone: string; kubeconfig: string }>;
 }
@@ -40,6 +41,12 @@ describe('playground: starts the whole product, serves the examples, stops every
     assert.ok(info.dataplaneApi.password.length > 0);
     assert.deepEqual(Object.keys(info.clusters).sort(), ['alpha', 'beta']);
     assert.equal(info.clusters.beta?.zone, 'zone-b');
+  });
+
+  it('prints the hub API address and a read token that the hub accepts', async () => {
+    assert.ok(pg.output().includes(`hub API              ${info.hubUrl}/api/v1/   read token ${info.hubTokens.read}`));
+    const res = await fetch(`${info.hubUrl}/api/v1/clusters`, { headers: { Authorization: `Bearer ${info.hubTokens.read}` } });
+    assert.deepEqual(((await res.json()) as { items: Array<{ name: string }> }).items.map((c) => c.name), ['alpha', 'beta']);
   });
 
   it('serves web.example.test from both example clusters and api.example.test/v1 from alpha', async () => {
