@@ -49,6 +49,7 @@ interface EdgeLoop {
 
 export interface EdgeStatus {
   edge: string;
+  runtime: EdgeApplier['runtime'];
   zone: string;
   applies: number;
   transactions: number;
@@ -82,6 +83,8 @@ export class Hub {
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
   private drains = new Map<string, Drain>();
+  /** The last reload of each edge and HAProxy's verdict on it. */
+  private readonly lastReload = new Map<string, { id: string; status: string }>();
   /** Leadership periods, for the record (start, end). */
   readonly leadership: Array<{ from: number; to: number | undefined; fence: number | undefined }> = [];
 
@@ -135,9 +138,13 @@ export class Hub {
 
   edgeStatus(): EdgeStatus[] {
     return this.edges.map((e) => ({
-      edge: e.applier.edge.name, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
+      edge: e.applier.edge.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
       last: e.last, lastAt: e.lastAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
     }));
+  }
+
+  reloadOf(edge: string): { id: string; status: string } | undefined {
+    return this.lastReload.get(edge);
   }
 
   /** Sessions still open on drained slots, per edge and backend. */
@@ -265,6 +272,7 @@ export class Hub {
         if (out.transaction) {
           e.transactions++;
           this.metrics.reloads.inc({ edge });
+          if (out.reloadId) this.lastReload.set(edge, { id: out.reloadId, status: out.reloadStatus ?? 'unknown' });
         }
         if (kind !== 'none') for (const at of observed) this.metrics.propagation.observe({ edge }, Math.max(0, now - at) / 1000);
         e.failures = 0;

@@ -86,7 +86,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
   const read = { preHandler: authorize('read') };
   const admin = { preHandler: authorize('admin') };
   const needModel = () => hub.currentModel() ?? fail('INGRESSFED_ERR_API_NOT_READY', 'the hub has not read every cluster yet');
-  const edgeSnapshots = (): EdgeSnapshot[] => hub.edgeStatus().map((e) => ({ name: e.edge, zone: e.zone, plan: e.last?.plan }));
+  const edgeSnapshots = (): EdgeSnapshot[] => hub.edgeStatus().map((e) => ({ name: e.edge, zone: e.zone, plan: e.last?.plan, runtime: e.runtime }));
 
   app.get('/healthz', { schema: { security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { security: [], response: { 200: Type.Object({ status: Type.String() }), 503: ErrorBody } } }, async () => {
@@ -130,7 +130,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
   app.get(`${API_PREFIX}/edges`, { ...read, schema: { description: 'Edges: zone, configuration version, last apply, reloads, errors', response: { 200: Items, ...errors } } }, async () => ({
     items: hub.edgeStatus().map((e) => ({
       name: e.edge, zone: e.zone, configurationVersion: e.configurationVersion ?? null,
-      applies: e.applies, reloads: e.transactions, lastError: e.lastError ?? null,
+      applies: e.applies, reloads: e.transactions, lastError: e.lastError ?? null, lastReload: hub.reloadOf(e.edge) ?? null,
       lastApply: e.last ? { at: e.lastAt ? new Date(e.lastAt).toISOString() : null, transaction: e.last.transaction, reloadId: e.last.reloadId ?? null, runtimeChanges: e.last.runtimeChanges, durationMs: e.last.durationMs } : null,
     })),
   }));

@@ -7,6 +7,8 @@ export interface EdgeSnapshot {
   name: string;
   zone: string;
   plan: EdgePlan | undefined;
+  /** Slot weight and health as the running HAProxy last reported them: backend → slot → values. */
+  runtime?: Map<string, Map<string, { weight?: number | null; operational_state?: string }>>;
 }
 
 export const routeView = (r: Route) => ({
@@ -27,7 +29,7 @@ export interface ServerView {
   port: number;
   ready: boolean;
   terminating: boolean;
-  edges: Array<{ edge: string; slot: string; role: 'primary' | 'backup'; state: string }>;
+  edges: Array<{ edge: string; slot: string; role: 'primary' | 'backup'; state: string; weight: number | null; health: string | null }>;
 }
 
 export function backendView(b: Backend, edges: EdgeSnapshot[]) {
@@ -36,7 +38,10 @@ export function backendView(b: Backend, edges: EdgeSnapshot[]) {
     cluster: e.cluster, zone: e.zone, address: e.address, port: e.port, ready: e.ready, terminating: e.terminating,
     edges: edges.flatMap((edge) => {
       const slot = edge.plan?.backends.find((x) => x.name === name)?.slots.find((s) => s.endpoint && s.endpoint.cluster === e.cluster && s.address === e.address && s.port === e.port);
-      return slot ? [{ edge: edge.name, slot: slot.name, role: slot.backup ? 'backup' as const : 'primary' as const, state: slot.state }] : [];
+      if (!slot) return [];
+      const rt = edge.runtime?.get(name)?.get(slot.name);
+      return [{ edge: edge.name, slot: slot.name, role: slot.backup ? 'backup' as const : 'primary' as const, state: slot.state,
+        weight: rt?.weight ?? null, health: rt?.operational_state ?? null }];
     }),
   }));
   return {

@@ -32,6 +32,8 @@ export interface ApplyOutcome {
   edge: string;
   transaction: boolean;
   reloadId: string | undefined;
+  /** HAProxy's verdict on the reload of this apply's transaction, if there was one. */
+  reloadStatus: string | undefined;
   version: number | undefined;
   runtimeChanges: number;
   durationMs: number;
@@ -84,6 +86,8 @@ export class EdgeApplier {
 
   /** Sessions of drained slots, per backend, as last read (drain progress). */
   readonly sessions = new Map<string, Map<string, number>>();
+  /** Each slot as the running HAProxy last reported it (weight, health), per backend. */
+  runtime = new Map<string, Map<string, RuntimeServer>>();
 
   async reconcile(model: FederatedModel, drained?: (e: Endpoint) => boolean, fence?: number): Promise<ApplyOutcome> {
     const started = Date.now();
@@ -103,6 +107,7 @@ export class EdgeApplier {
       bes.some((b) => !sameStructure(b, state.backends.get(b.name))) ||
       [...state.backends.keys()].some((n) => !wanted.has(n));
     let reloadId: string | undefined;
+    let reloadStatus: string | undefined;
     let version: number | undefined;
     if (changed) {
       const out = await this.client.transaction(async (tx) => {
@@ -113,11 +118,13 @@ export class EdgeApplier {
         await this.writeStructure(tx.query, fe, bes, fresh);
       });
       reloadId = out.reloadId;
+      reloadStatus = out.reload?.status;
       version = out.version;
       state = await this.read();
     }
     const runtimeChanges = await this.syncRuntime(plan, state);
-    return { edge: this.edge.name, transaction: changed, reloadId, version, runtimeChanges, durationMs: Date.now() - started, plan };
+    this.runtime = state.runtime;
+    return { edge: this.edge.name, transaction: changed, reloadId, reloadStatus, version, runtimeChanges, durationMs: Date.now() - started, plan };
   }
 
   /** Reads current sessions of the backends that have drained endpoints. */

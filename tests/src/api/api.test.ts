@@ -99,7 +99,7 @@ describe('hub API: every route, with auth and errors', { timeout: 240_000 }, () 
     const web = (await items('/api/v1/backends')).find((b) => b.id === 'default/web:80');
     const servers = web?.servers as Array<Record<string, unknown>>;
     assert.deepEqual(servers.map((s) => `${s.cluster}/${s.zone}/${s.address}`), ['alpha/zone-a/127.0.160.1', 'alpha/zone-a/127.0.160.2', 'beta/zone-b/127.0.161.1', 'beta/zone-b/127.0.161.2']);
-    assert.deepEqual((servers[0]?.edges as Array<Record<string, unknown>>).map((e) => [e.edge, e.role, e.state]), [['edge-a', 'primary', 'ready']]);
+    assert.deepEqual((servers[0]?.edges as Array<Record<string, unknown>>).map((e) => [e.edge, e.role, e.state, e.weight, e.health]), [['edge-a', 'primary', 'ready', 1, 'up']]);
     assert.equal(web?.failover, 'none');
   });
 
@@ -109,6 +109,8 @@ describe('hub API: every route, with auth and errors', { timeout: 240_000 }, () 
     assert.equal(typeof e?.configurationVersion, 'number');
     assert.ok(Number(e?.applies) > 0 && Number(e?.reloads) > 0);
     assert.equal(e?.lastError, null);
+    assert.equal((e?.lastReload as Record<string, string>).status, 'succeeded');
+    assert.match(String((e?.lastReload as Record<string, string>).id), /^\d{4}-\d{2}-\d{2}-\d+$/);
   });
 
   it('explains where a host and path go, in agreement with real requests through HAProxy', async () => {
