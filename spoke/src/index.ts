@@ -2,4 +2,4 @@
 export type { SpokeOptions } from './spoke.js';
 export { SPOKE_VERSION, Spoke } from './spoke.js';
 export type { ClusterObjects, DesiredRecord, TranslateContext } from './translate.js';
-export { CONTROLLER, desiredRecords, endpointsRecord, ingressRecord, isInClass, requestedClass, serviceRecord } from './translate.js';
+export { desiredRecords, endpointsRecord, ingressRecord, isInClass, requestedClass, serviceRecord } from './translate.js';

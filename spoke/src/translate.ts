@@ -1,14 +1,12 @@
 import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
 import {
-  SCHEMA_VERSION, objectKey,
+  ANNOTATIONS, CONTROLLER, SCHEMA_VERSION, objectKey,
   type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ObjectRecord, type ServiceRecord,
 } from '@ingressfed/schemas';
 
 // Kubernetes objects → normalized records. Pure: the spoke's watchers feed it their caches and
 // publish what it returns. The hub validates every record again.
 
-/** The IngressClass controller name ingressfed serves. */
-export const CONTROLLER = 'ingressfed.io/hub';
 const LEGACY_CLASS_ANNOTATION = 'kubernetes.io/ingress.class';
 const DEFAULT_CLASS_ANNOTATION = 'ingressclass.kubernetes.io/is-default-class';
 const OWN_PREFIX = 'ingressfed.io/';
@@ -24,7 +22,7 @@ export interface TranslateContext {
 }
 
 export type EndpointMode = 'pod' | 'nodeport' | 'loadbalancer';
-export const ENDPOINT_MODE_ANNOTATION = 'ingressfed.io/endpoint-mode';
+const ENDPOINT_MODE_ANNOTATION = ANNOTATIONS.endpointMode;
 
 export interface ClusterObjects {
   ingressClasses: V1IngressClass[];
@@ -78,8 +76,7 @@ export function isInClass(ing: V1Ingress, classes: V1IngressClass[], only?: stri
   return classes.filter(isDefaultClass).some(ours);
 }
 
-/** `ingressfed.io/default-backend: namespace/service:port` of an IngressClass, if set. */
-export const CLASS_DEFAULT_BACKEND = 'ingressfed.io/default-backend';
+const CLASS_DEFAULT_BACKEND = ANNOTATIONS.classDefaultBackend;
 
 function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
   if (!b) return null;

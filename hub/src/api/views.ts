@@ -1,4 +1,4 @@
-import { backendKey, ingressKey, type Backend, type FederatedModel, type Route } from '../model/types.js';
+import { backendKey, ingressKey, type Backend, type Endpoint, type FederatedModel, type Route } from '../model/types.js';
 import { backendName, routeOrder, type EdgePlan } from '../plan/plan.js';
 
 // What the API shows, computed from the model and the edges' last plans. Pure.
@@ -22,20 +22,14 @@ export const routeView = (r: Route) => ({
 
 export type RouteView = ReturnType<typeof routeView>;
 
-export interface ServerView {
-  cluster: string;
-  zone: string | null;
-  address: string;
-  port: number;
-  ready: boolean;
-  terminating: boolean;
+export interface ServerView extends Endpoint {
   edges: Array<{ edge: string; slot: string; role: 'primary' | 'backup'; state: string; weight: number | null; health: string | null }>;
 }
 
 export function backendView(b: Backend, edges: EdgeSnapshot[]) {
   const name = backendName(b.id);
   const servers: ServerView[] = b.endpoints.map((e) => ({
-    cluster: e.cluster, zone: e.zone, address: e.address, port: e.port, ready: e.ready, terminating: e.terminating,
+    ...e,
     edges: edges.flatMap((edge) => {
       const slot = edge.plan?.backends.find((x) => x.name === name)?.slots.find((s) => s.endpoint && s.endpoint.cluster === e.cluster && s.address === e.address && s.port === e.port);
       if (!slot) return [];

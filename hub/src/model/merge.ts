@@ -1,4 +1,4 @@
-import { hostProblem, pathProblem, type BackendRef, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
+import { ANNOTATIONS, CONTROLLER, hostProblem, pathProblem, type BackendRef, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
   type Backend, type BackendId, type ClusterSnapshot, type Conflict, type DefaultRoute, type Endpoint, type FailoverPolicy,
@@ -8,12 +8,11 @@ import {
 // Records of every cluster → one federated model. Pure and deterministic: the same snapshots in any
 // order give the same model.
 
-export const CONTROLLER = 'ingressfed.io/hub';
-const FAILOVER_ANNOTATION = 'ingressfed.io/failover';
-const CLASS_DEFAULT_BACKEND = 'ingressfed.io/default-backend';
-const HEALTH_PATH_ANNOTATION = 'ingressfed.io/health-check-path';
-const HEALTH_INTERVAL_ANNOTATION = 'ingressfed.io/health-check-interval';
-const KNOWN_ANNOTATIONS = new Set([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION]);
+const FAILOVER_ANNOTATION = ANNOTATIONS.failover;
+const CLASS_DEFAULT_BACKEND = ANNOTATIONS.classDefaultBackend;
+const HEALTH_PATH_ANNOTATION = ANNOTATIONS.healthCheckPath;
+const HEALTH_INTERVAL_ANNOTATION = ANNOTATIONS.healthCheckInterval;
+const KNOWN_ANNOTATIONS = new Set<string>([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION]);
 export const DEFAULT_HEALTH: HealthCheck = { path: undefined, intervalMs: 1000 };
 
 /** `ingressfed.io/health-check-path` and `-interval` (e.g. `500ms`, `2s`; 100 ms to 60 s). */
