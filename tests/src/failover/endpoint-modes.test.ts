@@ -47,7 +47,7 @@ describe('endpoint modes: nodeport and loadbalancer', { timeout: 120_000 }, () =
     const seen = await waitFor('both ready nodes answering', async () => {
       const s = new Set<string>();
       for (let i = 0; i < 8; i++) s.add(await whoAnswers(edge, 'np.example.test', '/'));
-      return s.size === 2 ? s : undefined;
+      return s.size === 2 && s.has('via-node-1') && s.has('via-node-2') ? s : undefined;
     }, { timeoutMs: 20_000 });
     assert.deepEqual([...seen].sort(), ['via-node-1', 'via-node-2']);
     for (let i = 0; i < 12; i++) assert.notEqual(await whoAnswers(edge, 'np.example.test', '/'), 'via-node-3', 'the NotReady node gets no request');

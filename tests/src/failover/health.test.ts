@@ -57,7 +57,7 @@ describe('failover: readiness, edges per zone, silent spokes', { timeout: 180_00
     const back = await fed.clusters.get('alpha')?.kube.kubectl(['replace', '-f', '-'],
       endpointSlice('web', [{ address: '127.0.120.1', zone: 'zone-a' }, { address: '127.0.120.2', zone: 'zone-a' }]));
     assert.equal(back?.code, 0);
-    await waitFor('both back', async () => (await serving(edge('zone-a'), 6, 'endpoint')).size === 2, { timeoutMs: 5000 });
+    await waitFor('both back', async () => [...(await serving(edge('zone-a'), 6, 'endpoint'))].sort().join() === '127.0.120.1:8080,127.0.120.2:8080', { timeoutMs: 5000 });
   });
 
   it('keeps a silent cluster\'s routes and servers (stale), and fails over by health checks when its endpoints die', async () => {
