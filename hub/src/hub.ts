@@ -158,6 +158,8 @@ export class Hub {
     if (s.leader) {
       this.leadership.push({ from: Date.now(), to: undefined, fence: s.fence });
       this.opts.log('info', 'leader lease acquired: writing to edges', { fence: s.fence, holder: s.holder });
+      // A new leader plans again from scratch: edges and Ingress statuses alike.
+      this.changed();
       for (const e of this.edges) this.kick(e);
     } else {
       const cur = this.leadership.at(-1);

@@ -27,17 +27,17 @@ export interface EchoServer {
  * the request, plus whatever metadata it was given (cluster, zone, service, ...).
  */
 export async function startEchoServer(address: string, meta: Record<string, unknown> = {}, port = 0): Promise<EchoServer> {
-  const state = { requests: 0, hang: false };
+  const state = { requests: 0, hang: false, endpoint: '' };
   const server = createServer((req, res) => {
     if (state.hang) return;
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       state.requests++;
-      const a = server.address() as AddressInfo;
+      // The listener may already be closed while a last request completes: use the address it had.
       const reply: EchoReply = {
         ...meta,
-        endpoint: `${a.address}:${a.port}`,
+        endpoint: state.endpoint,
         host: req.headers.host,
         path: req.url ?? '/',
         method: req.method ?? 'GET',
@@ -53,6 +53,7 @@ export async function startEchoServer(address: string, meta: Record<string, unkn
     server.listen(port, address, () => resolve());
   });
   const a = server.address() as AddressInfo;
+  state.endpoint = `${a.address}:${a.port}`;
   return {
     get hang() {
       return state.hang;
