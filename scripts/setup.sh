@@ -22,7 +22,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-haproxy -v | head -n 1
+# sed reads all its input: `head` could exit first and fail the pipeline with SIGPIPE (pipefail).
+haproxy -v | sed -n 1p
 nats-server --version
 redis-server --version | cut -d' ' -f1-3
 
@@ -37,7 +38,7 @@ if [ ! -x .tools/bin/kubectl ]; then
   chmod +x .tools/bin/kubectl
   rm -rf "$tmp"
 fi
-.tools/bin/kubectl version --client | head -n 1
+.tools/bin/kubectl version --client | sed -n 1p
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
