@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import type { Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service, type EndpointSpec } from '../kube/manifests.js';
 
@@ -6,8 +5,7 @@ import { endpointSlice, ingress, ingressClass, service, type EndpointSpec } from
 export async function deployWeb(fed: Federation, endpoints: Record<string, EndpointSpec[]>, annotations: Record<string, string> = {}): Promise<void> {
   for (const [cluster, eps] of Object.entries(endpoints)) {
     const docs = [ingressClass(), service('web'), endpointSlice('web', eps), ingress('web', [{ host: 'web.example.test', paths: [{ path: '/', service: 'web' }] }], { annotations })];
-    const r = await fed.clusters.get(cluster)?.kube.kubectl(['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
-    assert.equal(r?.code, 0, r?.stderr);
+    await fed.kubectl(cluster, ['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
   }
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
+import { httpRequest, startFederation, startProber, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice } from '../kube/manifests.js';
 import { deployWeb } from './fixtures.js';
 
@@ -61,17 +61,8 @@ describe('failover: readiness, edges per zone, silent spokes', { timeout: 180_00
   });
 
   it('keeps a silent cluster\'s routes and servers (stale), and fails over by health checks when its endpoints die', async () => {
-    let failures = 0;
-    let requests = 0;
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const r = await httpRequest(`${edge('zone-a')}/`, { host: 'web.example.test' }).catch(() => ({ status: 0 }));
-        requests++;
-        if (r.status !== 200) failures++;
-        await new Promise((res) => setTimeout(res, 5));
-      }
-    })();
+    const prober = startProber(`${edge('zone-a')}/`, 'web.example.test');
+    let probed = { requests: 0, failures: 0 };
     try {
       await fed.clusters.get('alpha')?.spoke.stop();
       await waitFor('alpha marked stale', () => fed.hub.clusters().find((c) => c.name === 'alpha')?.state === 'stale', { timeoutMs: 5000 });
@@ -85,10 +76,9 @@ describe('failover: readiness, edges per zone, silent spokes', { timeout: 180_00
         return z.size === 1 && z.has('zone-b');
       }, { timeoutMs: 5000 });
     } finally {
-      probing = false;
-      await prober;
+      probed = await prober.stop();
     }
-    assert.equal(failures, 0, `${failures} of ${requests} probes failed`);
+    assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} probes failed`);
     await fed.echo.recover();
     const spoke = fed.newSpoke('alpha');
     await spoke.start();

@@ -4,7 +4,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { STATE_BUCKET } from '@ingressfed/schemas';
-import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
+import { httpRequest, startFederation, startProber, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
 
 // Several clusters behind one HAProxy entry point (issue: spoke and hub end to end).
@@ -12,10 +12,7 @@ import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests
 describe('federation: two clusters behind one entry point', { timeout: 180_000 }, () => {
   let fed: Federation;
   let edgeUrl: string;
-  const kubectl = async (cluster: string, args: string[], input?: string): Promise<void> => {
-    const r = await fed.clusters.get(cluster)?.kube.kubectl(args, input);
-    assert.equal(r?.code, 0, r?.stderr);
-  };
+  const kubectl = (cluster: string, args: string[], input?: string): Promise<string> => fed.kubectl(cluster, args, input);
   const get = (host: string, path = '/'): Promise<{ status: number; json: () => EchoReply; body: string }> =>
     httpRequest(`${edgeUrl}${path}`, { host }).then((r) => ({ status: r.status, body: r.body, json: () => r.json<EchoReply>() }));
   const clustersServing = async (host: string, n: number): Promise<Set<string>> => {
@@ -105,17 +102,8 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
   });
 
   it('loses no route while a spoke restarts and while a watch ends with 410 Gone; the final state equals the clusters', async () => {
-    let failures = 0;
-    let requests = 0;
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const r = await get('web.example.com').catch(() => ({ status: 0 }));
-        requests++;
-        if (r.status !== 200) failures++;
-        await new Promise((res) => setTimeout(res, 5));
-      }
-    })();
+    const prober = startProber(`${edgeUrl}/`, 'web.example.com');
+    let probed = { requests: 0, failures: 0 };
     try {
       await fed.restartSpoke('alpha');
       fed.clusters.get('beta')?.kube.api.expireWatches();
@@ -125,11 +113,10 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
       await fed.hub.idle();
       await waitFor('the restarted spoke synced', () => fed.clusters.get('alpha')?.spoke.synced === true);
     } finally {
-      probing = false;
-      await prober;
+      probed = await prober.stop();
     }
-    assert.ok(requests >= 5, `probed ${requests} times across the restart`);
-    assert.equal(failures, 0, `${failures} of ${requests} requests failed`);
+    assert.ok(probed.requests >= 5, `probed ${probed.requests} times across the restart`);
+    assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} requests failed`);
     const eps = fed.hub.currentModel()?.backends.find((b) => b.id.service === 'web')?.endpoints.map((e) => `${e.cluster}/${e.address}`).sort();
     assert.deepEqual(eps, ['alpha/127.0.10.2', 'beta/127.0.20.1', 'beta/127.0.20.2']);
   });
@@ -140,15 +127,8 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     await fed.hub.idle();
     const version = await dp.client.getVersion();
     const reloads = (await dp.procState()).master.reloads;
-    let failures = 0;
-    let probing = true;
-    const prober = (async () => {
-      while (probing) {
-        const r = await get('web.example.com').catch(() => ({ status: 0 }));
-        if (r.status !== 200) failures++;
-        await new Promise((res) => setTimeout(res, 5));
-      }
-    })();
+    const prober = startProber(`${edgeUrl}/`, 'web.example.com');
+    let probed = { requests: 0, failures: 0 };
     try {
       const hub = await fed.restartHub();
       await waitFor('the new hub applied once', () => (hub.edgeStatus()[0]?.applies ?? 0) > 0, { timeoutMs: 10_000 });
@@ -157,12 +137,11 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
       assert.equal(st?.transactions, 0, 'no transaction');
       assert.equal(st?.last?.runtimeChanges, 0, 'no runtime write');
     } finally {
-      probing = false;
-      await prober;
+      probed = await prober.stop();
     }
     assert.equal(await dp.client.getVersion(), version);
     assert.equal((await dp.procState()).master.reloads, reloads);
-    assert.equal(failures, 0);
+    assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} requests failed`);
   });
 
   it('refuses a record whose cluster does not match its key, and one that fails validation, affecting no other route', async () => {

@@ -49,6 +49,8 @@ export interface Federation {
   /** Another hub on the same NATS, Redis and edges, with its own API. */
   startStandbyHub(): Promise<{ hub: Hub; apiUrl: string | undefined; stop: (opts?: { releaseLease?: boolean }) => Promise<void> }>;
   logs: string[];
+  /** Runs the real kubectl in a cluster; resolves with its output, rejects with its error output. */
+  kubectl(cluster: string, args: string[], input?: string): Promise<string>;
   newSpoke(cluster: string): Spoke;
   restartSpoke(cluster: string): Promise<void>;
   restartHub(opts?: { releaseLease?: boolean }): Promise<Hub>;
@@ -113,6 +115,13 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     const standbys: Array<{ hub: Hub; api: HubApi | undefined }> = [];
     let killed = false;
     return Object.assign(fed, {
+      async kubectl(cluster: string, args: string[], input?: string) {
+        const kube = clusters.get(cluster)?.kube;
+        if (!kube) throw new Error(`no cluster ${cluster}`);
+        const r = await kube.kubectl(args, input);
+        if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr.trim()}`);
+        return r.stdout;
+      },
       newSpoke,
       async restartSpoke(name: string) {
         const c = clusters.get(name) as FederatedCluster;

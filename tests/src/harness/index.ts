@@ -20,5 +20,5 @@ export { KubeApiServer } from '../kube/server.js';
 export { EchoFleet } from './echo-fleet.js';
 export type { FederatedCluster, FederatedEdge, Federation, FederationOptions } from './federation.js';
 export { startFederation } from './federation.js';
-export type { LoadResult, LoadSummary } from './load.js';
-export { runLoad } from './load.js';
+export type { LoadResult, LoadSummary, Prober } from './load.js';
+export { runLoad, startProber } from './load.js';

@@ -1,4 +1,5 @@
 import { Agent, request } from 'node:http';
+import { httpRequest } from './http.js';
 
 export interface LoadResult {
   /** ms since the load started, when the request was sent */
@@ -66,4 +67,31 @@ export async function runLoad(opts: { url: string; host: string; concurrency: nu
   agent.destroy();
   const durationMs = Date.now() - start;
   return { results, durationMs, requestsPerSecond: (results.length * 1000) / durationMs, failed: results.filter((r) => r.status !== 200 || r.error).length };
+}
+
+export interface Prober {
+  /** Stops probing and reports how many requests were sent and how many did not answer 200. */
+  stop(): Promise<{ requests: number; failures: number }>;
+}
+
+/** Sends one GET with the given Host every few milliseconds until stopped, counting non-200 answers. */
+export function startProber(url: string, host: string, intervalMs = 5): Prober {
+  let probing = true;
+  let requests = 0;
+  let failures = 0;
+  const loop = (async () => {
+    while (probing) {
+      const r = await httpRequest(url, { host }).catch(() => ({ status: 0 }));
+      requests++;
+      if (r.status !== 200) failures++;
+      await new Promise((res) => setTimeout(res, intervalMs));
+    }
+  })();
+  return {
+    async stop() {
+      probing = false;
+      await loop;
+      return { requests, failures };
+    },
+  };
 }

@@ -1,4 +1,3 @@
-import assert from 'node:assert/strict';
 import { httpRequest, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, service } from '../kube/manifests.js';
 
@@ -6,13 +5,11 @@ import { endpointSlice, service } from '../kube/manifests.js';
 export async function create(fed: Federation, cluster: string, docs: string[]): Promise<void> {
   // A stream starting with '---' is read as YAML (JSON documents are valid YAML); one starting with
   // '{' would be read as a single JSON stream.
-  const r = await fed.clusters.get(cluster)?.kube.kubectl(['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
-  assert.equal(r?.code, 0, r?.stderr);
+  await fed.kubectl(cluster, ['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
 }
 
 export async function remove(fed: Federation, cluster: string, args: string[]): Promise<void> {
-  const r = await fed.clusters.get(cluster)?.kube.kubectl(['delete', ...args]);
-  assert.equal(r?.code, 0, r?.stderr);
+  await fed.kubectl(cluster, ['delete', ...args]);
 }
 
 /** A Service with one echo endpoint; the echo reply names the service. */

@@ -11,11 +11,7 @@ interface KubeEvent { involvedObject: { name: string }; reason: string; message:
 describe('semantics: Ingress status, Events and classes', { timeout: 180_000 }, () => {
   let fed: Federation;
   let edge: string;
-  const kubectl = async (cluster: string, args: string[], input?: string): Promise<string> => {
-    const r = await fed.clusters.get(cluster)?.kube.kubectl(args, input);
-    assert.equal(r?.code, 0, r?.stderr);
-    return r?.stdout ?? '';
-  };
+  const kubectl = (cluster: string, args: string[], input?: string): Promise<string> => fed.kubectl(cluster, args, input);
   const events = async (cluster: string, name: string): Promise<KubeEvent[]> =>
     (JSON.parse(await kubectl(cluster, ['get', 'events', '-o', 'json'])) as { items: KubeEvent[] }).items.filter((e) => e.involvedObject.name === name);
   const addresses = (cluster: string, name: string): Promise<string> =>
