@@ -40,6 +40,8 @@ interface EdgeLoop {
   retry: NodeJS.Timeout | undefined;
   last: ApplyOutcome | undefined;
   lastAt: number | undefined;
+  /** When the last successful apply started: what it planned is at least as new as this. */
+  lastStartedAt: number | undefined;
   lastError: string | undefined;
   applies: number;
   transactions: number;
@@ -56,6 +58,7 @@ export interface EdgeStatus {
   lastError: string | undefined;
   last: ApplyOutcome | undefined;
   lastAt: number | undefined;
+  lastStartedAt: number | undefined;
   configurationVersion: number | undefined;
 }
 
@@ -96,7 +99,7 @@ export class Hub {
     this.redis = opts.redisUrl ? new RedisStore(opts.redisUrl) : undefined;
     this.edges = opts.edges.map((e) => ({
       applier: new EdgeApplier(e), running: undefined, dirty: false, failures: 0, retry: undefined,
-      last: undefined, lastAt: undefined, lastError: undefined, applies: 0, transactions: 0, observed: [],
+      last: undefined, lastAt: undefined, lastStartedAt: undefined, lastError: undefined, applies: 0, transactions: 0, observed: [],
     }));
   }
 
@@ -139,7 +142,7 @@ export class Hub {
   edgeStatus(): EdgeStatus[] {
     return this.edges.map((e) => ({
       edge: e.applier.edge.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
-      last: e.last, lastAt: e.lastAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
+      last: e.last, lastAt: e.lastAt, lastStartedAt: e.lastStartedAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
     }));
   }
 
@@ -177,9 +180,17 @@ export class Hub {
 
   /** Drains a cluster or zone: its servers get no new requests, then leave once their sessions end. */
   async drain(kind: 'cluster' | 'zone', name: string): Promise<Drain> {
-    const d = this.drains.get(`${kind}/${name}`) ?? { kind, name, since: Date.now() };
-    await this.redis?.saveDrain(d);
-    this.drains.set(`${kind}/${name}`, d);
+    const key = `${kind}/${name}`;
+    const existing = this.drains.get(key);
+    const d = existing ?? { kind, name, since: Date.now() };
+    // In effect before anything else runs, so every apply that starts later plans with it.
+    this.drains.set(key, d);
+    try {
+      await this.redis?.saveDrain(d);
+    } catch (err) {
+      if (!existing) this.drains.delete(key);
+      throw err;
+    }
     this.events.emit('drain', { action: 'drain', kind, name });
     this.changed();
     return d;
@@ -262,11 +273,13 @@ export class Hub {
     while (e.dirty && !this.stopped && this.model && this.isLeader) {
       e.dirty = false;
       const observed = e.observed.splice(0);
+      const startedAt = Date.now();
       try {
         const out = await e.applier.reconcile(this.model, this.drainedPredicate(), this.leaseState().fence);
         const now = Date.now();
         e.last = out;
         e.lastAt = now;
+        e.lastStartedAt = startedAt;
         e.applies++;
         const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
         this.metrics.applies.inc({ edge, kind, result: 'ok' });

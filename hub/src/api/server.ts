@@ -150,8 +150,9 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
     return hub.drainList().map((d) => {
       const mine = draining.filter((x) => (d.kind === 'cluster' ? x.cluster === d.name : x.zone === d.name))
         .map((x) => ({ ...x, sessions: sessions.find((s) => s.edge === x.edge && s.backend === x.backend && s.slot === x.slot)?.sessions ?? null }));
-      // Complete once every edge applied a plan made after the drain and no drained server is left.
-      const applied = hub.edgeStatus().every((e) => (e.lastAt ?? 0) > d.since);
+      // Complete once every edge applied a plan made after the drain (an apply that started after it)
+      // and no drained server is left.
+      const applied = hub.edgeStatus().every((e) => (e.lastStartedAt ?? 0) > d.since);
       return { kind: d.kind, name: d.name, since: new Date(d.since).toISOString(), draining: mine, applied, complete: applied && mine.length === 0 };
     });
   };
