@@ -1,7 +1,6 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { decodeStateEntry, type ObjectRecord } from '@ingressfed/schemas';
+import { decodeStateEntry, type ClusterInfo, type Heartbeat, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
-import type { ClusterInfo, Heartbeat } from '@ingressfed/schemas';
 
 export interface Refusal {
   key: string;

@@ -78,7 +78,6 @@ export function explain(model: FederatedModel, edges: EdgeSnapshot[], host: stri
   const candidates = hostRoutes(model.routes, host);
   const route = candidates.routes.sort(routeOrder).find((r) => pathMatches(r, path.split('?')[0] ?? '/'));
   const backendId = route?.backend ?? model.defaultRoute?.backend;
-  const backend = backendId ? model.backends.find((b) => backendKey(b.id) === backendKey(backendId)) : undefined;
   const name = backendId ? backendName(backendId) : undefined;
   return {
     host,
@@ -100,7 +99,6 @@ export function explain(model: FederatedModel, edges: EdgeSnapshot[], host: stri
         servers: serving.map((s) => ({ slot: s.name, role: s.backup ? 'backup' : 'primary', cluster: s.endpoint?.cluster ?? '', zone: s.endpoint?.zone ?? null, address: s.address, port: s.port })),
       };
     }),
-    backendKnown: backend !== undefined,
   };
 }
 

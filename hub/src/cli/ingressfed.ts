@@ -67,15 +67,17 @@ function table(rows: Row[], columns: Array<[string, (r: Row) => unknown]>): stri
 }
 
 const R = (r: Row, k: string): Row => (r[k] ?? {}) as Row;
+/** An Ingress as cluster/namespace/name. */
+const ref = (s: Row): string => `${String(s.cluster)}/${String(s.namespace)}/${String(s.name)}`;
 const COLUMNS: Record<string, Array<[string, (r: Row) => unknown]>> = {
   clusters: [['NAME', (r) => r.name], ['ZONE', (r) => r.zone], ['STATE', (r) => r.state], ['HEARTBEAT', (r) => (typeof r.heartbeatAgeMs === 'number' ? `${(r.heartbeatAgeMs / 1000).toFixed(1)}s ago` : null)],
     ['INGRESSES', (r) => R(r, 'objects').ingresses], ['SERVICES', (r) => R(r, 'objects').services], ['REFUSED', (r) => (r.refused as unknown[]).length], ['DRAINED', (r) => (r.drained ? 'yes' : 'no')]],
   routes: [['HOST', (r) => r.host || '*'], ['PATH', (r) => r.path], ['TYPE', (r) => r.pathType], ['BACKEND', (r) => r.backend],
-    ['SOURCES', (r) => (r.sources as Row[]).map((s) => `${s.cluster}/${s.namespace}/${s.name}`).join(',')]],
+    ['SOURCES', (r) => (r.sources as Row[]).map(ref).join(',')]],
   backends: [['BACKEND', (r) => r.id], ['FAILOVER', (r) => r.failover], ['SERVERS', (r) => (r.servers as Row[]).length],
     ['ENDPOINTS', (r) => (r.servers as Row[]).map((s) => `${s.cluster}/${s.zone ?? '-'}/${s.address}:${s.port}${s.ready ? '' : '(not ready)'}`).join(' ')]],
-  conflicts: [['HOST', (r) => r.host || '*'], ['PATH', (r) => r.path], ['TYPE', (r) => r.pathType], ['WINNER', (r) => `${R(r, 'winner').cluster}/${R(r, 'winner').namespace}/${R(r, 'winner').name}`],
-    ['LOSERS', (r) => (r.losers as Row[]).map((l) => `${l.cluster}/${l.namespace}/${l.name}`).join(',')]],
+  conflicts: [['HOST', (r) => r.host || '*'], ['PATH', (r) => r.path], ['TYPE', (r) => r.pathType], ['WINNER', (r) => ref(R(r, 'winner'))],
+    ['LOSERS', (r) => (r.losers as Row[]).map(ref).join(',')]],
   edges: [['NAME', (r) => r.name], ['ZONE', (r) => r.zone], ['VERSION', (r) => r.configurationVersion], ['APPLIES', (r) => r.applies], ['RELOADS', (r) => r.reloads],
     ['LAST APPLY', (r) => R(r, 'lastApply').at], ['ERROR', (r) => r.lastError]],
   drains: [['KIND', (r) => r.kind], ['NAME', (r) => r.name], ['SINCE', (r) => r.since], ['DRAINING', (r) => (r.draining as unknown[]).length],
@@ -101,7 +103,7 @@ if (cmd === 'get') {
     const route = e.route as Row | null;
     const lines = [
       `host ${host}, path ${path}`,
-      route ? `route: ${route.host || '*'} ${route.pathType} ${route.path} (from ${(route.sources as Row[]).map((s) => `${s.cluster}/${s.namespace}/${s.name}`).join(', ')})`
+      route ? `route: ${route.host || '*'} ${route.pathType} ${route.path} (from ${(route.sources as Row[]).map(ref).join(', ')})`
         : e.matchedBy === 'default-backend' ? 'route: none; the default backend serves it' : 'route: none; answered 404',
       `backend: ${e.backend ?? '-'}`,
       ...(e.edges as Row[]).map((edge) => `edge ${edge.edge} (${edge.zone}): ${(edge.servers as Row[]).map((s) => `${s.cluster}/${s.zone ?? '-'}/${s.address}:${s.port} ${s.role}`).join(', ') || 'no server ready'}`),

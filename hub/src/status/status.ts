@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { KV } from '@nats-io/kv';
 import { SCHEMA_VERSION, statusKey, type IngressStatusRecord } from '@ingressfed/schemas';
-import type { ClusterSnapshot, FederatedModel } from '../model/types.js';
+import { ingressKey, type ClusterSnapshot, type FederatedModel } from '../model/types.js';
 
 /**
  * The status each Ingress should carry in its own cluster, from the federated model. Pure. Ingresses
@@ -12,7 +12,8 @@ export function computeStatuses(model: FederatedModel, snapshots: ClusterSnapsho
   const addresses = [...new Set(publicAddresses)].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
   for (const snap of snapshots) {
     for (const ing of snap.ingresses) {
-      const st = model.ingresses.get(`${snap.name}/${ing.namespace}/${ing.name}`);
+      const key = ingressKey({ cluster: snap.name, namespace: ing.namespace, name: ing.name });
+      const st = model.ingresses.get(key);
       if (!st || st.state === 'ignored') continue;
       const base = { schema: SCHEMA_VERSION, cluster: snap.name, namespace: ing.namespace, name: ing.name, uid: ing.source.uid } as const;
       let rec: IngressStatusRecord;
@@ -25,8 +26,7 @@ export function computeStatuses(model: FederatedModel, snapshots: ClusterSnapsho
         ] };
       } else {
         // A conflicted Ingress keeps the routes no older Ingress claims.
-        const key = `${snap.name}/${ing.namespace}/${ing.name}`;
-        const served = model.routes.some((r) => r.sources.some((x) => `${x.cluster}/${x.namespace}/${x.name}` === key));
+        const served = model.routes.some((r) => r.sources.some((x) => ingressKey(x) === key));
         rec = { ...base, addresses: served ? addresses : [], conditions: [
           served
             ? { type: 'Accepted', status: 'True', reason: 'PartiallyAccepted', message: 'served, except the routes an older Ingress owns' }

@@ -45,10 +45,6 @@ export class RedisStore {
     }
   }
 
-  async loadModel(): Promise<unknown> {
-    const v = await this.redis.get(MODEL_KEY);
-    return v === null ? undefined : JSON.parse(v);
-  }
 
   /** Drains requested through any hub replica; throws when Redis cannot answer. */
   async loadDrains(): Promise<Drain[]> {

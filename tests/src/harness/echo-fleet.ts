@@ -1,3 +1,4 @@
+import { RESOURCES, type KubeResource } from '../kube/resources.js';
 import type { KubeApiServer } from '../kube/server.js';
 import type { StoredEvent } from '../kube/store.js';
 import { startEchoServer, type EchoServer } from './echo.js';
@@ -23,7 +24,7 @@ export class EchoFleet {
 
   /** Follows one cluster's EndpointSlices. */
   follow(cluster: string, zone: string, api: KubeApiServer): void {
-    const resource = { group: 'discovery.k8s.io', version: 'v1', kind: 'EndpointSlice', listKind: 'EndpointSliceList', plural: 'endpointslices', singular: 'endpointslice', namespaced: true, shortNames: [], fields: [], hasStatus: false };
+    const resource = RESOURCES.find((r) => r.plural === 'endpointslices') as KubeResource;
     for (const o of api.store.list(resource)) this.onSlice(cluster, zone, 'ADDED', o as unknown as Record<string, unknown>);
     this.unsubscribes.push(api.store.subscribe((e: StoredEvent) => {
       if (e.plural === 'endpointslices') this.onSlice(cluster, zone, e.type, e.object as unknown as Record<string, unknown>);
