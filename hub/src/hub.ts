@@ -1,52 +1,47 @@
 import { EventEmitter } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
-import { connectNats, openBucket } from '@ingressfed/schemas/nats';
+import { STATE_BUCKET, STATUS_BUCKET, objectKey, type ObjectRecord } from '@ingressfed/schemas';
+import { openBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
+import { EdgeLoop, type Desired } from './apply/edge-loop.js';
+import { RefusedConfigError } from './apply/errors.js';
+import { isolateRefused } from './apply/isolate.js';
+import { ClusterHealth, type ClusterState } from './cluster-health.js';
+import { DrainBook, type Drain } from './drains.js';
 import { StateIntake } from './intake.js';
 import { HubMetrics } from './metrics.js';
 import { mergeClusters } from './model/merge.js';
-import { backendKey, type Endpoint, type FederatedModel } from './model/types.js';
-import { StatusWriter, computeStatuses } from './status/status.js';
+import { backendKey, type FederatedModel } from './model/types.js';
+import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
+import { StatusWriter, computeStatuses, type EdgeProgress } from './status/status.js';
 import { LeaderLease, type LeaseState } from './store/lease.js';
-import { RedisStore, type Drain } from './store/redis-store.js';
+import type { RedisStore } from './store/redis-store.js';
 
-export type ClusterState = 'live' | 'stale' | 'expired';
-export type { Drain } from './store/redis-store.js';
+export type { ClusterState } from './cluster-health.js';
+export type { Drain } from './drains.js';
 
 export interface HubOptions {
-  natsUrl: string;
-  natsUser?: string;
-  natsPassword?: string;
-  /** Redis: the leader lease, drains, and a copy of the merged model. Without it this hub always leads. */
-  redisUrl?: string;
   /** Leader lease time (default 5 s); a standby takes over within twice this after the leader dies. */
   leaseTtlMs?: number;
   edges: EdgeConfig[];
-  /** Full re-read of every edge even without changes, to repair drift (default 5 s). */
+  /** Every edge is reconciled at least this often, to repair drift (default 5 s). */
   resyncIntervalMs?: number;
   /** A cluster whose heartbeat is older than this is stale (default 15 s); its servers stay. */
   staleAfterMs?: number;
   /** A cluster silent longer than this loses its endpoints (default: never). */
   expireAfterMs?: number;
+  /** Time limit of one edge apply (default 60 s). */
+  applyTimeoutMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
-interface EdgeLoop {
-  applier: EdgeApplier;
-  running: Promise<void> | undefined;
-  dirty: boolean;
-  failures: number;
-  retry: NodeJS.Timeout | undefined;
-  last: ApplyOutcome | undefined;
-  lastAt: number | undefined;
-  /** When the last successful apply started: what it planned is at least as new as this. */
-  lastStartedAt: number | undefined;
-  lastError: string | undefined;
-  applies: number;
-  transactions: number;
-  /** Spoke observation times of changes not yet applied to this edge. */
-  observed: number[];
+/** The clients a hub works with, made by its owner (see connectHub). */
+export interface HubClients {
+  nc: NatsConnection;
+  /** The leader lease, drains and a copy of the merged model. Without it this hub always leads. */
+  redis?: RedisStore;
+  /** Closes the clients; called last by stop(). */
+  close?: () => Promise<void>;
 }
 
 export interface EdgeStatus {
@@ -63,63 +58,64 @@ export interface EdgeStatus {
 }
 
 /**
- * The hub: intake of every cluster's records, merge into one model, and per edge a level-based
- * loop that plans and applies. Nothing is written to any edge before the whole state bucket has been
- * read; edges are reconciled independently, so one unreachable edge delays no other. With Redis,
- * several hubs run and only the holder of the leader lease writes to edges and the status bucket.
+ * The hub: intake of every cluster's records, merge into one model, and per edge a level-based loop
+ * that plans and applies. Nothing is written to any edge before the whole state bucket has been read;
+ * edges are reconciled independently. With Redis, several hubs run and only the holder of the leader
+ * lease writes to edges and the status bucket. A change HAProxy refuses is isolated to its record,
+ * which is quarantined (planned at its last good version) while everything else applies.
  */
 export class Hub {
-  private nc: NatsConnection | undefined;
   readonly intake: StateIntake;
   readonly metrics = new HubMetrics();
-  /** 'model', 'apply', 'cluster', 'leader' and 'drain' events, for the API's event stream. */
+  /** 'model', 'apply', 'cluster', 'leader', 'drain' and 'quarantine' events, for the API's event stream. */
   readonly events = new EventEmitter();
+  readonly redis: RedisStore | undefined;
+  readonly quarantine = new Quarantine();
+  private readonly health: ClusterHealth;
+  private readonly drainBook: DrainBook;
   private readonly edges: EdgeLoop[];
-  private model: FederatedModel | undefined;
+  private desiredState: Desired | undefined;
+  private generation = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
-  private stalenessTimer: NodeJS.Timeout | undefined;
-  private readonly clusterStates = new Map<string, ClusterState>();
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
-  readonly redis: RedisStore | undefined;
   private lease: LeaderLease | undefined;
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
-  private drains = new Map<string, Drain>();
-  /** The last reload of each edge and HAProxy's verdict on it. */
-  private readonly lastReload = new Map<string, { id: string; status: string }>();
+  private statusPending = false;
   /** Leadership periods, for the record (start, end). */
   readonly leadership: Array<{ from: number; to: number | undefined; fence: number | undefined }> = [];
 
-  constructor(private readonly opts: HubOptions) {
+  constructor(private readonly opts: HubOptions, private readonly clients: HubClients) {
     this.events.setMaxListeners(1000);
+    this.redis = clients.redis;
     this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f), (observedAt) => {
       for (const e of this.edges) e.observed.push(observedAt);
     });
-    this.redis = opts.redisUrl ? new RedisStore(opts.redisUrl) : undefined;
-    this.edges = opts.edges.map((e) => ({
-      applier: new EdgeApplier(e), running: undefined, dirty: false, failures: 0, retry: undefined,
-      last: undefined, lastAt: undefined, lastStartedAt: undefined, lastError: undefined, applies: 0, transactions: 0, observed: [],
+    this.health = new ClusterHealth(this.intake, opts, this.metrics, this.events, opts.log);
+    this.drainBook = new DrainBook(clients.redis, opts.log);
+    this.edges = opts.edges.map((e) => new EdgeLoop(new EdgeApplier(e), {
+      desired: () => (this.isLeader && !this.stopped ? this.desiredWithLease() : undefined),
+      onRefused: (loop, err) => this.isolate(loop, err),
+      onSettled: () => this.statusesChanged(),
+      metrics: this.metrics, events: this.events, log: opts.log, applyTimeoutMs: opts.applyTimeoutMs,
     }));
   }
 
   async start(): Promise<void> {
-    this.nc = await connectNats({ url: this.opts.natsUrl, user: this.opts.natsUser, password: this.opts.natsPassword, name: 'ingressfed-hub' },
-      (m, f) => this.opts.log('warn', m, f));
     if (this.redis) {
       await this.redis.connect();
-      await this.refreshDrains();
+      await this.drainBook.refresh();
       this.lease = new LeaderLease(this.redis.redis, this.opts.leaseTtlMs ?? 5000, (s) => this.leadershipChanged(s));
       this.lease.start();
     } else {
       this.leadershipChanged({ leader: true, fence: undefined, holder: 'single' });
     }
-    this.status = new StatusWriter(await openBucket(this.nc, STATUS_BUCKET));
+    this.status = new StatusWriter(await openBucket(this.clients.nc, STATUS_BUCKET));
     await this.status.load();
-    const kv = await openBucket(this.nc, STATE_BUCKET);
-    await this.intake.start(kv);
+    await this.intake.start(await openBucket(this.clients.nc, STATE_BUCKET));
     this.scheduleResync();
-    this.watchStaleness();
+    this.health.watch(() => this.changed());
   }
 
   get ready(): boolean {
@@ -136,24 +132,28 @@ export class Hub {
   }
 
   currentModel(): FederatedModel | undefined {
-    return this.model;
+    return this.desiredState?.model;
   }
 
   edgeStatus(): EdgeStatus[] {
     return this.edges.map((e) => ({
-      edge: e.applier.edge.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
+      edge: e.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
       last: e.last, lastAt: e.lastAt, lastStartedAt: e.lastStartedAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
     }));
   }
 
   reloadOf(edge: string): { id: string; status: string } | undefined {
-    return this.lastReload.get(edge);
+    return this.edges.find((e) => e.name === edge)?.lastReload;
   }
 
   /** Sessions still open on drained slots, per edge and backend. */
   drainSessions(): Array<{ edge: string; backend: string; slot: string; sessions: number }> {
     return this.edges.flatMap((e) => [...e.applier.sessions.entries()].flatMap(([backend, slots]) =>
-      [...slots.entries()].map(([slot, sessions]) => ({ edge: e.applier.edge.name, backend, slot, sessions }))));
+      [...slots.entries()].map(([slot, sessions]) => ({ edge: e.name, backend, slot, sessions }))));
+  }
+
+  clusters(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
+    return this.health.list();
   }
 
   private leadershipChanged(s: LeaseState): void {
@@ -162,8 +162,9 @@ export class Hub {
       this.leadership.push({ from: Date.now(), to: undefined, fence: s.fence });
       this.opts.log('info', 'leader lease acquired: writing to edges', { fence: s.fence, holder: s.holder });
       // A new leader plans again from scratch: edges and Ingress statuses alike.
+      for (const e of this.edges) e.leadershipChanged();
       this.changed();
-      for (const e of this.edges) this.kick(e);
+      for (const e of this.edges) e.kick();
     } else {
       const cur = this.leadership.at(-1);
       if (cur && cur.to === undefined) cur.to = Date.now();
@@ -175,201 +176,169 @@ export class Hub {
   // ---- drains -------------------------------------------------------------------------------------
 
   drainList(): Drain[] {
-    return [...this.drains.values()].sort((a, b) => a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
+    return this.drainBook.list();
   }
 
   /** Drains a cluster or zone: its servers get no new requests, then leave once their sessions end. */
   async drain(kind: 'cluster' | 'zone', name: string): Promise<Drain> {
-    const key = `${kind}/${name}`;
-    const existing = this.drains.get(key);
-    const d = existing ?? { kind, name, since: Date.now() };
-    // In effect before anything else runs, so every apply that starts later plans with it.
-    this.drains.set(key, d);
-    try {
-      await this.redis?.saveDrain(d);
-    } catch (err) {
-      if (!existing) this.drains.delete(key);
-      throw err;
-    }
+    const d = await this.drainBook.add(kind, name);
     this.events.emit('drain', { action: 'drain', kind, name });
     this.changed();
     return d;
   }
 
   async undrain(kind: 'cluster' | 'zone', name: string): Promise<boolean> {
-    const had = this.drains.delete(`${kind}/${name}`);
-    await this.redis?.deleteDrain(kind, name);
+    const had = await this.drainBook.remove(kind, name);
     this.events.emit('drain', { action: 'undrain', kind, name });
     this.changed();
     return had;
   }
 
-  private drainedPredicate(): ((e: Endpoint) => boolean) | undefined {
-    if (this.drains.size === 0) return undefined;
-    const clusters = new Set(this.drainList().filter((d) => d.kind === 'cluster').map((d) => d.name));
-    const zones = new Set(this.drainList().filter((d) => d.kind === 'zone').map((d) => d.name));
-    return (e) => clusters.has(e.cluster) || (e.zone !== null && zones.has(e.zone));
+  // ---- model --------------------------------------------------------------------------------------
+
+  private buildModel(records: Map<string, ObjectRecord>): FederatedModel {
+    return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired() });
   }
 
-  private async refreshDrains(): Promise<void> {
-    if (!this.redis) return;
-    try {
-      const list = await this.redis.loadDrains();
-      const next = new Map(list.map((d) => [`${d.kind}/${d.name}`, d]));
-      const changed = JSON.stringify([...next.keys()].sort()) !== JSON.stringify([...this.drains.keys()].sort());
-      this.drains = next;
-      if (changed) this.changed();
-    } catch (err) {
-      this.opts.log('warn', 'cannot read drains from Redis; keeping the known ones', { error: (err as Error).message });
-    }
+  /** The desired state, with the fence and drains in force now. */
+  private desiredWithLease(): Desired | undefined {
+    const d = this.desiredState;
+    return d && { ...d, drained: this.drainBook.predicate(), fence: this.leaseState().fence };
   }
-
-  // ---- the loop -----------------------------------------------------------------------------------
 
   /** Coalesces bursts of record changes into one pass. */
   private changed(): void {
     if (this.stopped || !this.intake.initialized || this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
-      const snapshots = this.intake.snapshots();
-      this.evaluateStaleness();
-      const expired = new Set([...this.clusterStates].filter(([, st]) => st === 'expired').map(([c]) => c));
-      const model = mergeClusters(snapshots, { expired });
-      this.model = model;
-      this.updateModelMetrics(model);
-      this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
-      for (const e of this.edges) this.kick(e);
-      if (this.isLeader) {
-        const statuses = computeStatuses(model, snapshots, this.opts.edges.map((e) => e.publicAddress));
-        // Statuses follow the edges: an Ingress is reported served once the edges applied this model.
-        const applying = this.edges.map((e) => e.running);
-        this.statusChain = this.statusChain.then(() => Promise.all(applying)).then(() => (this.isLeader ? this.status?.sync(statuses) : undefined));
-      }
-      void this.redis?.saveModel({
-        at: Date.now(),
-        routes: model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
-        backends: model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
-      });
+      this.rebuild();
     }, 5);
+  }
+
+  /** Merges the records (with the quarantine in force) into a new desired state, and kicks every edge. */
+  private rebuild(): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
+    this.health.evaluate();
+    const { records, lifted } = this.quarantine.apply(this.intake.records());
+    for (const q of lifted) this.opts.log('info', 'quarantined record changed; trying it again', { key: q.key });
+    const model = this.buildModel(records);
+    this.desiredState = { model, records, generation: ++this.generation };
+    this.updateModelMetrics(model);
+    this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
+    for (const e of this.edges) e.kick();
+    this.statusesChanged();
+    void this.redis?.saveModel({
+      at: Date.now(),
+      routes: model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
+      backends: model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
+    });
   }
 
   private updateModelMetrics(model: FederatedModel): void {
     this.metrics.routes.set(model.routes.length);
     this.metrics.conflicts.set(model.conflicts.length);
     this.metrics.refused.set(this.intake.refused.size);
+    this.metrics.quarantined.set(this.quarantine.size);
     const byState = new Map<string, number>([['accepted', 0], ['invalid', 0], ['conflicted', 0], ['ignored', 0]]);
     for (const st of model.ingresses.values()) byState.set(st.state, (byState.get(st.state) ?? 0) + 1);
     for (const [state, n] of byState) this.metrics.ingresses.set({ state }, n);
   }
 
-  private kick(e: EdgeLoop): void {
-    e.dirty = true;
-    if (e.running || e.retry || this.stopped) return;
-    e.running = this.runEdge(e).finally(() => (e.running = undefined));
+  // ---- statuses -----------------------------------------------------------------------------------
+
+  /** How far each edge is: an Ingress is live on an edge once the edge applied the version planned now. */
+  private edgeProgress(d: Desired): EdgeProgress[] {
+    return this.edges.map((e) => ({
+      name: e.name,
+      publicAddress: e.applier.edge.publicAddress,
+      problem: e.lastError,
+      live: (key, ing) => {
+        const applied = e.applied;
+        if (!applied) return false;
+        const k = objectKey(ing.cluster, 'ingress', ing.namespace, ing.name);
+        return applied.model.ingresses.get(key)?.state === d.model.ingresses.get(key)?.state && sameContent(applied.records.get(k), d.records.get(k));
+      },
+    }));
   }
 
-  private async runEdge(e: EdgeLoop): Promise<void> {
-    const edge = e.applier.edge.name;
-    while (e.dirty && !this.stopped && this.model && this.isLeader) {
-      e.dirty = false;
-      const observed = e.observed.splice(0);
-      const startedAt = Date.now();
+  /** Recomputes the Ingress statuses after the model or an edge changed; one write pass at a time. */
+  private statusesChanged(): void {
+    if (!this.isLeader || this.statusPending) return;
+    this.statusPending = true;
+    this.statusChain = this.statusChain.then(async () => {
+      this.statusPending = false;
+      const d = this.desiredState;
+      if (!d || !this.isLeader || this.stopped) return;
+      const snapshots = this.intake.snapshots(d.records);
+      const statuses = computeStatuses(d.model, snapshots, this.edgeProgress(d), this.quarantine.byIngress(d.records));
+      await this.status?.sync(statuses);
+    });
+  }
+
+  // ---- refusals -----------------------------------------------------------------------------------
+
+  /**
+   * HAProxy refused the plan on an edge: find the record changes that cause it (checked with HAProxy
+   * without committing), quarantine them, and plan again without them.
+   */
+  private async isolate(loop: EdgeLoop, err: RefusedConfigError): Promise<void> {
+    const d = this.desiredWithLease();
+    if (!d) return;
+    const good = loop.applied?.records ?? new Map<string, ObjectRecord>();
+    const keys = new Set([...d.records.keys(), ...good.keys()]);
+    const changes = [...keys].filter((k) => !sameContent(d.records.get(k), good.get(k))).sort();
+    const passes = async (excluded: ReadonlySet<string>): Promise<boolean> => {
+      const records = new Map(d.records);
+      for (const k of excluded) {
+        const g = good.get(k);
+        if (g) records.set(k, g);
+        else records.delete(k);
+      }
       try {
-        const out = await e.applier.reconcile(this.model, this.drainedPredicate(), this.leaseState().fence);
-        const now = Date.now();
-        e.last = out;
-        e.lastAt = now;
-        e.lastStartedAt = startedAt;
-        e.applies++;
-        const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
-        this.metrics.applies.inc({ edge, kind, result: 'ok' });
-        this.metrics.applyDuration.observe({ edge, kind }, out.durationMs / 1000);
-        if (out.transaction) {
-          e.transactions++;
-          this.metrics.reloads.inc({ edge });
-          if (out.reloadId) this.lastReload.set(edge, { id: out.reloadId, status: out.reloadStatus ?? 'unknown' });
-        }
-        if (kind !== 'none') for (const at of observed) this.metrics.propagation.observe({ edge }, Math.max(0, now - at) / 1000);
-        e.failures = 0;
-        e.lastError = undefined;
-        if (kind !== 'none') {
-          this.opts.log('info', 'edge applied', { edge, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
-          this.events.emit('apply', { edge, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
-        }
-      } catch (err) {
-        e.observed.unshift(...observed);
-        e.failures++;
-        e.lastError = (err as Error).message;
-        this.metrics.applies.inc({ edge, kind: 'unknown', result: 'error' });
-        this.metrics.edgeErrors.inc({ edge });
-        const wait = Math.min(250 * 2 ** Math.min(e.failures - 1, 5), 8000);
-        this.opts.log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge, error: e.lastError, retryInMs: wait });
-        this.events.emit('apply', { edge, kind: 'error', error: e.lastError });
-        e.dirty = true;
-        e.retry = setTimeout(() => {
-          e.retry = undefined;
-          this.kick(e);
-        }, wait);
-        return;
+        await loop.withTimeLimit((signal) => loop.applier.validate({ ...d, model: this.buildModel(records) }, signal));
+        return true;
+      } catch (e) {
+        if (e instanceof RefusedConfigError) return false;
+        throw e;
       }
+    };
+    const culprits = await isolateRefused(changes, passes);
+    if (culprits.length === 0) {
+      this.opts.log('error', 'HAProxy refuses the configuration, and no record change explains it; the edge keeps its last configuration', { edge: loop.name, changes: changes.length, error: err.refusal });
+      return;
     }
-  }
-
-  // ---- staleness ----------------------------------------------------------------------------------
-
-  /** Each cluster's state from its heartbeat age on the hub's clock. */
-  clusters(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
-    return this.intake.clusterNames().map((name) => ({ name, state: this.clusterStates.get(name) ?? 'live', heartbeatAgeMs: this.intake.heartbeatAge(name) }));
-  }
-
-  /** Recomputes cluster states; true when any changed. */
-  private evaluateStaleness(): boolean {
-    const staleAfter = this.opts.staleAfterMs ?? 15_000;
-    const expireAfter = this.opts.expireAfterMs;
-    let changed = false;
-    const counts = new Map<ClusterState, number>([['live', 0], ['stale', 0], ['expired', 0]]);
-    for (const name of this.intake.clusterNames()) {
-      const age = this.intake.heartbeatAge(name);
-      const state: ClusterState = age === undefined || age <= staleAfter ? 'live'
-        : expireAfter !== undefined && age > expireAfter ? 'expired' : 'stale';
-      const before = this.clusterStates.get(name) ?? 'live';
-      if (state !== before) {
-        this.opts.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before });
-        this.events.emit('cluster', { cluster: name, state, was: before });
-        changed = true;
-      }
-      this.clusterStates.set(name, state);
-      counts.set(state, (counts.get(state) ?? 0) + 1);
+    for (const key of culprits) {
+      const entry: QuarantinedRecord = {
+        key, cluster: key.split('.')[0] ?? '', reason: err.refusal.slice(0, 2000), edge: loop.name, since: Date.now(), refused: d.records.get(key), good: good.get(key),
+      };
+      this.quarantine.add(entry);
+      this.opts.log('warn', 'record quarantined: HAProxy refuses its change; its last good version is planned instead', { key, edge: loop.name, error: entry.reason });
+      this.events.emit('quarantine', { key, cluster: entry.cluster, edge: loop.name, reason: entry.reason });
     }
-    for (const [state, n] of counts) this.metrics.clusters.set({ state }, n);
-    return changed;
+    // The loop's next pass must plan with the quarantine in force.
+    this.rebuild();
   }
 
-  private watchStaleness(): void {
-    const every = Math.max(100, Math.min(1000, Math.floor((this.opts.staleAfterMs ?? 15_000) / 4)));
-    this.stalenessTimer = setTimeout(() => {
-      // Only an expiry changes what is planned; staleness alone changes the reports.
-      const expiredBefore = [...this.clusterStates.values()].filter((s) => s === 'expired').length;
-      if (this.evaluateStaleness() && [...this.clusterStates.values()].filter((s) => s === 'expired').length !== expiredBefore) this.changed();
-      this.watchStaleness();
-    }, every);
-  }
+  // ---- resync -------------------------------------------------------------------------------------
 
   private scheduleResync(): void {
+    // While servers drain, follow their sessions closely so they leave as soon as they are idle.
+    const every = this.drainBook.size > 0 ? Math.min(1000, this.opts.resyncIntervalMs ?? 5000) : this.opts.resyncIntervalMs ?? 5000;
     this.resyncTimer = setTimeout(() => {
-      void this.refreshDrains();
-      if (this.model) for (const e of this.edges) this.kick(e);
-      // While servers drain, follow their sessions closely so they leave as soon as they are idle.
+      void this.drainBook.refresh().then((changed) => changed && this.changed());
+      for (const e of this.edges) e.kick();
       this.scheduleResync();
-    }, this.drains.size > 0 ? Math.min(1000, this.opts.resyncIntervalMs ?? 5000) : this.opts.resyncIntervalMs ?? 5000);
+    }, every);
   }
 
   /** Resolves once every edge has applied the current model (or failed trying) and statuses are written. */
   async idle(): Promise<void> {
-    while (this.pending || this.edges.some((e) => e.running)) {
-      await Promise.all([...this.edges.map((e) => e.running), this.statusChain]);
+    while (this.pending || this.edges.some((e) => e.busy)) {
+      await Promise.all([...this.edges.map((e) => e.busy), this.statusChain]);
       if (this.pending) await new Promise((r) => setTimeout(r, 10));
     }
+    await this.statusChain;
   }
 
   /**
@@ -379,14 +348,12 @@ export class Hub {
   async stop(opts: { releaseLease?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
-    if (this.stalenessTimer) clearTimeout(this.stalenessTimer);
     if (this.pending) clearTimeout(this.pending);
-    for (const e of this.edges) if (e.retry) clearTimeout(e.retry);
-    await Promise.all(this.edges.map((e) => e.running));
+    this.health.stop();
+    await Promise.all(this.edges.map((e) => e.stop()));
     await this.statusChain;
     await this.lease?.stop(opts.releaseLease !== false);
     this.intake.stop();
-    await this.redis?.close();
-    await this.nc?.drain().catch(() => undefined);
+    await this.clients.close?.();
   }
 }

@@ -96,9 +96,23 @@ export class StateIntake {
     }
   }
 
-  snapshots(): ClusterSnapshot[] {
+  /** Every object record as last received, by key (a copy: later changes do not show in it). */
+  records(): Map<string, ObjectRecord> {
+    const out = new Map<string, ObjectRecord>();
+    for (const c of this.clusters.values()) for (const [k, r] of c.records) out.set(k, r);
+    return out;
+  }
+
+  /** One snapshot per known cluster, of the given records (default: as received). */
+  snapshots(records?: Map<string, ObjectRecord>): ClusterSnapshot[] {
+    const byCluster = new Map<string, ObjectRecord[]>();
+    for (const r of records?.values() ?? []) {
+      const list = byCluster.get(r.cluster);
+      if (list) list.push(r);
+      else byCluster.set(r.cluster, [r]);
+    }
     return [...this.clusters.entries()].map(([name, c]) => {
-      const recs = [...c.records.values()];
+      const recs = records ? byCluster.get(name) ?? [] : [...c.records.values()];
       return {
         name,
         info: c.info,

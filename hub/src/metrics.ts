@@ -7,8 +7,9 @@ export class HubMetrics {
   readonly routes = new Gauge({ name: 'ingressfed_routes', help: 'Routes in the federated model', registers: [this.registry] });
   readonly conflicts = new Gauge({ name: 'ingressfed_conflicts', help: 'Route conflicts between Ingresses', registers: [this.registry] });
   readonly ingresses = new Gauge({ name: 'ingressfed_ingresses', help: 'Ingresses by verdict', labelNames: ['state'], registers: [this.registry] });
+  readonly quarantined = new Gauge({ name: 'ingressfed_quarantined_records', help: 'Records whose change HAProxy refused, planned at their last good version', registers: [this.registry] });
   readonly refused = new Gauge({ name: 'ingressfed_refused_records', help: 'State bucket entries refused by validation', registers: [this.registry] });
-  readonly applies = new Counter({ name: 'ingressfed_applies_total', help: 'Edge applies by kind (transaction, runtime, none) and result', labelNames: ['edge', 'kind', 'result'], registers: [this.registry] });
+  readonly applies = new Counter({ name: 'ingressfed_applies_total', help: 'Edge applies by kind (transaction, runtime, none) and result (ok, error, refused)', labelNames: ['edge', 'kind', 'result'], registers: [this.registry] });
   readonly applyDuration = new Histogram({
     name: 'ingressfed_apply_duration_seconds', help: 'Duration of an edge apply by kind', labelNames: ['edge', 'kind'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],

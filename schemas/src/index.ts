@@ -1,5 +1,6 @@
 // @ingressfed/schemas: the records on the wire, their validators, key naming and the allowlists.
 export { ANNOTATIONS, CONTROLLER } from './annotations.js';
+export { Backoff } from './backoff.js';
 export type { ErrorCode } from './errors.js';
 export { ERROR_CODES, IngressfedError } from './errors.js';
 export { hostProblem, isDnsLabel, isDnsSubdomain, isZoneName, pathProblem } from './names.js';

@@ -1,3 +1,4 @@
+import { Backoff } from '@ingressfed/schemas';
 import { makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ListPromise, type ObjectCache } from '@kubernetes/client-node';
 
 export interface SupervisedInformerOptions<T extends KubernetesObject> {
@@ -20,7 +21,7 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
 export class SupervisedInformer<T extends KubernetesObject> {
   private readonly informer: Informer<T> & ObjectCache<T>;
   private stopped = false;
-  private backoffMs: number;
+  private readonly backoff: Backoff;
   private timer: NodeJS.Timeout | undefined;
   private everSynced = false;
   private failedSinceStart = false;
@@ -30,7 +31,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
   emptyListAt: number | undefined;
 
   constructor(private readonly opts: SupervisedInformerOptions<T>) {
-    this.backoffMs = opts.initialBackoffMs ?? 250;
+    this.backoff = new Backoff(opts.initialBackoffMs ?? 250, opts.maxBackoffMs ?? 10_000);
     // Watch the list results: a relist that comes back empty while the cache holds objects is the
     // signature of a broken API server, and must not be believed at once (see Spoke).
     const list: ListPromise<T> = async () => {
@@ -71,7 +72,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
     if (!this.failedSinceStart && !this.stopped) {
       if (!this.everSynced) this.opts.log('info', 'informer synced', { informer: this.opts.name });
       this.everSynced = true;
-      this.backoffMs = this.opts.initialBackoffMs ?? 250;
+      this.backoff.reset();
       this.opts.onChange();
     }
   }
@@ -81,8 +82,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
     this.failedSinceStart = true;
     this.lastError = err instanceof Error ? err.message : String(err);
     if (this.timer) return;
-    const wait = this.backoffMs;
-    this.backoffMs = Math.min(this.backoffMs * 2, this.opts.maxBackoffMs ?? 10_000);
+    const wait = this.backoff.fail();
     this.restarts++;
     this.opts.log('warn', 'informer stopped; restarting', { informer: this.opts.name, error: this.lastError, retryInMs: wait });
     this.timer = setTimeout(() => {

@@ -74,7 +74,7 @@ export class IngressStatusWriter {
         await this.opts.networking.replaceNamespacedIngressStatus({ name: rec.name, namespace: rec.namespace, body: next });
       }
       for (const c of rec.conditions) {
-        if (c.status !== 'True' || !['Invalid', 'Conflicted', 'Accepted'].includes(c.type)) continue;
+        if (c.status !== 'True' || !['Invalid', 'Conflicted', 'Degraded', 'Accepted'].includes(c.type)) continue;
         await this.event(ing, c.type === 'Accepted' ? 'Normal' : 'Warning', c.type === 'Accepted' ? 'Accepted' : c.reason, c.message);
       }
     }

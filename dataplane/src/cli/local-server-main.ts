@@ -16,6 +16,8 @@ const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
   --max-open-transactions N (default 20)
   --bind-allow CIDR         network HAProxy binds may use; repeatable (default 127.0.0.0/8 and ::1)
   --haproxy-log             HAProxy's HTTP log of every request in this server's output
+  --validate-cmd CMD        run after haproxy -c on every configuration (sh -c, with
+                            DATAPLANEAPI_TRANSACTION_FILE naming it); non-zero refuses it
 `;
 
 function fail(msg: string): never {
@@ -44,6 +46,7 @@ const values = parseCommandLine('ingressfed-dataplane-local', USAGE, {
   'max-open-transactions': { type: 'string', default: '20' },
   'bind-allow': { type: 'string', multiple: true },
   'haproxy-log': { type: 'boolean', default: false },
+  'validate-cmd': { type: 'string' },
 });
 if (!values.workdir) fail('--workdir is required');
 const password = values.password ?? process.env.INGRESSFED_DPAPI_PASSWORD;
@@ -65,6 +68,7 @@ const server = new LocalDataPlaneServer({
   haproxyBin: values['haproxy-bin'],
   reloadDelayMs: Math.round(reloadDelay * 1000),
   maxOpenTransactions: maxOpen,
+  validateCmd: values['validate-cmd'],
   bindAllow: parseBindAllow(values['bind-allow']),
   haproxyHttpLog: values['haproxy-log'],
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),

@@ -41,6 +41,10 @@ export interface TransactionOptions {
   reloadTimeoutMs?: number;
   /** Reload synchronously at commit (`force_reload=true`). */
   forceReload?: boolean;
+  /** Called with the number of abandoned transactions deleted after a 429 at start. */
+  onReclaimed?: (count: number) => void;
+  /** Checked before every step: an aborted transaction is deleted, never committed. */
+  signal?: AbortSignal;
 }
 
 export interface TransactionOutcome<T> {
@@ -132,6 +136,46 @@ export class DataPlaneClient {
     }
   }
 
+  /**
+   * Deletes in-progress transactions that can never be committed: those started at a version older
+   * than the current one (left by a crashed writer). With `all`, every in-progress transaction goes,
+   * for when the open-transaction limit (429) is reached by transactions at the current version.
+   * Answers how many were deleted.
+   */
+  async reclaimTransactions(opts: { all?: boolean } = {}): Promise<number> {
+    const current = await this.getVersion();
+    let deleted = 0;
+    for (const t of await this.listTransactions('in_progress')) {
+      if (!t.id || (!opts.all && (t._version ?? 0) >= current)) continue;
+      await this.deleteTransaction(t.id);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  /**
+   * Checks a transaction's configuration with HAProxy without committing it: its text is read back
+   * and sent to `only_validate`. Throws the Data Plane API's refusal (HAProxy's message) if invalid.
+   */
+  async validateTransaction(id: string): Promise<void> {
+    const { data } = await this.unwrap('read transaction configuration', this.api.GET('/services/haproxy/configuration/raw', {
+      params: { query: { transaction_id: id } }, parseAs: 'text',
+    }));
+    await this.unwrap('validate configuration', this.api.POST('/services/haproxy/configuration/raw', {
+      params: { query: { only_validate: true, skip_version: true } },
+      body: data as unknown as string,
+      bodySerializer: (b: unknown) => String(b),
+      headers: { 'Content-Type': 'text/plain' },
+      parseAs: 'text',
+    }));
+  }
+
+  /** The Data Plane API's own version string (`/v3/info`). */
+  async apiVersion(): Promise<string> {
+    const { data } = await this.unwrap('get info', this.api.GET('/info'));
+    return data.api?.version ?? '';
+  }
+
   async listTransactions(status?: 'failed' | 'in_progress'): Promise<Transaction[]> {
     const query = status === undefined ? {} : { status };
     const { data } = await this.unwrap('list transactions', this.api.GET('/services/haproxy/transactions', { params: { query } }));
@@ -167,9 +211,16 @@ export class DataPlaneClient {
       let committed = false;
       try {
         const version = await this.getVersion();
-        tx = await this.startTransaction(version);
+        tx = await this.startTransaction(version).catch(async (err: unknown) => {
+          if (!(err instanceof DataPlaneError) || err.code !== 'INGRESSFED_ERR_DPAPI_TOO_MANY_TRANSACTIONS') throw err;
+          // The limit is reached by transactions nobody will commit: reclaim them, then start once more.
+          const reclaimed = (await this.reclaimTransactions()) || (await this.reclaimTransactions({ all: true }));
+          opts.onReclaimed?.(reclaimed);
+          return this.startTransaction(await this.getVersion());
+        });
         const scope: TransactionScope = { id: tx.id as string, version, query: { transaction_id: tx.id as string }, attempt };
         const value = await body(scope);
+        opts.signal?.throwIfAborted();
         const commit = await this.commitTransaction(scope.id, opts.forceReload === true);
         committed = true;
         const reload = commit.reloadId && opts.waitForReload !== false

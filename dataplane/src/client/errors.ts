@@ -17,6 +17,7 @@ export class DataPlaneError extends IngressfedError {
 export function codeForStatus(status: number, message: string): ErrorCode {
   switch (status) {
     case 400:
+    case 422: // a body that fails the API's schema (dataplaneapi v3.4)
       return 'INGRESSFED_ERR_DPAPI_INVALID';
     case 401:
       return 'INGRESSFED_ERR_DPAPI_UNAUTHORIZED';

@@ -1,5 +1,5 @@
 import { hostname, cpus, freemem, totalmem, uptime, type as osType, release } from 'node:os';
-import { badRequest } from './api-error.js';
+import { badRequest, notImplemented } from './api-error.js';
 import type { RuntimeServer, Server } from './model.js';
 import * as r from './resources.js';
 import { DataPlaneService, type Reply, type WriteQuery } from './service.js';
@@ -13,6 +13,8 @@ export interface HandlerContext {
   /** Path and query parameters, converted to their declared types. */
   p: Record<string, unknown>;
   body: unknown;
+  /** The request body as text, for text/plain operations. */
+  text: string;
 }
 
 export type Handler = (ctx: HandlerContext) => Promise<Reply> | Reply;
@@ -110,10 +112,23 @@ const checks = listHandlers({ kind: 'backends', key: 'http_check_list', label: '
 const startedAt = new Date();
 
 export const HANDLERS: Record<ServedOperationId, Handler> = {
+  getHAProxyConfiguration: (ctx) => {
+    const { text, version } = ctx.svc.configText(ctx.p.transaction_id as string | undefined);
+    return { status: 200, text, version };
+  },
+  postHAProxyConfiguration: async (ctx) => {
+    // Only validation is served: the local server's configuration is written through the API's objects.
+    if (ctx.p.only_validate !== true) throw notImplemented('POST /services/haproxy/configuration/raw is served with only_validate=true only');
+    if (!ctx.text.includes('\n')) throw badRequest('the configuration must contain a newline');
+    const check = await ctx.svc.checkText(ctx.text);
+    if (!check.ok) throw badRequest(`validation error: ${check.output}`);
+    return { status: 202, text: 'configuration is valid' };
+  },
   getInfo: () => ({
     status: 200,
     body: {
-      api: { version: 'ingressfed local Data Plane API (v3.4 subset) 0.1.0', build_date: startedAt.toISOString() },
+      // dataplaneapi answers '<tag> <commit>'; this server implements the v3.4 semantics (a subset).
+      api: { version: 'v3.4.0 ingressfed-local', build_date: startedAt.toISOString() },
       system: {
         hostname: hostname(),
         os_string: `${osType()} ${release()}`,

@@ -4,5 +4,5 @@ export { LocalDataPlaneServer } from './server.js';
 export type { HaproxyProc, ProcState } from './master-cli.js';
 export { parseShowProc, showProc } from './master-cli.js';
 export { socketCommand } from './unix-socket.js';
-export { renderConfig, quoteWord, unsupportedFields } from './render.js';
+export { renderConfig, unsupportedFields } from './render.js';
 export type { ConfigModel } from './model.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyModel, type ConfigModel } from './model.js';
-import { quoteWord, renderConfig, unsupportedFields } from './render.js';
+import { renderConfig, unsupportedFields } from './render.js';
 
 const opts = { version: 7, statsSocket: '/run/x.sock' };
 
@@ -55,11 +55,11 @@ describe('render: haproxy.cfg from the configuration model', () => {
     }
   });
 
-  it('quotes free text so it stays one word and expands nothing', () => {
-    assert.equal(quoteWord('text/plain'), 'text/plain');
-    assert.equal(quoteWord('no route'), "'no route'");
-    assert.equal(quoteWord('a $HOME #x'), "'a $HOME #x'");
-    assert.equal(quoteWord(`it's $HOME "x"`), `"it's \\$HOME \\"x\\""`);
+  it('writes free text verbatim, as client-native does: quotes are the writer\'s to add', () => {
+    const text = renderConfig({ frontends: [], backends: [{ name: 'nf', mode: 'http', http_request_rule_list: [
+      { type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: '"no route"' },
+    ] }] } as never, opts);
+    assert.match(text, /^ {4}http-request return status 404 content-type text\/plain string "no route"$/m);
   });
 
   it('names every field it cannot render, nested ones included', () => {

@@ -1,8 +1,8 @@
 import type { ConfigModel } from './model.js';
 
 // Renders the configuration model as haproxy.cfg. Field values are written the way client-native
-// writes them (ACL values and condition tests verbatim), except that free text is quoted. Every
-// string reaching this module has already been refused if it held a control character.
+// writes them: verbatim, free text included (a client that needs quotes sends them). Every string
+// reaching this module has already been refused if it held a control character.
 
 type Obj = Record<string, unknown>;
 
@@ -61,12 +61,6 @@ export function unsupportedFields(schema: string, obj: Obj): string[] {
   return out;
 }
 
-/** Quotes free text as one HAProxy word: bare when safe, else strong quotes, else escaped weak quotes. */
-export function quoteWord(value: string): string {
-  if (/^[A-Za-z0-9._:/@+=,%-]+$/.test(value)) return value;
-  if (!value.includes("'")) return `'${value}'`;
-  return `"${value.replace(/[\\"$]/g, (c) => `\\${c}`)}"`;
-}
 
 export interface RenderOptions {
   version: number;
@@ -161,15 +155,15 @@ function renderHttpRequestRule(r: Obj): string {
     case 'return': {
       let l = 'http-request return';
       if (isSet(r.return_status_code)) l += ` status ${String(r.return_status_code)}`;
-      if (typeof r.return_content_type === 'string') l += ` content-type ${quoteWord(r.return_content_type)}`;
+      if (typeof r.return_content_type === 'string') l += ` content-type ${r.return_content_type}`;
       if (typeof r.return_content_format === 'string' && typeof r.return_content === 'string') {
-        l += ` ${r.return_content_format} ${quoteWord(r.return_content)}`;
+        l += ` ${r.return_content_format} ${r.return_content}`;
       }
       return l + cond;
     }
     case 'set-header':
     case 'add-header':
-      return `http-request ${r.type} ${String(r.hdr_name)} ${quoteWord(String(r.hdr_format ?? ''))}${cond}`;
+      return `http-request ${r.type} ${String(r.hdr_name)} ${String(r.hdr_format ?? '')}${cond}`;
     case 'del-header':
       return `http-request del-header ${String(r.hdr_name)}${cond}`;
     case 'redirect': {
@@ -256,14 +250,14 @@ function renderHttpCheck(c: Obj): string {
     case 'send': {
       let l = 'http-check send';
       if (typeof c.method === 'string') l += ` meth ${c.method}`;
-      if (typeof c.uri === 'string') l += ` uri ${quoteWord(c.uri)}`;
-      if (typeof c.version === 'string') l += ` ver ${quoteWord(c.version)}`;
-      for (const h of (c.headers as Obj[] | undefined) ?? []) l += ` hdr ${String(h.name)} ${quoteWord(String(h.fmt ?? ''))}`;
-      if (typeof c.body === 'string') l += ` body ${quoteWord(c.body)}`;
+      if (typeof c.uri === 'string') l += ` uri ${c.uri}`;
+      if (typeof c.version === 'string') l += ` ver ${c.version}`;
+      for (const h of (c.headers as Obj[] | undefined) ?? []) l += ` hdr ${String(h.name)} ${String(h.fmt ?? '')}`;
+      if (typeof c.body === 'string') l += ` body ${c.body}`;
       return l;
     }
     case 'expect':
-      return `http-check expect ${c.exclamation_mark === true ? '! ' : ''}${String(c.match)} ${quoteWord(String(c.pattern ?? ''))}`;
+      return `http-check expect ${c.exclamation_mark === true ? '! ' : ''}${String(c.match)} ${String(c.pattern ?? '')}`;
     case 'connect': {
       let l = 'http-check connect';
       if (typeof c.addr === 'string') l += ` addr ${c.addr}`;
@@ -273,7 +267,7 @@ function renderHttpCheck(c: Obj): string {
     case 'disable-on-404':
       return 'http-check disable-on-404';
     case 'comment':
-      return `http-check comment ${quoteWord(String(c.check_comment ?? ''))}`;
+      return `http-check comment ${String(c.check_comment ?? '')}`;
     default:
       throw new Error(`unsupported http-check type ${String(c.type)}`);
   }

@@ -35,7 +35,9 @@ export function parseServersState(text: string): RuntimeServer[] {
     const vals = line.trim().split(/\s+/);
     const row: Record<string, string> = {};
     cols.forEach((c, i) => (row[c] = vals[i] ?? ''));
-    const admin = Number(row.srv_admin_state ?? 0);
+    // Read as client-native reads it: the decimal field parsed as hexadecimal. For the states the hub
+    // uses (0 ready, 1 or 5 maint, 8 drain, 9 maint) both readings agree.
+    const admin = parseInt(row.srv_admin_state ?? '0', 16) || 0;
     const op = Number(row.srv_op_state ?? 0);
     out.push({
       id: row.srv_id,
@@ -128,8 +130,20 @@ export class RuntimeClient {
     if (want.address !== undefined && isIP(want.address) === 0) {
       throw badRequest(`address '${want.address.slice(0, 64)}' is not an IP address`);
     }
+    // dataplaneapi's order: operational state, admin state, weight, then address and port.
     const steps: Array<{ apply: string; undo: string }> = [];
     const target = `${backend}/${name}`;
+    if (want.operational_state !== undefined && want.operational_state !== before.operational_state) {
+      const health = (s: string | undefined): string => (s === 'stopping' ? 'stopping' : s === 'down' ? 'down' : 'up');
+      steps.push({ apply: `set server ${target} health ${health(want.operational_state)}`, undo: `set server ${target} health ${health(before.operational_state)}` });
+    }
+    if (want.admin_state !== undefined && want.admin_state !== before.admin_state) {
+      steps.push({ apply: `set server ${target} state ${want.admin_state}`, undo: `set server ${target} state ${before.admin_state}` });
+    }
+    if (isNum(want.weight) && want.weight !== before.weight) {
+      if (want.weight < 0 || want.weight > 256) throw badRequest(`weight ${want.weight} is outside 0..256`);
+      steps.push({ apply: `set weight ${target} ${want.weight}`, undo: `set weight ${target} ${before.weight ?? 1}` });
+    }
     if ((want.address !== undefined && want.address !== before.address) || (isNum(want.port) && want.port !== before.port)) {
       const addr = want.address ?? before.address ?? '';
       const port = isNum(want.port) ? want.port : before.port;
@@ -137,17 +151,6 @@ export class RuntimeClient {
         apply: `set server ${target} addr ${addr}${isNum(port) ? ` port ${port}` : ''}`,
         undo: `set server ${target} addr ${before.address ?? ''}${isNum(before.port) ? ` port ${before.port}` : ''}`,
       });
-    }
-    if (isNum(want.weight) && want.weight !== before.weight) {
-      if (want.weight < 0 || want.weight > 256) throw badRequest(`weight ${want.weight} is outside 0..256`);
-      steps.push({ apply: `set weight ${target} ${want.weight}`, undo: `set weight ${target} ${before.weight ?? 1}` });
-    }
-    if (want.admin_state !== undefined && want.admin_state !== before.admin_state) {
-      steps.push({ apply: `set server ${target} state ${want.admin_state}`, undo: `set server ${target} state ${before.admin_state}` });
-    }
-    if (want.operational_state !== undefined && want.operational_state !== before.operational_state) {
-      const health = (s: string | undefined): string => (s === 'stopping' ? 'stopping' : s === 'down' ? 'down' : 'up');
-      steps.push({ apply: `set server ${target} health ${health(want.operational_state)}`, undo: `set server ${target} health ${health(before.operational_state)}` });
     }
     const done: string[] = [];
     for (const step of steps) {

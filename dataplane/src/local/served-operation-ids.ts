@@ -4,6 +4,8 @@ export const SERVED_OPERATION_IDS = [
   'getInfo',
   'getHealth',
   'getConfigurationVersion',
+  'getHAProxyConfiguration',
+  'postHAProxyConfiguration',
   'getTransactions',
   'startTransaction',
   'getTransaction',

@@ -109,14 +109,15 @@ export class LocalDataPlaneServer {
     return safeEqual(decoded.slice(0, i), this.opts.user) && safeEqual(decoded.slice(i + 1), this.opts.password);
   }
 
-  private send(res: ServerResponse, status: number, body: unknown, version: number, extra: Record<string, string> = {}): void {
+  /** Answers JSON, or `text` as text/plain when given. */
+  private send(res: ServerResponse, status: number, body: unknown, version: number, extra: Record<string, string> = {}, plain?: string): void {
     const headers: Record<string, string> = { 'Configuration-Version': String(version), ...extra };
-    if (body === undefined || status === 204) {
+    if ((body === undefined && plain === undefined) || status === 204) {
       res.writeHead(status, headers).end();
       return;
     }
-    const text = JSON.stringify(body);
-    res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
+    const text = plain ?? JSON.stringify(body);
+    res.writeHead(status, { ...headers, 'Content-Type': plain !== undefined ? 'text/plain' : 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -151,15 +152,16 @@ export class LocalDataPlaneServer {
           } catch {
             throw badRequest('request body is not valid JSON');
           }
-          if (!route.op.validateBody(body)) throw badRequest(`invalid request body: ${describeErrors('body', route.op.validateBody.errors)}`);
+          // A body that fails the API's schema is 422, as dataplaneapi v3.4 answers.
+          if (!route.op.validateBody(body)) throw new ApiError(422, `invalid request body: ${describeErrors('body', route.op.validateBody.errors)}`);
           const bad = findControlChar(body);
-          if (bad) throw badRequest(`invalid request body: body${bad === '/' ? '' : bad} contains a control character`);
+          if (bad) throw new ApiError(422, `invalid request body: body${bad === '/' ? '' : bad} contains a control character`);
         }
       }
       const handler = HANDLERS[route.op.operationId as ServedOperationId];
-      const reply = await handler({ svc: this.svc, p, body });
+      const reply = await handler({ svc: this.svc, p, body, text: raw.toString('utf8') });
       const extra: Record<string, string> = reply.reloadId ? { 'Reload-ID': reply.reloadId } : {};
-      this.send(res, reply.status, reply.body, reply.version ?? this.svc.version, extra);
+      this.send(res, reply.status, reply.body, reply.version ?? this.svc.version, extra, reply.text);
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error).message}`, { cause: err });
       if (e.status >= 500) this.opts.log('error', 'request failed', { method: req.method, url: req.url, error: e.message });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { ApiError, badRequest, conflict, notFound, notImplemented } from './api-error.js';
 import { ConfigStore, writeFileAtomic } from './config-store.js';
 import { HaproxyProcess } from './haproxy-process.js';
+import { spawn } from 'node:child_process';
 import { cloneModel, type ConfigModel, type Reload, type Server, type VersionedConfig } from './model.js';
 import { ReloadAgent } from './reload-agent.js';
 import { unsupportedFields } from './render.js';
@@ -15,6 +16,8 @@ type Obj = Record<string, unknown>;
 export interface Reply {
   status: number;
   body?: unknown;
+  /** A text/plain answer instead of JSON. */
+  text?: string;
   /** The version for the Configuration-Version header; defaults to the current version. */
   version?: number;
   reloadId?: string;
@@ -35,6 +38,8 @@ export interface ServiceOptions {
   maxOpenTransactions: number;
   /** Write HAProxy's HTTP logs to the server's output. */
   haproxyHttpLog?: boolean;
+  /** A command run after `haproxy -c` (as dataplaneapi's validate_cmd); non-zero refuses the configuration. */
+  validateCmd?: string;
   /** Networks HAProxy may bind in; binds elsewhere are refused. */
   bindAllow: BlockList;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Obj) => void;
@@ -194,16 +199,28 @@ export class DataPlaneService {
     this.store.replace(next);
   }
 
-  private async checkModel(doc: VersionedConfig): Promise<{ ok: boolean; output: string }> {
+  private checkModel(doc: VersionedConfig): Promise<{ ok: boolean; output: string }> {
+    return this.checkText(this.store.renderText(doc));
+  }
+
+  /** `haproxy -c` on a configuration text, then the validate command if there is one. */
+  async checkText(text: string): Promise<{ ok: boolean; output: string }> {
     const file = join(this.tmpDir, `check-${process.pid}-${++this.checkSeq}.cfg`);
-    writeFileAtomic(file, this.store.renderText(doc));
+    writeFileAtomic(file, text);
     try {
-      const res = await this.haproxy.check(file);
+      let res = await this.haproxy.check(file);
+      if (res.ok && this.opts.validateCmd) res = await runValidateCmd(this.opts.validateCmd, file);
       // Name the file as users know it, not the temporary copy that was checked.
       return { ok: res.ok, output: res.output.replaceAll(file, 'haproxy.cfg') };
     } finally {
       rmSync(file, { force: true });
     }
+  }
+
+  /** The configuration text of a transaction, or the current one. */
+  configText(transactionId?: string): { text: string; version: number } {
+    const { model, version } = this.readModel(transactionId);
+    return { text: this.store.renderText({ version, model }), version };
   }
 
   private checkBinds(model: ConfigModel): void {
@@ -356,4 +373,16 @@ function onlyRuntimeFieldsChanged(old: Server, next: Server): boolean {
     if (!RUNTIME_FIELDS.has(k)) return false;
   }
   return true;
+}
+
+/** Runs an operator's validate command on a configuration file, as dataplaneapi's validate_cmd. */
+function runValidateCmd(cmd: string, file: string): Promise<{ ok: boolean; output: string }> {
+  return new Promise((resolve) => {
+    const p = spawn('sh', ['-c', cmd], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, DATAPLANEAPI_TRANSACTION_FILE: file } });
+    let output = '';
+    p.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    p.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    p.on('error', (err) => resolve({ ok: false, output: `cannot run the validate command: ${err.message}` }));
+    p.on('close', (code) => resolve({ ok: code === 0, output: output.trim().slice(0, 4000) || `validate command exited with ${String(code)}` }));
+  });
 }

@@ -3,7 +3,8 @@ import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas
 import { pino } from 'pino';
 import { buildHubApi } from '../api/server.js';
 import { loadHubConfig, type HubConfig } from '../config.js';
-import { Hub } from '../hub.js';
+import { connectHub } from '../connect.js';
+import type { Hub } from '../hub.js';
 
 const USAGE = `usage: ingressfed-hub --config FILE
 
@@ -21,7 +22,7 @@ let hub: Hub;
 let cfg: HubConfig;
 try {
   cfg = loadHubConfig(values.config);
-  hub = new Hub({
+  hub = await connectHub({
     natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });

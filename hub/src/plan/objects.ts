@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Schemas } from '@ingressfed/dataplane';
 import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
 
@@ -8,10 +9,10 @@ import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type 
 export type Frontend = Schemas['frontend'];
 export type BackendObject = Schemas['backend'];
 
-export function frontendObject(plan: EdgePlan, edge: EdgeTarget, fence?: number): Frontend {
+/** The frontend of a plan; `description` carries the hub's stamp and is set by the applier. */
+export function frontendObject(plan: EdgePlan, edge: EdgeTarget): Frontend {
   return {
     name: FRONTEND_NAME,
-    ...(fence !== undefined ? { description: `ingressfed fence=${fence}` } : {}),
     mode: 'http',
     default_backend: plan.defaultBackend,
     forwardfor: { enabled: 'enabled' },
@@ -33,7 +34,9 @@ export function backendObject(b: PlannedBackend): BackendObject {
     return {
       name: NOT_FOUND_BACKEND,
       mode: 'http',
-      http_request_rule_list: [{ type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: 'no route' }],
+      // The Data Plane API writes free text verbatim into haproxy.cfg, so the text carries its own
+      // quotes (no '$' or '\\' inside, so nothing in it is expanded).
+      http_request_rule_list: [{ type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: '"no route"' }],
     };
   }
   const servers: NonNullable<BackendObject['servers']> = {};
@@ -70,22 +73,15 @@ export function backendObject(b: PlannedBackend): BackendObject {
   };
 }
 
-const RUNTIME_FIELDS = new Set(['address', 'port', 'weight', 'maintenance']);
-
-/** True when `current` has every field `desired` sets, with the same value (slot contents aside). */
-export function sameStructure(desired: unknown, current: unknown, path = ''): boolean {
-  if (desired === null || typeof desired !== 'object') return JSON.stringify(desired) === JSON.stringify(current);
-  if (current === null || typeof current !== 'object') return false;
-  if (Array.isArray(desired)) {
-    return Array.isArray(current) && desired.length === current.length && desired.every((d, i) => sameStructure(d, current[i], `${path}[]`));
-  }
-  const d = desired as Record<string, unknown>;
-  const c = current as Record<string, unknown>;
-  const inServers = path.endsWith('.servers');
-  if (inServers && Object.keys(c).sort().join(',') !== Object.keys(d).sort().join(',')) return false;
-  for (const [k, v] of Object.entries(d)) {
-    if (path.startsWith('.servers.') && RUNTIME_FIELDS.has(k)) continue;
-    if (!sameStructure(v, c[k], inServers ? `.servers.${k}` : path === '' ? `.${k}` : `${path}.${k}`)) return false;
-  }
-  return true;
+/**
+ * Hash of a plan's structure: everything a transaction would write except slot contents (address,
+ * port, weight, maintenance), which are runtime state. Equal hashes mean no transaction is needed.
+ */
+export function structureHash(fe: Frontend, backends: BackendObject[]): string {
+  const strip = (b: BackendObject): BackendObject => ({
+    ...b,
+    servers: Object.fromEntries(Object.entries(b.servers ?? {}).map(([n, srv]) => [n, { name: srv.name, backup: srv.backup }])) as BackendObject['servers'],
+  });
+  const canonical = JSON.stringify({ fe: { ...fe, description: undefined }, backends: [...backends].map(strip).sort((a, b) => a.name.localeCompare(b.name)) });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
 }

@@ -7,8 +7,11 @@ import { backendKey, type Backend, type BackendId, type Endpoint, type Federated
 
 export const FRONTEND_NAME = 'ingressfed_http';
 export const NOT_FOUND_BACKEND = 'ingressfed_not_found';
-/** Backends the hub owns on an edge; any other backend is left alone. */
-export const MANAGED_BACKEND = /^(be_|ingressfed_)/;
+/**
+ * Backends the hub owns on an edge: only names it generates (the `ingressfed_` prefix is reserved on
+ * an edge the hub programs); an operator's own backends are never touched.
+ */
+export const MANAGED_BACKEND = /^ingressfed_(not_found$|be_[a-z0-9_-]+_[0-9a-f]{8}$)/;
 const PLACEHOLDER = { address: '0.0.0.0', port: 1 };
 
 export interface EdgeTarget {
@@ -71,7 +74,7 @@ const hash8 = (s: string): string => createHash('sha256').update(s).digest('hex'
 const slug = (s: string, n: number): string => s.replace(/[^a-z0-9-]/g, '-').slice(0, n);
 
 export function backendName(id: BackendId): string {
-  return `be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
+  return `ingressfed_be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
 }
 
 const hostAcl = (host: string): string => `h_${hash8(`host:${host}`)}`;

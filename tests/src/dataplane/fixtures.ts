@@ -11,7 +11,7 @@ export async function buildRoutingConfig(client: DataPlaneClient, tx: Transactio
   await u('create be_default', client.api.POST('/services/haproxy/configuration/backends', { ...q, body: { name: 'be_default', mode: 'http' } }));
   await u('404 rule', client.api.POST('/services/haproxy/configuration/backends/{parent_name}/http_request_rules/{index}', {
     params: { path: { parent_name: 'be_default', index: 0 }, query: tx.query },
-    body: { type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: 'no route' },
+    body: { type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: '"no route"' },
   }));
   for (const [name, endpoints] of [['be_app', opts.app], ['be_api', opts.api]] as const) {
     await u(`create ${name}`, client.api.POST('/services/haproxy/configuration/backends', {

@@ -1,5 +1,5 @@
 import type { AddressInfo } from 'node:net';
-import { Hub, buildHubApi, type ApiToken, type EdgeConfig, type HubApi, type HubOptions } from '@ingressfed/hub';
+import { buildHubApi, connectHub, type Hub, type ApiToken, type EdgeConfig, type HubApi, type HubOptions } from '@ingressfed/hub';
 import { startRedis, type RedisServer } from './redis.js';
 import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
@@ -108,8 +108,8 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       await c.spoke.start();
     }
     let hubs = 0;
-    const makeHub = (): Hub => new Hub({ natsUrl: nats.url, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
-    fed.hub = makeHub();
+    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
+    fed.hub = await makeHub();
     await fed.hub.start();
     ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
     const standbys: Array<{ hub: Hub; api: HubApi | undefined }> = [];
@@ -132,7 +132,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       async restartHub(o?: { releaseLease?: boolean }) {
         await api?.close();
         await fed.hub?.stop(o);
-        fed.hub = makeHub();
+        fed.hub = await makeHub();
         await fed.hub.start();
         ({ api, url: fed.apiUrl } = await serveApi(fed.hub));
         return fed.hub;
@@ -144,7 +144,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         await fed.hub?.stop({ releaseLease: false });
       },
       async startStandbyHub() {
-        const hub = makeHub();
+        const hub = await makeHub();
         await hub.start();
         const served = await serveApi(hub);
         const entry = { hub, api: served.api };

@@ -1,0 +1,169 @@
+import type { EventEmitter } from 'node:events';
+import { Backoff, type ObjectRecord } from '@ingressfed/schemas';
+import type { HubMetrics } from '../metrics.js';
+import type { ApplyInput, ApplyOutcome, EdgeApplier } from './edge.js';
+import { ApplyTimeoutError, RefusedConfigError, classifyApplyError, type ApplyErrorKind } from './errors.js';
+
+/** One generation of the hub's desired state: what every edge should serve. */
+export interface Desired extends ApplyInput {
+  /** Increases with every merge. */
+  generation: number;
+  /** The records the model was merged from (quarantined keys at their last good version). */
+  records: Map<string, ObjectRecord>;
+}
+
+export interface EdgeLoopDeps {
+  /** The current desired state, or undefined while there is none (not read yet, or not the leader). */
+  desired: () => Desired | undefined;
+  /** Called when HAProxy refuses a plan: find and quarantine the cause. Resolves when done. */
+  onRefused: (loop: EdgeLoop, err: RefusedConfigError) => Promise<void>;
+  /** Called after every apply, successful or not. */
+  onSettled: () => void;
+  metrics: HubMetrics;
+  events: EventEmitter;
+  log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => void;
+  /** Time limit of one apply (default 60 s). */
+  applyTimeoutMs?: number;
+}
+
+/**
+ * The level-based loop of one edge: a kick marks it dirty; each pass applies the hub's current
+ * desired state, never a queue of changes. Failures are classified: retryable ones back off and try
+ * again, a refusal by HAProxy is handed to the hub once (to isolate its cause) and not looped on, and
+ * every apply runs under a time limit. Edges are independent: one that fails delays no other.
+ */
+export class EdgeLoop {
+  private running: Promise<void> | undefined;
+  private dirty = false;
+  private retry: NodeJS.Timeout | undefined;
+  private readonly backoff = new Backoff(250, 8000);
+  private stopped = false;
+  private reclaimedStale = false;
+  last: ApplyOutcome | undefined;
+  lastAt: number | undefined;
+  /** When the last successful apply started: what it planned is at least as new as this. */
+  lastStartedAt: number | undefined;
+  lastError: string | undefined;
+  lastErrorKind: ApplyErrorKind | 'timeout' | undefined;
+  /** The desired state the edge serves now (its last successful apply). */
+  applied: Desired | undefined;
+  applies = 0;
+  transactions = 0;
+  lastReload: { id: string; status: string } | undefined;
+  /** Spoke observation times of changes not yet applied to this edge. */
+  readonly observed: number[] = [];
+
+  constructor(readonly applier: EdgeApplier, private readonly deps: EdgeLoopDeps) {}
+
+  get name(): string {
+    return this.applier.edge.name;
+  }
+
+  get busy(): Promise<void> | undefined {
+    return this.running;
+  }
+
+  kick(): void {
+    this.dirty = true;
+    if (this.running || this.retry || this.stopped) return;
+    this.running = this.run().finally(() => (this.running = undefined));
+  }
+
+  /** Runs `fn` with the time limit of one apply; the signal aborts the apply's remaining calls. */
+  async withTimeLimit<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    const limit = this.deps.applyTimeoutMs ?? 60_000;
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new ApplyTimeoutError(this.name, limit)), limit);
+    try {
+      return await fn(ac.signal);
+    } catch (err) {
+      throw ac.signal.aborted ? ac.signal.reason : err;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async run(): Promise<void> {
+    for (let d = this.deps.desired(); this.dirty && !this.stopped && d; d = this.deps.desired()) {
+      this.dirty = false;
+      const observed = this.observed.splice(0);
+      const startedAt = Date.now();
+      try {
+        if (!this.reclaimedStale) await this.reclaimStale();
+        const out = await this.withTimeLimit((signal) => this.applier.reconcile(d, signal));
+        this.succeeded(d, out, startedAt, observed);
+      } catch (err) {
+        this.observed.unshift(...observed);
+        const kind = err instanceof ApplyTimeoutError ? 'timeout' : classifyApplyError(err);
+        this.failed(err as Error, kind);
+        if (err instanceof RefusedConfigError && err.tried) {
+          // Terminal for this plan: isolate the cause; the next pass plans without it.
+          await this.deps.onRefused(this, err).catch((e: Error) => this.deps.log('error', 'cannot isolate the refused change', { edge: this.name, error: e.message }));
+          this.dirty = true;
+          continue;
+        }
+        if (kind !== 'refused') this.scheduleRetry();
+        break;
+      } finally {
+        this.deps.onSettled();
+      }
+    }
+  }
+
+  /** Once per leadership, transactions a crashed writer left open are deleted before writing. */
+  private async reclaimStale(): Promise<void> {
+    const n = await this.applier.reclaimStale();
+    this.reclaimedStale = true;
+    if (n > 0) this.deps.log('warn', 'deleted transactions left open by an earlier writer', { edge: this.name, count: n });
+  }
+
+  leadershipChanged(): void {
+    this.reclaimedStale = false;
+  }
+
+  private succeeded(d: Desired, out: ApplyOutcome, startedAt: number, observed: number[]): void {
+    const { metrics, events, log } = this.deps;
+    const now = Date.now();
+    Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined, lastErrorKind: undefined });
+    this.applies++;
+    this.backoff.reset();
+    const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
+    metrics.applies.inc({ edge: this.name, kind, result: 'ok' });
+    metrics.applyDuration.observe({ edge: this.name, kind }, out.durationMs / 1000);
+    if (out.reclaimed > 0) log('warn', 'deleted abandoned transactions to get under the open-transaction limit', { edge: this.name, count: out.reclaimed });
+    if (out.transaction) {
+      this.transactions++;
+      metrics.reloads.inc({ edge: this.name });
+      if (out.reloadId) this.lastReload = { id: out.reloadId, status: out.reloadStatus ?? 'unknown' };
+    }
+    if (kind === 'none') return;
+    for (const at of observed) metrics.propagation.observe({ edge: this.name }, Math.max(0, now - at) / 1000);
+    log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+    events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+  }
+
+  private failed(err: Error, kind: ApplyErrorKind | 'timeout'): void {
+    const { metrics, events, log } = this.deps;
+    this.lastError = err.message;
+    this.lastErrorKind = kind;
+    metrics.applies.inc({ edge: this.name, kind: 'unknown', result: kind === 'refused' ? 'refused' : 'error' });
+    metrics.edgeErrors.inc({ edge: this.name });
+    log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: this.name, kind, error: err.message });
+    events.emit('apply', { edge: this.name, kind: 'error', error: err.message });
+  }
+
+  private scheduleRetry(): void {
+    this.dirty = true;
+    const wait = this.backoff.fail();
+    this.retry = setTimeout(() => {
+      this.retry = undefined;
+      this.kick();
+    }, wait);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retry) clearTimeout(this.retry);
+    await this.running;
+  }
+}

@@ -1,0 +1,40 @@
+/** This hub was deposed: a newer leader has written to the edge. */
+export class FencedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FencedError';
+  }
+}
+
+/**
+ * HAProxy refused the configuration planned for an edge (a commit that failed validation, or a
+ * failed reload). Terminal for that plan: trying it again cannot succeed. `tried` is false when the
+ * plan was not sent again because it had been refused before.
+ */
+export class RefusedConfigError extends Error {
+  constructor(readonly edge: string, readonly refusal: string, readonly tried: boolean, options?: ErrorOptions) {
+    super(`edge ${edge}: HAProxy refused the configuration: ${refusal}`, options);
+    this.name = 'RefusedConfigError';
+  }
+}
+
+/** An apply that ran out of its time limit. */
+export class ApplyTimeoutError extends Error {
+  constructor(readonly edge: string, readonly limitMs: number) {
+    super(`edge ${edge}: apply did not finish within ${limitMs} ms`);
+    this.name = 'ApplyTimeoutError';
+  }
+}
+
+export type ApplyErrorKind = 'fenced' | 'refused' | 'retryable';
+
+/**
+ * How the edge loop treats a failed apply: a refusal is terminal for its plan (isolate the cause, do
+ * not loop); a fence means another leader writes; everything else (timeouts, unreachable API, 5xx,
+ * version races, 429) is retried with backoff.
+ */
+export function classifyApplyError(err: unknown): ApplyErrorKind {
+  if (err instanceof FencedError) return 'fenced';
+  if (err instanceof RefusedConfigError) return 'refused';
+  return 'retryable';
+}

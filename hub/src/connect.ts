@@ -1,0 +1,25 @@
+import { connectNats } from '@ingressfed/schemas/nats';
+import { Hub, type HubOptions } from './hub.js';
+import { RedisStore } from './store/redis-store.js';
+
+export interface HubConnectOptions extends HubOptions {
+  natsUrl: string;
+  natsUser?: string;
+  natsPassword?: string;
+  /** Redis for the leader lease, drains and the model copy; without it this hub always leads. */
+  redisUrl?: string;
+}
+
+/** Connects the clients a hub needs (NATS, and Redis when configured) and makes the hub; start() it. */
+export async function connectHub(opts: HubConnectOptions): Promise<Hub> {
+  const nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: 'ingressfed-hub' },
+    (m, f) => opts.log('warn', m, f));
+  const redis = opts.redisUrl ? new RedisStore(opts.redisUrl) : undefined;
+  return new Hub(opts, {
+    nc, redis,
+    close: async () => {
+      await redis?.close();
+      await nc.drain().catch(() => undefined);
+    },
+  });
+}
