@@ -99,6 +99,9 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
     return hub.metrics.registry.metrics();
   });
 
+  const quarantineView = () => hub.quarantine.list().map((q) => ({
+    key: q.key, cluster: q.cluster, edge: q.edge, reason: q.reason, since: new Date(q.since).toISOString(), serving: q.good ? 'last-good' : 'none',
+  }));
   const clusterView = (name: string) => {
     const snap = hub.intake.snapshots().find((s) => s.name === name);
     const st = hub.clusters().find((c) => c.name === name);
@@ -115,6 +118,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
       objects: { ingressClasses: snap.ingressClasses.length, ingresses: snap.ingresses.length, services: snap.services.length, endpoints: snap.endpoints.length },
       drained: hub.drainList().some((d) => (d.kind === 'cluster' && d.name === name) || (d.kind === 'zone' && d.name === snap.info?.zone)),
       refused: [...hub.intake.refused.values()].filter((r) => r.cluster === name).map((r) => ({ key: r.key, reason: r.reason })),
+      quarantined: quarantineView().filter((q) => q.cluster === name),
     };
   };
 
@@ -182,6 +186,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
       ingresses: Object.fromEntries(m?.ingresses ?? []),
       classProblems: Object.fromEntries(m?.classProblems ?? []),
       refused: [...hub.intake.refused.values()],
+      quarantined: quarantineView(),
       edges: hub.edgeStatus().map((e) => ({ edge: e.edge, applies: e.applies, transactions: e.transactions, lastError: e.lastError ?? null })),
     };
   });

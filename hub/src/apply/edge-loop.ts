@@ -38,7 +38,7 @@ export class EdgeLoop {
   private retry: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
   private stopped = false;
-  private reclaimedStale = false;
+  private prepared = false;
   last: ApplyOutcome | undefined;
   lastAt: number | undefined;
   /** When the last successful apply started: what it planned is at least as new as this. */
@@ -89,7 +89,7 @@ export class EdgeLoop {
       const observed = this.observed.splice(0);
       const startedAt = Date.now();
       try {
-        if (!this.reclaimedStale) await this.reclaimStale();
+        if (!this.prepared) await this.prepare();
         const out = await this.withTimeLimit((signal) => this.applier.reconcile(d, signal));
         this.succeeded(d, out, startedAt, observed);
       } catch (err) {
@@ -110,15 +110,15 @@ export class EdgeLoop {
     }
   }
 
-  /** Once per leadership, transactions a crashed writer left open are deleted before writing. */
-  private async reclaimStale(): Promise<void> {
-    const n = await this.applier.reclaimStale();
-    this.reclaimedStale = true;
+  /** Once per leadership: the API version is checked and transactions a crashed writer left open are deleted. */
+  private async prepare(): Promise<void> {
+    const n = await this.applier.prepare();
+    this.prepared = true;
     if (n > 0) this.deps.log('warn', 'deleted transactions left open by an earlier writer', { edge: this.name, count: n });
   }
 
   leadershipChanged(): void {
-    this.reclaimedStale = false;
+    this.prepared = false;
   }
 
   private succeeded(d: Desired, out: ApplyOutcome, startedAt: number, observed: number[]): void {

@@ -2,7 +2,7 @@ import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed
 import type { Endpoint, FederatedModel } from '../model/types.js';
 import { backendObject, frontendObject, structureHash, type BackendObject, type Frontend } from '../plan/objects.js';
 import { FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget } from '../plan/plan.js';
-import { FencedError, RefusedConfigError } from './errors.js';
+import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
 export interface EdgeConfig extends EdgeTarget {
@@ -133,8 +133,13 @@ export class EdgeApplier {
     }
   }
 
-  /** Deletes transactions left open at older versions (by a writer that crashed); answers how many. */
-  reclaimStale(): Promise<number> {
+  /**
+   * Before the first write of a leadership: checks that the Data Plane API is a version the hub can
+   * drive, then deletes transactions left open at older versions (by a writer that crashed).
+   * Answers how many were deleted.
+   */
+  async prepare(): Promise<number> {
+    checkApiVersion(this.edge.name, await this.client.apiVersion());
     return this.client.reclaimTransactions();
   }
 
@@ -251,6 +256,20 @@ export class EdgeApplier {
     }
     return changes;
   }
+}
+
+/**
+ * The oldest Data Plane API the hub drives: runtime server PUT with address, port and weight arrived
+ * in 3.3.6 and 3.4.0; v2 has other paths altogether.
+ */
+export const MIN_API_VERSION = [3, 3, 6] as const;
+
+/** Throws an UnsupportedApiError unless `version` (`/v3/info` api.version, e.g. 'v3.4.2 8c7bce5') is new enough. */
+export function checkApiVersion(edge: string, version: string): void {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version.trim());
+  const have = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : undefined;
+  const cmp = have ? have.map((n, i) => n - (MIN_API_VERSION[i] ?? 0)).find((d) => d !== 0) ?? 0 : -1;
+  if (!have || have[0] !== MIN_API_VERSION[0] || cmp < 0) throw new UnsupportedApiError(edge, version, MIN_API_VERSION.join('.'));
 }
 
 /** HAProxy (or the API's schema) refused the configuration: retrying the same plan cannot help. */

@@ -18,6 +18,14 @@ export class RefusedConfigError extends Error {
   }
 }
 
+/** The edge's Data Plane API is a version the hub cannot drive. */
+export class UnsupportedApiError extends Error {
+  constructor(readonly edge: string, readonly version: string, readonly minimum: string) {
+    super(`edge ${edge}: the Data Plane API reports version '${version.slice(0, 80)}'; ingressfed needs dataplaneapi v${minimum} or newer within v3 (runtime server address, port and weight)`);
+    this.name = 'UnsupportedApiError';
+  }
+}
+
 /** An apply that ran out of its time limit. */
 export class ApplyTimeoutError extends Error {
   constructor(readonly edge: string, readonly limitMs: number) {

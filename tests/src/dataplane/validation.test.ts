@@ -45,24 +45,25 @@ describe('dataplane: invalid input is refused clearly and HAProxy keeps serving'
     await app?.stop();
   });
 
-  const invalidBodies: Array<[string, string, string, RegExp]> = [
-    ['a wrong type', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', retries: 'three' }), /body\/retries: must be integer/],
-    ['an unknown enum value', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', mode: 'udp' }), /body\/mode: must be one of http, tcp, log/],
-    ['a bad name pattern', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be x' }), /body\/name: must match/],
-    ['an unknown field', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', snippet: 'x' }), /unknown field 'snippet'/],
-    ['a missing required field', '/v3/services/haproxy/configuration/backends', JSON.stringify({ mode: 'http' }), /must have required property 'name'/],
-    ['a port out of range', '/v3/services/haproxy/configuration/backends/be_app/servers', JSON.stringify({ name: 's9', address: '127.0.0.9', port: 70000 }), /body\/port: must be <= 65535/],
-    ['malformed JSON', '/v3/services/haproxy/configuration/backends', '{"name": ', /not valid JSON/],
-    ['a newline inside a value', '/v3/services/haproxy/configuration/frontends/fe_http/acls/0', JSON.stringify({ acl_name: 'x', criterion: 'path', value: '/a\nglobal' }), /body\/value contains a control character/],
+  // Bodies that fail the API's schema answer 422, as dataplaneapi v3.4 does; malformed JSON answers 400.
+  const invalidBodies: Array<[string, string, string, RegExp, number]> = [
+    ['a wrong type', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', retries: 'three' }), /body\/retries: must be integer/, 422],
+    ['an unknown enum value', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', mode: 'udp' }), /body\/mode: must be one of http, tcp, log/, 422],
+    ['a bad name pattern', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be x' }), /body\/name: must match/, 422],
+    ['an unknown field', '/v3/services/haproxy/configuration/backends', JSON.stringify({ name: 'be_x', snippet: 'x' }), /unknown field 'snippet'/, 422],
+    ['a missing required field', '/v3/services/haproxy/configuration/backends', JSON.stringify({ mode: 'http' }), /must have required property 'name'/, 422],
+    ['a port out of range', '/v3/services/haproxy/configuration/backends/be_app/servers', JSON.stringify({ name: 's9', address: '127.0.0.9', port: 70000 }), /body\/port: must be <= 65535/, 422],
+    ['malformed JSON', '/v3/services/haproxy/configuration/backends', '{"name": ', /not valid JSON/, 400],
+    ['a newline inside a value', '/v3/services/haproxy/configuration/frontends/fe_http/acls/0', JSON.stringify({ acl_name: 'x', criterion: 'path', value: '/a\nglobal' }), /body\/value contains a control character/, 422],
   ];
 
-  for (const [what, path, body, message] of invalidBodies) {
-    it(`answers 400 with a clear message for ${what}, and changes nothing`, async () => {
+  for (const [what, path, body, message, status] of invalidBodies) {
+    it(`answers ${status} with a clear message for ${what}, and changes nothing`, async () => {
       const v = await dp.client.getVersion();
       const r = await raw(dp, 'POST', `${path}?version=${v}`, body);
-      assert.equal(r.status, 400, r.text);
+      assert.equal(r.status, status, r.text);
       assert.deepEqual(Object.keys(r.json).sort(), ['code', 'message']);
-      assert.equal(r.json.code, 400);
+      assert.equal(r.json.code, status);
       assert.match(String(r.json.message), message);
       assert.equal(await dp.client.getVersion(), v, 'the version did not move');
     });

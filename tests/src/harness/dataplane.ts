@@ -25,7 +25,15 @@ export interface LocalDataPlane {
 }
 
 /** The local Data Plane API server (its bin, as a separate process) with its own real HAProxy. */
-export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; maxOpenTransactions?: number; haproxyLog?: boolean } = {}): Promise<LocalDataPlane> {
+export interface LocalDataPlaneOptions {
+  reloadDelaySeconds?: number;
+  maxOpenTransactions?: number;
+  haproxyLog?: boolean;
+  /** An operator's validate command, run after `haproxy -c` on every configuration. */
+  validateCmd?: string;
+}
+
+export async function startLocalDataPlane(opts: LocalDataPlaneOptions = {}): Promise<LocalDataPlane> {
   const dir = tempDir('dataplane');
   const port = await freePort();
   const password = randomBytes(12).toString('hex');
@@ -34,6 +42,7 @@ export async function startLocalDataPlane(opts: { reloadDelaySeconds?: number; m
     '--reload-delay', String(opts.reloadDelaySeconds ?? 0.2),
     '--max-open-transactions', String(opts.maxOpenTransactions ?? 20),
     ...(opts.haproxyLog || process.env.INGRESSFED_HAPROXY_LOG === '1' ? ['--haproxy-log'] : []),
+    ...(opts.validateCmd ? ['--validate-cmd', opts.validateCmd] : []),
   ], { env: { ...process.env, INGRESSFED_DPAPI_PASSWORD: password }, logFile: process.env.INGRESSFED_HAPROXY_LOG === '1' ? join(dir.path, '..', `ingressfed-edge-${port}.log`) : undefined });
   await proc.waitForLine(/"msg":"listening"/);
   const url = `http://127.0.0.1:${port}`;

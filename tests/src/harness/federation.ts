@@ -10,7 +10,7 @@ import { freePort } from './ports.js';
 
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
-  edges?: Array<{ name: string; zone: string; bindPort?: number }>;
+  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string }>;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
@@ -95,7 +95,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       echo.follow(c.name, c.zone, kube.api);
     }
     for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
-      const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1 });
+      const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd });
       const bindPort = e.bindPort ?? (await freePort());
       const config: EdgeConfig = {
         name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password,
