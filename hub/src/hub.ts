@@ -270,7 +270,8 @@ export class Hub {
       this.statusPending = false;
       const d = this.desiredState;
       if (!d || !this.isLeader || this.stopped) return;
-      const snapshots = this.intake.snapshots(d.records);
+      // Every received Ingress gets a status, a quarantined one too (the model may not have it).
+      const snapshots = this.intake.snapshots();
       const statuses = computeStatuses(d.model, snapshots, this.edgeProgress(d), this.quarantine.byIngress(d.records));
       await this.status?.sync(statuses);
     });

@@ -20,7 +20,7 @@ const addressesOf = (edges: EdgeProgress[]): IngressStatusRecord['addresses'] =>
   [...new Set(edges.map((e) => e.publicAddress))].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
 
 /** Degraded when an edge failed to program the Ingress, or a change of it was quarantined. */
-function degraded(edges: EdgeProgress[], notLive: EdgeProgress[], quarantined: QuarantinedRecord[]): Condition | undefined {
+function degraded(notLive: EdgeProgress[], quarantined: QuarantinedRecord[]): Condition | undefined {
   const parts = [
     ...notLive.filter((e) => e.problem).map((e) => `not live on edge ${e.name}: ${e.problem}`),
     ...quarantined.map((q) => `HAProxy on edge ${q.edge} refused the change of ${q.key}; ${q.good ? 'its last good version is served' : 'it is not served'} until it changes: ${q.reason}`),
@@ -51,11 +51,20 @@ export function computeStatuses(model: FederatedModel, snapshots: ClusterSnapsho
     for (const ing of snap.ingresses) {
       const key = ingressKey({ cluster: snap.name, namespace: ing.namespace, name: ing.name });
       const st = model.ingresses.get(key);
-      if (!st || st.state === 'ignored') continue;
       const base = { schema: SCHEMA_VERSION, cluster: snap.name, namespace: ing.namespace, name: ing.name, uid: ing.source.uid } as const;
+      const refused = quarantined.get(key) ?? [];
+      if (!st && refused.length > 0) {
+        // A new Ingress whose change HAProxy refused: it is not in the model at all.
+        out.set(statusKey(snap.name, ing.namespace, ing.name), { ...base, addresses: [], conditions: [
+          { type: 'Accepted', status: 'False', reason: 'Quarantined', message: 'HAProxy refused the configuration for this Ingress; see the Degraded condition' },
+          degraded([], refused) as Condition,
+        ] });
+        continue;
+      }
+      if (!st || st.state === 'ignored') continue;
       const live = edges.filter((e) => e.live(key, ing));
       const notLive = edges.filter((e) => !live.includes(e));
-      const extra = degraded(edges, notLive, quarantined.get(key) ?? []);
+      const extra = degraded(notLive, refused);
       let rec: IngressStatusRecord;
       if (st.state === 'accepted') {
         const s = servedConditions(edges, live, { reason: 'Accepted', message: 'served by the ingressfed edges' });
