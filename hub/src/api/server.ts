@@ -191,11 +191,11 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
     };
   });
 
-  app.get(`${API_PREFIX}/events`, { ...read, schema: { description: 'Server-sent events: model, apply, cluster, leader, drain', response: { 200: Type.String(), ...errors } } }, async (req, reply) => {
+  app.get(`${API_PREFIX}/events`, { ...read, schema: { description: 'Server-sent events: model, apply, cluster, leader, drain, quarantine', response: { 200: Type.String(), ...errors } } }, async (req, reply) => {
     reply.hijack();
     reply.raw.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache', Connection: 'keep-alive' });
     reply.raw.write(': ingressfed events\n\n');
-    const kinds = ['model', 'apply', 'cluster', 'leader', 'drain'];
+    const kinds = ['model', 'apply', 'cluster', 'leader', 'drain', 'quarantine'];
     const listeners = kinds.map((k) => {
       const l = (data: unknown): void => {
         reply.raw.write(`event: ${k}\ndata: ${JSON.stringify(data)}\n\n`);
