@@ -82,7 +82,12 @@ export class EdgeApplier {
     let version: number | undefined;
     let reclaimed = 0;
     const changed = this.needsTransaction(state, want);
-    if (changed && this.refused?.hash === want.hash) throw new RefusedConfigError(this.edge.name, this.refused.message, false);
+    if (changed && this.refused?.hash === want.hash) {
+      // Refused before and unchanged since: not sent again, but endpoints keep moving at runtime.
+      const message = this.refused.message;
+      await this.syncRuntime(want.plan, state, signal);
+      throw new RefusedConfigError(this.edge.name, message, false);
+    }
     if (changed) {
       try {
         const out = await this.client.transaction(async (tx) => {
