@@ -75,7 +75,6 @@ export class Hub {
   private readonly drainBook: DrainBook;
   private readonly edges: EdgeLoop[];
   private desiredState: Desired | undefined;
-  private generation = 0;
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
@@ -223,7 +222,7 @@ export class Hub {
     const { records, lifted } = this.quarantine.apply(this.intake.records());
     for (const q of lifted) this.opts.log('info', 'quarantined record changed; trying it again', { key: q.key });
     const model = this.buildModel(records);
-    this.desiredState = { model, records, generation: ++this.generation };
+    this.desiredState = { model, records };
     this.updateModelMetrics(model);
     this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
     for (const e of this.edges) e.kick();

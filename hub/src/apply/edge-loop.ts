@@ -4,10 +4,8 @@ import type { HubMetrics } from '../metrics.js';
 import type { ApplyInput, ApplyOutcome, EdgeApplier } from './edge.js';
 import { ApplyTimeoutError, RefusedConfigError, classifyApplyError, type ApplyErrorKind } from './errors.js';
 
-/** One generation of the hub's desired state: what every edge should serve. */
+/** The hub's desired state: what every edge should serve. */
 export interface Desired extends ApplyInput {
-  /** Increases with every merge. */
-  generation: number;
   /** The records the model was merged from (quarantined keys at their last good version). */
   records: Map<string, ObjectRecord>;
 }
@@ -17,7 +15,7 @@ export interface EdgeLoopDeps {
   desired: () => Desired | undefined;
   /** Called when HAProxy refuses a plan: find and quarantine the cause. Resolves when done. */
   onRefused: (loop: EdgeLoop, err: RefusedConfigError) => Promise<void>;
-  /** Called after every apply, successful or not. */
+  /** Called after an apply that changed what the edge has live, or its error. */
   onSettled: () => void;
   metrics: HubMetrics;
   events: EventEmitter;
@@ -44,7 +42,6 @@ export class EdgeLoop {
   /** When the last successful apply started: what it planned is at least as new as this. */
   lastStartedAt: number | undefined;
   lastError: string | undefined;
-  lastErrorKind: ApplyErrorKind | 'timeout' | undefined;
   /** The desired state the edge serves now (its last successful apply). */
   applied: Desired | undefined;
   applies = 0;
@@ -88,6 +85,7 @@ export class EdgeLoop {
       this.dirty = false;
       const observed = this.observed.splice(0);
       const startedAt = Date.now();
+      const before = { model: this.applied?.model, error: this.lastError };
       try {
         if (!this.prepared) await this.prepare();
         const out = await this.withTimeLimit((signal) => this.applier.reconcile(d, signal));
@@ -105,7 +103,8 @@ export class EdgeLoop {
         if (kind !== 'refused') this.scheduleRetry();
         break;
       } finally {
-        this.deps.onSettled();
+        // Only what an edge has live, or why not, changes statuses: a no-op resync does not.
+        if (this.applied?.model !== before.model || this.lastError !== before.error) this.deps.onSettled();
       }
     }
   }
@@ -124,7 +123,7 @@ export class EdgeLoop {
   private succeeded(d: Desired, out: ApplyOutcome, startedAt: number, observed: number[]): void {
     const { metrics, events, log } = this.deps;
     const now = Date.now();
-    Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined, lastErrorKind: undefined });
+    Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined });
     this.applies++;
     this.backoff.reset();
     const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
@@ -145,7 +144,6 @@ export class EdgeLoop {
   private failed(err: Error, kind: ApplyErrorKind | 'timeout'): void {
     const { metrics, events, log } = this.deps;
     this.lastError = err.message;
-    this.lastErrorKind = kind;
     metrics.applies.inc({ edge: this.name, kind: 'unknown', result: kind === 'refused' ? 'refused' : 'error' });
     metrics.edgeErrors.inc({ edge: this.name });
     log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: this.name, kind, error: err.message });

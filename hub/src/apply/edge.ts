@@ -44,7 +44,7 @@ interface EdgeState {
   runtime: Map<string, Map<string, RuntimeServer>>;
 }
 
-interface Desired {
+interface PlannedStructure {
   plan: EdgePlan;
   frontend: Frontend;
   backends: BackendObject[];
@@ -148,14 +148,14 @@ export class EdgeApplier {
     return this.client.reclaimTransactions();
   }
 
-  private desired(input: ApplyInput, state: EdgeState): Desired {
+  private desired(input: ApplyInput, state: EdgeState): PlannedStructure {
     const plan = planEdge(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) });
     const frontend = frontendObject(plan, this.edge);
     const backends = plan.backends.map(backendObject);
     return { plan, frontend, backends, hash: structureHash(frontend, backends) };
   }
 
-  private needsTransaction(state: EdgeState, want: Desired): boolean {
+  private needsTransaction(state: EdgeState, want: PlannedStructure): boolean {
     const wanted = new Set(want.backends.map((b) => b.name));
     return parseStamp(state.frontend?.description).config !== want.hash ||
       want.backends.some((b) => !state.backends.has(b.name)) || [...state.backends].some((n) => !wanted.has(n));
@@ -211,7 +211,7 @@ export class EdgeApplier {
     }
   }
 
-  private async writeStructure(query: { transaction_id: string }, want: Desired, state: EdgeState, fence: number | undefined): Promise<void> {
+  private async writeStructure(query: { transaction_id: string }, want: PlannedStructure, state: EdgeState, fence: number | undefined): Promise<void> {
     const c = this.client;
     const q = { ...query, full_section: true };
     for (const b of want.backends) {
@@ -247,11 +247,11 @@ export class EdgeApplier {
       for (const slot of b.slots) {
         const cur = running?.get(slot.name);
         if (!cur) continue; // not on the edge (its structure was refused): nothing to set
-        const moves = slot.state !== 'maint' && (cur?.address !== slot.address || cur?.port !== slot.port);
+        const moves = slot.state !== 'maint' && (cur.address !== slot.address || cur.port !== slot.port);
         const steps: RuntimeServer[] = [];
-        if (moves && cur?.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
+        if (moves && cur.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
         if (moves) steps.push({ address: slot.address, port: slot.port });
-        if (moves ? slot.state !== 'maint' : cur?.admin_state !== slot.state) steps.push({ admin_state: slot.state });
+        if (moves ? slot.state !== 'maint' : cur.admin_state !== slot.state) steps.push({ admin_state: slot.state });
         for (const step of steps) {
           signal?.throwIfAborted();
           await this.client.setRuntimeServer(b.name, slot.name, step);

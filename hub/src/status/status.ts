@@ -27,7 +27,7 @@ function degraded(notLive: EdgeProgress[], quarantined: QuarantinedRecord[]): Co
   ];
   if (parts.length === 0) return undefined;
   const reason = quarantined.length > 0 ? 'Quarantined' : 'EdgeNotProgrammed';
-  return { type: 'Degraded', status: 'True', reason, message: `${parts.join('; ')}`.slice(0, 8192) };
+  return { type: 'Degraded', status: 'True', reason, message: parts.join('; ').slice(0, 8192) };
 }
 
 /** Accepted, and served only where the edges have it live. */
@@ -64,7 +64,7 @@ export function computeStatuses(model: FederatedModel, snapshots: ClusterSnapsho
       if (!st || st.state === 'ignored') continue;
       const live = edges.filter((e) => e.live(key, ing));
       const notLive = edges.filter((e) => !live.includes(e));
-      const extra = degraded(notLive, refused);
+      const extra = degraded(st.state === 'invalid' ? [] : notLive, refused);
       let rec: IngressStatusRecord;
       if (st.state === 'accepted') {
         const s = servedConditions(edges, live, { reason: 'Accepted', message: 'served by the ingressfed edges' });
