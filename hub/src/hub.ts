@@ -10,8 +10,9 @@ import { ClusterHealth, type ClusterState } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { StateIntake } from './intake.js';
 import { HubMetrics } from './metrics.js';
+import { IncrementalMerge } from './model/incremental.js';
 import { mergeClusters } from './model/merge.js';
-import { backendKey, type FederatedModel } from './model/types.js';
+import type { FederatedModel } from './model/types.js';
 import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
 import { StatusWriter, computeStatuses, type EdgeProgress } from './status/status.js';
 import { LeaderLease, type LeaseState } from './store/lease.js';
@@ -71,6 +72,7 @@ export class Hub {
   readonly events = new EventEmitter();
   readonly redis: RedisStore | undefined;
   readonly quarantine = new Quarantine();
+  private readonly merge = new IncrementalMerge();
   private readonly health: ClusterHealth;
   private readonly drainBook: DrainBook;
   private readonly edges: EdgeLoop[];
@@ -82,14 +84,23 @@ export class Hub {
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
   private statusPending = false;
+  /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
+  private savedModel: FederatedModel | undefined;
+  private saving: Promise<void> | undefined;
   /** Leadership periods, for the record (start, end). */
   readonly leadership: Array<{ from: number; to: number | undefined; fence: number | undefined }> = [];
 
   constructor(private readonly opts: HubOptions, private readonly clients: HubClients) {
     this.events.setMaxListeners(1000);
     this.redis = clients.redis;
-    this.intake = new StateIntake(() => this.changed(), (l, m, f) => opts.log(l, m, f), (observedAt) => {
-      for (const e of this.edges) e.observed.push(observedAt);
+    this.intake = new StateIntake({
+      onChange: () => this.changed(),
+      // A heartbeat changes only staleness; the model is merged again only if a cluster expired or came back.
+      onHeartbeat: () => void (this.intake.initialized && this.health.evaluate() && this.changed()),
+      onObserved: (observedAt) => {
+        for (const e of this.edges) e.observed.push(observedAt);
+      },
+      log: (l, m, f) => opts.log(l, m, f),
     });
     this.health = new ClusterHealth(this.intake, opts, this.metrics, this.events, opts.log);
     this.drainBook = new DrainBook(clients.redis, opts.log);
@@ -160,8 +171,11 @@ export class Hub {
     if (s.leader) {
       this.leadership.push({ from: Date.now(), to: undefined, fence: s.fence });
       this.opts.log('info', 'leader lease acquired: writing to edges', { fence: s.fence, holder: s.holder });
-      // A new leader plans again from scratch: edges and Ingress statuses alike.
+      // A new leader plans again from scratch: edges, Ingress statuses and the model copy alike.
       for (const e of this.edges) e.leadershipChanged();
+      this.savedModel = undefined;
+      this.statusesChanged();
+      this.saveModel();
       this.changed();
       for (const e of this.edges) e.kick();
     } else {
@@ -214,31 +228,59 @@ export class Hub {
     }, 5);
   }
 
-  /** Merges the records (with the quarantine in force) into a new desired state, and kicks every edge. */
+  /**
+   * Brings the model up to date with the records that changed (with the quarantine in force) and
+   * kicks every edge. Work is proportional to the change: the merge is incremental, and statuses and
+   * the model copy are refreshed only when the model did change.
+   */
   private rebuild(): void {
     if (this.pending) clearTimeout(this.pending);
     this.pending = undefined;
     this.health.evaluate();
-    const { records, lifted } = this.quarantine.apply(this.intake.records());
-    for (const q of lifted) this.opts.log('info', 'quarantined record changed; trying it again', { key: q.key });
-    const model = this.buildModel(records);
-    this.desiredState = { model, records };
-    this.updateModelMetrics(model);
-    this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
+    this.merge.setExpired(this.health.expired());
+    for (const c of this.intake.clusterNames()) this.merge.setZone(c, this.intake.zone(c));
+    for (const key of this.intake.takeChanges()) this.feed(key);
+    const model = this.merge.model();
+    this.metrics.refused.set(this.intake.refused.size);
+    this.metrics.quarantined.set(this.quarantine.size);
+    if (model !== this.desiredState?.model) {
+      // The records this model was merged from, as they are now (the merge keeps changing its own).
+      this.desiredState = { model, records: new Map(this.merge.records) };
+      this.updateModelMetrics(model);
+      this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
+      this.statusesChanged();
+      this.saveModel();
+    }
     for (const e of this.edges) e.kick();
-    this.statusesChanged();
-    void this.redis?.saveModel({
-      at: Date.now(),
-      routes: model.routes.map((r) => ({ host: r.host, path: r.path, pathType: r.pathType, backend: backendKey(r.backend) })),
-      backends: model.backends.map((b) => ({ id: backendKey(b.id), endpoints: b.endpoints })),
+  }
+
+  /** Hands the merge a changed record, or its last good version while it is quarantined. */
+  private feed(key: string): void {
+    const current = this.intake.record(key);
+    const q = this.quarantine.get(key);
+    if (q && !sameContent(current, q.refused)) {
+      this.quarantine.lift(key);
+      this.opts.log('info', 'quarantined record changed; trying it again', { key });
+    }
+    const held = this.quarantine.get(key);
+    this.merge.put(key, held ? held.good : current);
+  }
+
+  /** Keeps the model copy in Redis current, one save at a time, each writing only what changed. */
+  private saveModel(): void {
+    if (!this.redis || this.saving || !this.isLeader) return;
+    const next = this.desiredState?.model;
+    if (!next || next === this.savedModel) return;
+    this.saving = this.redis.saveModel(this.savedModel, next).then((ok) => {
+      this.savedModel = ok ? next : undefined;
+      this.saving = undefined;
+      if (!this.stopped) this.saveModel();
     });
   }
 
   private updateModelMetrics(model: FederatedModel): void {
     this.metrics.routes.set(model.routes.length);
     this.metrics.conflicts.set(model.conflicts.length);
-    this.metrics.refused.set(this.intake.refused.size);
-    this.metrics.quarantined.set(this.quarantine.size);
     const byState = new Map<string, number>([['accepted', 0], ['invalid', 0], ['conflicted', 0], ['ignored', 0]]);
     for (const st of model.ingresses.values()) byState.set(st.state, (byState.get(st.state) ?? 0) + 1);
     for (const [state, n] of byState) this.metrics.ingresses.set({ state }, n);
@@ -313,6 +355,7 @@ export class Hub {
         key, cluster: key.split('.')[0] ?? '', reason: err.refusal.slice(0, 2000), edge: loop.name, since: Date.now(), refused: d.records.get(key), good: good.get(key),
       };
       this.quarantine.add(entry);
+      this.feed(key);
       this.opts.log('warn', 'record quarantined: HAProxy refuses its change; its last good version is planned instead', { key, edge: loop.name, error: entry.reason });
       this.events.emit('quarantine', { key, cluster: entry.cluster, edge: loop.name, reason: entry.reason });
     }
@@ -352,6 +395,7 @@ export class Hub {
     this.health.stop();
     await Promise.all(this.edges.map((e) => e.stop()));
     await this.statusChain;
+    await this.saving;
     await this.lease?.stop(opts.releaseLease !== false);
     this.intake.stop();
     await this.clients.close?.();

@@ -17,23 +17,30 @@ interface ClusterState {
   records: Map<string, ObjectRecord>;
 }
 
+export interface IntakeHooks {
+  /** Object records or cluster info changed (see takeChanges). */
+  onChange: () => void;
+  /** A heartbeat arrived: only staleness can have changed. */
+  onHeartbeat?: () => void;
+  /** Called with the spoke's observation time of every object record that arrives after start. */
+  onObserved?: (observedAt: number) => void;
+  log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void;
+}
+
 /**
  * Reads the state bucket: every key is decoded and validated again (spokes are untrusted); a refused
  * key is recorded with its reason and changes nothing else. `initialized` turns true once every value
- * present when the watch started has been read (startup gating).
+ * present when the watch started has been read (startup gating). The keys of object records that
+ * changed are collected until taken, so the hub's merge works on what changed only.
  */
 export class StateIntake {
   private readonly clusters = new Map<string, ClusterState>();
+  private changes = new Set<string>();
   readonly refused = new Map<string, Refusal>();
   initialized = false;
   private stopped = false;
 
-  constructor(
-    private readonly onChange: () => void,
-    private readonly log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void,
-    /** Called with the spoke's observation time of every object record that arrives after start. */
-    private readonly onObserved: (observedAt: number) => void = () => undefined,
-  ) {}
+  constructor(private readonly hooks: IntakeHooks) {}
 
   async start(kv: KV): Promise<void> {
     const status = await kv.status();
@@ -42,9 +49,10 @@ export class StateIntake {
     void (async () => {
       for await (const e of iter) {
         if (this.stopped) break;
-        this.apply(e);
+        const heartbeat = this.apply(e);
         if (!this.initialized && (e.isUpdate || e.delta === 0)) this.markInitialized();
-        this.onChange();
+        if (heartbeat) this.hooks.onHeartbeat?.();
+        else this.hooks.onChange();
       }
     })();
     this.stopWatch = () => iter.stop();
@@ -54,8 +62,8 @@ export class StateIntake {
 
   private markInitialized(): void {
     this.initialized = true;
-    this.log('info', 'state bucket read', { clusters: this.clusters.size, refused: this.refused.size });
-    this.onChange();
+    this.hooks.log('info', 'state bucket read', { clusters: this.clusters.size, refused: this.refused.size });
+    this.hooks.onChange();
   }
 
   private cluster(name: string): ClusterState {
@@ -67,21 +75,22 @@ export class StateIntake {
     return c;
   }
 
-  private apply(e: KvWatchEntry): void {
+  /** Applies one entry; answers true when it was a heartbeat. */
+  private apply(e: KvWatchEntry): boolean {
     const key = e.key;
     if (e.operation !== 'PUT') {
       this.refused.delete(key);
       const cluster = key.split('.')[0] ?? '';
       const c = this.clusters.get(cluster);
-      c?.records.delete(key);
-      return;
+      if (c?.records.delete(key)) this.changes.add(key);
+      return false;
     }
     const d = decodeStateEntry(key, e.value);
     if (!d.ok) {
-      if (!this.refused.has(key)) this.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
+      if (!this.refused.has(key)) this.hooks.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
       this.refused.set(key, { key, cluster: d.cluster, reason: d.reason, at: Date.now() });
       // A refused update leaves the last valid record of this key in place (nothing lost, nothing else affected).
-      return;
+      return false;
     }
     this.refused.delete(key);
     const entry = d.entry;
@@ -90,17 +99,30 @@ export class StateIntake {
       const c = this.cluster(entry.cluster);
       c.heartbeat = entry.heartbeat;
       c.heartbeatAt = Date.now();
+      return true;
     } else {
       this.cluster(entry.key.cluster).records.set(key, entry.record);
-      if (e.isUpdate) this.onObserved(entry.record.observedAt);
+      this.changes.add(key);
+      if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt);
     }
+    return false;
   }
 
-  /** Every object record as last received, by key (a copy: later changes do not show in it). */
-  records(): Map<string, ObjectRecord> {
-    const out = new Map<string, ObjectRecord>();
-    for (const c of this.clusters.values()) for (const [k, r] of c.records) out.set(k, r);
+  /** The keys of object records changed (set or deleted) since the last call. */
+  takeChanges(): Set<string> {
+    const out = this.changes;
+    this.changes = new Set();
     return out;
+  }
+
+  /** The record of a key as last received. */
+  record(key: string): ObjectRecord | undefined {
+    return this.clusters.get(key.split('.')[0] ?? '')?.records.get(key);
+  }
+
+  /** The zone a cluster reports, if it sent its info. */
+  zone(cluster: string): string | null {
+    return this.clusters.get(cluster)?.info?.zone ?? null;
   }
 
   /** One snapshot per known cluster, of the given records (default: as received). */

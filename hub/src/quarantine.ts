@@ -42,25 +42,13 @@ export class Quarantine {
     this.entries.set(entry.key, entry);
   }
 
-  /**
-   * The records to plan with: the received ones, except that each quarantined key keeps its last
-   * good version. An entry whose record changed since it was refused is lifted (tried again).
-   * Answers the keys lifted.
-   */
-  apply(current: Map<string, ObjectRecord>): { records: Map<string, ObjectRecord>; lifted: QuarantinedRecord[] } {
-    const lifted: QuarantinedRecord[] = [];
-    if (this.entries.size === 0) return { records: current, lifted };
-    const records = new Map(current);
-    for (const e of [...this.entries.values()]) {
-      if (!sameContent(current.get(e.key), e.refused)) {
-        this.entries.delete(e.key);
-        lifted.push(e);
-        continue;
-      }
-      if (e.good) records.set(e.key, e.good);
-      else records.delete(e.key);
-    }
-    return { records, lifted };
+  get(key: string): QuarantinedRecord | undefined {
+    return this.entries.get(key);
+  }
+
+  /** Lifts a quarantine (its record changed since it was refused: it is tried again). */
+  lift(key: string): void {
+    this.entries.delete(key);
   }
 
   /**
