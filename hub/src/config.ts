@@ -40,6 +40,7 @@ export function loadHubConfig(path: string): HubConfig {
     if (isIP(String(e.bindAddress)) === 0) problems.push(`${at}.bindAddress: must be an IP address`);
     if (!Number.isInteger(e.bindPort) || e.bindPort < 1 || e.bindPort > 65535) problems.push(`${at}.bindPort: must be a port`);
     if (typeof e.publicAddress !== 'string') problems.push(`${at}.publicAddress: required`);
+    if (e.maxCheckedSlots !== undefined && !(Number.isInteger(e.maxCheckedSlots) && e.maxCheckedSlots >= 0)) problems.push(`${at}.maxCheckedSlots: must be a whole number`);
   });
   (c.api?.tokens ?? []).forEach((t, i) => {
     if (typeof t.name !== 'string' || typeof t.token !== 'string' || t.token.length < 16) problems.push(`api.tokens[${i}]: needs a name and a token of at least 16 characters`);

@@ -47,7 +47,6 @@ export function backendObject(b: PlannedBackend): BackendObject {
       ...(s.backup ? { backup: 'enabled' as const } : {}),
     };
   }
-  const inter = b.health?.intervalMs ?? 1000;
   return {
     name: b.name,
     mode: 'http',
@@ -63,13 +62,21 @@ export function backendObject(b: PlannedBackend): BackendObject {
     redispatch: { enabled: 'enabled', interval: 1 },
     connect_timeout: 2000,
     server_timeout: 30000,
+    ...(b.checked ? checkedBackend(b) : { default_server: { check: 'disabled' as const } }),
+    servers,
+  };
+}
+
+/** Active health checks, and passive ones (a refused connection marks the server down at once). */
+function checkedBackend(b: PlannedBackend): Partial<BackendObject> {
+  const inter = b.health?.intervalMs ?? 1000;
+  return {
     check_timeout: Math.min(2000, inter),
     ...(b.health?.path ? { adv_check: 'httpchk' as const, httpchk_params: { method: 'GET' as const, uri: b.health.path } } : {}),
     default_server: {
       check: 'enabled', inter, fastinter: Math.max(100, Math.floor(inter / 4)), downinter: inter, rise: 1, fall: 2,
       observe: 'layer4', error_limit: 1, 'on-error': 'mark-down',
     },
-    servers,
   };
 }
 

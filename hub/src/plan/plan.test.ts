@@ -33,16 +33,29 @@ describe('plan: one edge\'s HAProxy objects from the federated model', () => {
   });
 
   it('sizes slot pools with headroom and keeps every endpoint in the slot it has', () => {
-    assert.deepEqual([0, 1, 2, 3, 4, 6].map((n) => poolSize(n, 0)), [4, 4, 4, 8, 8, 16]);
+    assert.deepEqual([0, 1, 2, 3, 4, 6].map((n) => poolSize(n, 0)), [0, 4, 4, 8, 8, 16]);
     assert.equal(poolSize(3, 8), 8, 'no shrink above a quarter');
     assert.equal(poolSize(1, 16), 4, 'shrinks far below');
+    assert.equal(poolSize(0, 4), 4, 'a pool that had endpoints keeps its slots');
     const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')],
       endpoints: [endpoints('a', 'web', ['10.0.0.1', '10.0.0.2'])] })]);
     const name = backendName({ namespace: 'default', service: 'web', port: 80 });
     const cur = new Map([[name, new Map([['p0', ''], ['p1', ''], ['p2', '10.0.0.2:8080'], ['p3', '']])]]);
     const slots = planEdge(m, edge, cur).backends.find((b) => b.name === name)?.slots ?? [];
     assert.deepEqual(slots.filter((s) => s.endpoint).map((s) => `${s.name}=${s.address}`), ['p0=10.0.0.1', 'p2=10.0.0.2']);
-    assert.deepEqual(slots.filter((s) => !s.endpoint).map((s) => `${s.name}:${s.state}`), ['p1:maint', 'p3:maint', 'b0:maint', 'b1:maint', 'b2:maint', 'b3:maint']);
+    assert.deepEqual(slots.filter((s) => !s.endpoint).map((s) => `${s.name}:${s.state}`), ['p1:maint', 'p3:maint'], 'no backup pool without backup endpoints');
+  });
+
+  it('gives active checks to backends in name order while the edge\'s budget of checked slots lasts', () => {
+    const names = ['s1', 's2', 's3'];
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: names.map((n) => ingress('a', n, [{ host: `${n}.x.com`, service: n }])),
+      services: names.map((n) => service('a', n)), endpoints: names.map((n) => endpoints('a', n, ['10.0.0.1', '10.0.0.2', '10.0.0.3'])) })]);
+    const checked = (budget: number): boolean[] => planEdge(m, { ...edge, maxCheckedSlots: budget }).backends.slice(1).map((b) => b.checked);
+    assert.deepEqual(checked(10_000), [true, true, true]);
+    assert.deepEqual(checked(17), [true, true, false], 'eight slots each: two fit in 17');
+    const be = backendObject(planEdge(m, { ...edge, maxCheckedSlots: 8 }).backends[2] as NonNullable<ReturnType<typeof planEdge>['backends'][number]>);
+    assert.equal(be.default_server?.check, 'disabled');
+    assert.equal(be.default_server?.observe, undefined);
   });
 
   it('puts the edge\'s zone in primary slots and other zones in backup slots; none puts all in primary', () => {

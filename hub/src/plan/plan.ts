@@ -19,7 +19,16 @@ export interface EdgeTarget {
   zone: string;
   bindAddress: string;
   bindPort: number;
+  /**
+   * Most slots given active health checks on this edge (default 10,000). HAProxy reserves a file
+   * descriptor per checked server at start, on top of two per connection: with a descriptor limit F
+   * and maxconn M, keep this under F − 2M − 100. Backends past the budget (in name order) run on
+   * passive detection: Kubernetes readiness, retries and redispatch.
+   */
+  maxCheckedSlots?: number;
 }
+
+export const DEFAULT_MAX_CHECKED_SLOTS = 10_000;
 
 export type SlotState = 'ready' | 'drain' | 'maint';
 
@@ -46,6 +55,8 @@ export interface PlannedBackend {
   name: string;
   id: BackendId | undefined;
   health: HealthCheck | undefined;
+  /** Whether its slots get active health checks (within the edge's budget). */
+  checked: boolean;
   slots: PlannedSlot[];
 }
 
@@ -109,8 +120,13 @@ function pathAcls(pathType: string, path: string): PlannedAcl[] {
 
 const MIN_POOL = 4;
 
-/** Slots for a pool: room for 1.5× the endpoints, in powers of two; shrinks only far below, to avoid flapping. */
+/**
+ * Slots for a pool: room for 1.5× the endpoints, in powers of two, at least 4 once it has any; shrinks
+ * only far below, to avoid flapping. A pool that never had endpoints has no slots (at ten thousand
+ * backends, empty backup pools alone would be tens of thousands of servers).
+ */
 export function poolSize(wanted: number, current: number): number {
+  if (wanted === 0 && current === 0) return 0;
   const target = Math.max(MIN_POOL, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(wanted * 1.5)))));
   if (wanted > current) return target;
   if (current > MIN_POOL && wanted <= current / 4) return target;
@@ -191,12 +207,16 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     }
     if (hostTerm && !coversAll) switching.push({ backend: defaultBackend, cond_test: hostTerm });
   }
-  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, slots: [] }];
+  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, checked: false, slots: [] }];
+  let checkBudget = edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS;
   for (const b of model.backends) {
     const name = backendName(b.id);
     const { primary, backup } = splitByPolicy(b, edge);
     const cur = current.get(name);
-    backends.push({ name, id: b.id, health: b.health, slots: [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)] });
+    const slots = [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)];
+    const checked = slots.length <= checkBudget;
+    if (checked) checkBudget -= slots.length;
+    backends.push({ name, id: b.id, health: b.health, checked, slots });
   }
   return { acls: [...acls.values()].flat(), switching, defaultBackend, backends };
 }
