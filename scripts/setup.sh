@@ -15,6 +15,7 @@ command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
 command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
+command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # load generator of the benchmarks
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   sudo=""

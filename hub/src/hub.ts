@@ -104,12 +104,18 @@ export class Hub {
     });
     this.health = new ClusterHealth(this.intake, opts, this.metrics, this.events, opts.log);
     this.drainBook = new DrainBook(clients.redis, opts.log);
-    this.edges = opts.edges.map((e) => new EdgeLoop(new EdgeApplier(e), {
+    this.edges = opts.edges.map((e) => new EdgeLoop(this.applier(e), {
       desired: () => (this.isLeader && !this.stopped ? this.desiredWithLease() : undefined),
       onRefused: (loop, err) => this.isolate(loop, err),
       onSettled: () => this.statusesChanged(),
       metrics: this.metrics, events: this.events, log: opts.log, applyTimeoutMs: opts.applyTimeoutMs,
     }));
+  }
+
+  private applier(e: EdgeConfig): EdgeApplier {
+    const a = new EdgeApplier(e);
+    a.onPlanned = (seconds) => this.metrics.plan.observe({ edge: e.name }, seconds);
+    return a;
   }
 
   async start(): Promise<void> {
@@ -180,7 +186,10 @@ export class Hub {
       for (const e of this.edges) e.kick();
     } else {
       const cur = this.leadership.at(-1);
-      if (cur && cur.to === undefined) cur.to = Date.now();
+      if (cur && cur.to === undefined) {
+        cur.to = Date.now();
+        this.metrics.leaderLost.inc();
+      }
       this.opts.log('warn', 'leader lease lost: no longer writing', { holder: s.holder });
     }
     this.events.emit('leader', { leader: s.leader, fence: s.fence ?? null });
@@ -239,8 +248,10 @@ export class Hub {
     this.health.evaluate();
     this.merge.setExpired(this.health.expired());
     for (const c of this.intake.clusterNames()) this.merge.setZone(c, this.intake.zone(c));
+    const timer = this.metrics.merge.startTimer();
     for (const key of this.intake.takeChanges()) this.feed(key);
     const model = this.merge.model();
+    timer();
     this.metrics.refused.set(this.intake.refused.size);
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
@@ -398,6 +409,7 @@ export class Hub {
     await this.saving;
     await this.lease?.stop(opts.releaseLease !== false);
     this.intake.stop();
+    this.metrics.close();
     await this.clients.close?.();
   }
 }

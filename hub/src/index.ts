@@ -14,6 +14,7 @@ export type { HubClients, HubOptions } from './hub.js';
 export { Hub } from './hub.js';
 export type { Refusal } from './intake.js';
 export { StateIntake } from './intake.js';
+export { IncrementalMerge } from './model/incremental.js';
 export { mergeClusters, parseFailover } from './model/merge.js';
 export type * from './model/types.js';
 export { backendKey, ingressKey } from './model/types.js';

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /** The hub's Prometheus metrics: one per outcome, labelled by what they concern. */
@@ -21,4 +22,30 @@ export class HubMetrics {
     labelNames: ['edge'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry],
   });
   readonly leader = new Gauge({ name: 'ingressfed_leader', help: '1 while this hub holds the leader lease', registers: [this.registry] });
+  readonly leaderLost = new Counter({ name: 'ingressfed_leader_lost_total', help: 'Times this hub lost the leader lease it held', registers: [this.registry] });
+  readonly merge = new Histogram({
+    name: 'ingressfed_merge_seconds', help: 'Time to bring the model up to date after record changes (incremental merge)',
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry],
+  });
+  readonly plan = new Histogram({
+    name: 'ingressfed_plan_seconds', help: 'Time to plan an edge and compare it with the edge (per apply)', labelNames: ['edge'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry],
+  });
+  private readonly loop = monitorEventLoopDelay({ resolution: 10 });
+  readonly loopDelay = new Gauge({
+    name: 'ingressfed_event_loop_delay_seconds', help: 'Event loop delay since the hub started: p99 and max', labelNames: ['quantile'], registers: [this.registry],
+    collect: () => {
+      this.loopDelay.set({ quantile: 'p99' }, this.loop.percentile(99) / 1e9);
+      this.loopDelay.set({ quantile: 'max' }, this.loop.max / 1e9);
+    },
+  });
+
+  constructor() {
+    this.loop.enable();
+  }
+
+  /** Stops sampling the event loop. */
+  close(): void {
+    this.loop.disable();
+  }
 }

@@ -1,7 +1,9 @@
 import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed/dataplane';
 import type { Endpoint, FederatedModel } from '../model/types.js';
-import { backendObject, frontendObject, structureHash, type BackendObject, type Frontend } from '../plan/objects.js';
-import { FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget } from '../plan/plan.js';
+import { backendHash, backendObject, combineHashes, frontendHash, frontendObject, type BackendObject, type Frontend } from '../plan/objects.js';
+import {
+  FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedSlot,
+} from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
@@ -36,10 +38,13 @@ export interface ApplyOutcome {
   plan: EdgePlan;
 }
 
+/** What the hub knows of an edge: read from it, then kept up to date with the hub's own writes. */
 interface EdgeState {
+  /** The configuration version this state is at. */
+  version: number;
   frontend: Frontend | undefined;
-  /** Names of the backends the hub owns on the edge. */
-  backends: Set<string>;
+  /** The backends the hub owns on the edge, each with the structure hash stamped on it ('' if none). */
+  backends: Map<string, string>;
   slots: CurrentSlots;
   runtime: Map<string, Map<string, RuntimeServer>>;
 }
@@ -47,16 +52,31 @@ interface EdgeState {
 interface PlannedStructure {
   plan: EdgePlan;
   frontend: Frontend;
-  backends: BackendObject[];
-  /** Hash of the structure: the edge needs a transaction only when its stamp differs. */
+  frontendHash: string;
+  backends: Array<{ object: BackendObject; hash: string }>;
+  /** Hash of the whole structure: stamped on the frontend. */
   hash: string;
 }
 
+/** A structure change: what a transaction writes. */
+interface StructureChange {
+  backends: Array<{ object: BackendObject; hash: string }>;
+  removed: string[];
+  frontend: boolean;
+}
+
+/** Backends whose slots are read again on each apply, in turn, to notice drift on the edge. */
+const VERIFY_SLICE = 256;
+
 /**
- * Brings one edge to the plan for a federated model. Structure (frontend, backends, slot pools) is
- * committed in one transaction only when its hash differs from the one stamped on the edge, so an
- * unchanged model opens no transaction and causes no reload. Slots (address, port, state) are then
- * set through the runtime API, in an order that never leaves a slot serving at a stale address.
+ * Brings one edge to the plan for a federated model, with work proportional to the change. The hub
+ * reads the edge once, then keeps its own record of it: each apply reads only the configuration
+ * version (anything written by someone else changes it, and the edge is read again) and the slots of
+ * a slice of backends in turn (drift at runtime is repaired within a few resyncs). A transaction is
+ * opened only when the structure's hash differs from the one stamped on the edge, and writes only the
+ * backends whose own stamp differs, the frontend if it changed, and deletions; an unchanged model
+ * causes no reload. Slots (address, port, state) are then set through the runtime API, in an order
+ * that never leaves a slot serving at a stale address.
  */
 export class EdgeApplier {
   readonly client: DataPlaneClient;
@@ -66,35 +86,58 @@ export class EdgeApplier {
   readonly sessions = new Map<string, Map<string, number>>();
   /** Each slot as the running HAProxy last reported it (weight, health), per backend. */
   runtime = new Map<string, Map<string, RuntimeServer>>();
+  private known: EdgeState | undefined;
+  private verifyCursor = 0;
+  private readonly memo = new PlanMemo();
+  private readonly objects = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; object: BackendObject; hash: string }>();
+  private frontendMemo: { acls: EdgePlan['acls']; object: Frontend; hash: string } | undefined;
+
+  /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
+  onPlanned: (seconds: number) => void = () => undefined;
 
   constructor(readonly edge: EdgeConfig) {
     this.client = new DataPlaneClient({ url: edge.url, username: edge.username, password: edge.password });
   }
 
   async reconcile(input: ApplyInput, signal?: AbortSignal): Promise<ApplyOutcome> {
+    try {
+      return await this.reconcileKnown(input, signal);
+    } catch (err) {
+      // Whatever happened on the edge, the next apply reads it again.
+      this.known = undefined;
+      throw err;
+    }
+  }
+
+  private async reconcileKnown(input: ApplyInput, signal?: AbortSignal): Promise<ApplyOutcome> {
     const started = Date.now();
-    let state = await this.read(signal);
+    let state = await this.current(signal);
     this.checkFence(state, input.fence);
     await this.readSessions(input, state);
-    const want = this.desired(input, state);
+    let want = this.desired(input, state);
     let reloadId: string | undefined;
     let reloadStatus: string | undefined;
     let version: number | undefined;
     let reclaimed = 0;
-    const changed = this.needsTransaction(state, want);
-    if (changed && this.refused?.hash === want.hash) {
+    const change = this.structureChange(state, want);
+    if (change && this.refused?.hash === want.hash) {
       // Refused before and unchanged since: not sent again, but endpoints keep moving at runtime.
       const message = this.refused.message;
       await this.syncRuntime(want.plan, state, signal);
       throw new RefusedConfigError(this.edge.name, message, false);
     }
-    if (changed) {
+    if (change) {
+      let written: StructureChange = change;
       try {
         const out = await this.client.transaction(async (tx) => {
-          // Re-read inside each attempt: a retry after a version conflict must plan on fresh state.
-          const fresh = tx.attempt === 1 ? state : await this.read(signal);
-          this.checkFence(fresh, input.fence);
-          await this.writeStructure(tx.query, tx.attempt === 1 ? want : this.desired(input, fresh), fresh, input.fence);
+          // A retry after a version conflict reads the edge again and plans on that.
+          if (tx.attempt > 1) {
+            state = await this.read(signal);
+            this.checkFence(state, input.fence);
+            want = this.desired(input, state);
+            written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
+          }
+          await this.writeStructure(tx.query, written, want, state, input.fence);
         }, { signal, onReclaimed: (n) => (reclaimed += n) });
         reloadId = out.reloadId;
         reloadStatus = out.reload?.status;
@@ -107,11 +150,12 @@ export class EdgeApplier {
         throw err;
       }
       this.refused = undefined;
-      state = await this.read(signal);
+      state = await this.committed(state, want, written, signal);
     }
     const runtimeChanges = await this.syncRuntime(want.plan, state, signal);
+    this.known = state;
     this.runtime = state.runtime;
-    return { edge: this.edge.name, transaction: changed, reloadId, reloadStatus, version, runtimeChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
+    return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
   }
 
   /**
@@ -120,14 +164,15 @@ export class EdgeApplier {
    * RefusedConfigError when HAProxy refuses it.
    */
   async validate(input: ApplyInput, signal?: AbortSignal): Promise<void> {
-    const state = await this.read(signal);
+    const state = await this.current(signal);
     this.checkFence(state, input.fence);
     const want = this.desired(input, state);
     const c = this.client;
-    const tx = await c.startTransaction(await c.getVersion());
+    const tx = await c.startTransaction(state.version);
     const id = tx.id as string;
     try {
-      await this.writeStructure({ transaction_id: id }, want, state, input.fence);
+      const change = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
+      await this.writeStructure({ transaction_id: id }, change, want, state, input.fence);
       signal?.throwIfAborted();
       await c.validateTransaction(id);
     } catch (err) {
@@ -141,24 +186,59 @@ export class EdgeApplier {
   /**
    * Before the first write of a leadership: checks that the Data Plane API is a version the hub can
    * drive, then deletes transactions left open at older versions (by a writer that crashed).
-   * Answers how many were deleted.
+   * Answers how many were deleted. The edge is read afresh afterwards.
    */
   async prepare(): Promise<number> {
+    this.known = undefined;
     checkApiVersion(this.edge.name, await this.client.apiVersion());
     return this.client.reclaimTransactions();
   }
 
-  private desired(input: ApplyInput, state: EdgeState): PlannedStructure {
-    const plan = planEdge(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) });
-    const frontend = frontendObject(plan, this.edge);
-    const backends = plan.backends.map(backendObject);
-    return { plan, frontend, backends, hash: structureHash(frontend, backends) };
+  /** The edge as the hub knows it: read again when its version moved, else a slice verified. */
+  private async current(signal?: AbortSignal): Promise<EdgeState> {
+    const known = this.known;
+    const version = await this.client.getVersion();
+    if (!known || known.version !== version) return this.read(signal);
+    const names = [...known.backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND);
+    const from = this.verifyCursor % Math.max(1, names.length);
+    const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
+    this.verifyCursor = from + VERIFY_SLICE;
+    await this.readSlots(known, slice, signal);
+    return known;
   }
 
-  private needsTransaction(state: EdgeState, want: PlannedStructure): boolean {
-    const wanted = new Set(want.backends.map((b) => b.name));
-    return parseStamp(state.frontend?.description).config !== want.hash ||
-      want.backends.some((b) => !state.backends.has(b.name)) || [...state.backends].some((n) => !wanted.has(n));
+  private desired(input: ApplyInput, state: EdgeState): PlannedStructure {
+    const t0 = performance.now();
+    const out = this.plan(input, state);
+    this.onPlanned((performance.now() - t0) / 1000);
+    return out;
+  }
+
+  private plan(input: ApplyInput, state: EdgeState): PlannedStructure {
+    const plan = planEdge(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) }, this.memo);
+    if (this.frontendMemo?.acls !== plan.acls) {
+      const object = frontendObject(plan, this.edge);
+      this.frontendMemo = { acls: plan.acls, object, hash: frontendHash(object) };
+    }
+    const { object: frontend, hash: feHash } = this.frontendMemo;
+    const backends = plan.backends.map((b) => {
+      const hit = this.objects.get(b.slots);
+      if (hit && hit.checked === b.checked && hit.health === b.health && b.slots.length > 0) return hit;
+      const object = backendObject(b);
+      const out = { checked: b.checked, health: b.health, object, hash: backendHash(object) };
+      if (b.slots.length > 0) this.objects.set(b.slots, out);
+      return out;
+    });
+    return { plan, frontend, frontendHash: feHash, backends, hash: combineHashes(feHash, backends.map((b) => b.hash)) };
+  }
+
+  /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
+  private structureChange(state: EdgeState, want: PlannedStructure): StructureChange | undefined {
+    const wanted = new Set(want.backends.map((b) => b.object.name));
+    const backends = want.backends.filter((b) => state.backends.get(b.object.name) !== b.hash);
+    const removed = [...state.backends.keys()].filter((n) => !wanted.has(n));
+    const frontend = parseStamp(state.frontend?.description).config !== want.hash;
+    return backends.length > 0 || removed.length > 0 || frontend ? { backends, removed, frontend } : undefined;
   }
 
   /** A leader writes its fence with every transaction; one that finds a newer fence was deposed. */
@@ -169,33 +249,56 @@ export class EdgeApplier {
     }
   }
 
+  /** Reads the whole edge: the frontend, the hub's backends with their stamps, and every slot. */
   private async read(signal?: AbortSignal): Promise<EdgeState> {
     const c = this.client;
     signal?.throwIfAborted();
+    const version = await c.getVersion();
     const frontend = await c.unwrap('get frontend', c.api.GET('/services/haproxy/configuration/frontends/{name}', { params: { path: { name: FRONTEND_NAME } } }))
       .then((r) => r.data, (err: unknown) => {
         if (err instanceof DataPlaneError && err.httpStatus === 404) return undefined;
         throw err;
       });
     const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends'))).data;
-    const backends = new Set(list.map((b) => b.name).filter((n) => MANAGED_BACKEND.test(n)));
-    const slots: CurrentSlots = new Map();
-    const runtime = new Map<string, Map<string, RuntimeServer>>();
-    for (const name of backends) {
-      if (name === NOT_FOUND_BACKEND) continue;
+    const backends = new Map(list.filter((b) => MANAGED_BACKEND.test(b.name)).map((b) => [b.name, parseStamp(b.description).config ?? '']));
+    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map() };
+    await this.readSlots(state, [...backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND), signal);
+    return state;
+  }
+
+  /** Reads the slots of some backends into `state` (free slots too: the pool size is part of it). */
+  private async readSlots(state: EdgeState, names: string[], signal?: AbortSignal): Promise<void> {
+    for (const name of names) {
       signal?.throwIfAborted();
       const byName = new Map<string, RuntimeServer>();
       const at = new Map<string, string>();
-      for (const s of await c.listRuntimeServers(name)) {
+      for (const s of await this.client.listRuntimeServers(name)) {
         if (!s.name) continue;
         byName.set(s.name, s);
-        // Free slots (maint) are listed too, with no endpoint: the pool size is part of the state.
         at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
       }
-      runtime.set(name, byName);
-      slots.set(name, at);
+      state.runtime.set(name, byName);
+      // A new map only when something differs: unchanged slots let the plan of the backend be reused.
+      const before = state.slots.get(name);
+      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v)) state.slots.set(name, at);
     }
-    return { frontend, backends, slots, runtime };
+  }
+
+  /** After a commit: the hub's record takes the written structure, and the written backends' slots are read. */
+  private async committed(state: EdgeState, want: PlannedStructure, written: StructureChange, signal?: AbortSignal): Promise<EdgeState> {
+    const next: EdgeState = {
+      version: await this.client.getVersion(),
+      frontend: { ...want.frontend, description: formatStamp({ config: want.hash, fence: parseStamp(state.frontend?.description).fence }) },
+      backends: new Map(state.backends), slots: new Map(state.slots), runtime: new Map(state.runtime),
+    };
+    for (const n of written.removed) {
+      next.backends.delete(n);
+      next.slots.delete(n);
+      next.runtime.delete(n);
+    }
+    for (const b of written.backends) next.backends.set(b.object.name, b.hash);
+    await this.readSlots(next, written.backends.map((b) => b.object.name).filter((n) => n !== NOT_FOUND_BACKEND), signal);
+    return next;
   }
 
   /** Reads current sessions of the backends that have drained endpoints. */
@@ -211,10 +314,11 @@ export class EdgeApplier {
     }
   }
 
-  private async writeStructure(query: { transaction_id: string }, want: PlannedStructure, state: EdgeState, fence: number | undefined): Promise<void> {
+  private async writeStructure(query: { transaction_id: string }, change: StructureChange, want: PlannedStructure, state: EdgeState, fence: number | undefined): Promise<void> {
     const c = this.client;
     const q = { ...query, full_section: true };
-    for (const b of want.backends) {
+    for (const { object, hash } of change.backends) {
+      const b = { ...object, description: formatStamp({ config: hash, fence: undefined }) };
       if (state.backends.has(b.name)) {
         await c.unwrap(`replace backend ${b.name}`, c.api.PUT('/services/haproxy/configuration/backends/{name}', { params: { path: { name: b.name }, query: q }, body: b }));
       } else {
@@ -227,26 +331,26 @@ export class EdgeApplier {
     } else {
       await c.unwrap('create frontend', c.api.POST('/services/haproxy/configuration/frontends', { params: { query: q }, body: fe }));
     }
-    const wanted = new Set(want.backends.map((b) => b.name));
-    for (const name of state.backends) {
-      if (wanted.has(name)) continue;
+    for (const name of change.removed) {
       await c.unwrap(`delete backend ${name}`, c.api.DELETE('/services/haproxy/configuration/backends/{name}', { params: { path: { name }, query } }));
     }
   }
 
   /**
-   * Sets each slot's address, port and admin state where the running HAProxy differs from the plan.
-   * The Data Plane API applies a runtime PUT's state before its address, so a slot that moves is put
-   * in maint, then moved, then given its state, each in its own call: it never serves at an old or
-   * placeholder address.
+   * Sets each slot's address, port and admin state where the running HAProxy differs from the plan,
+   * and records what it set. The Data Plane API applies a runtime PUT's state before its address, so
+   * a slot that moves is put in maint, then moved, then given its state, each in its own call: it
+   * never serves at an old or placeholder address.
    */
   private async syncRuntime(plan: EdgePlan, state: EdgeState, signal?: AbortSignal): Promise<number> {
     let changes = 0;
     for (const b of plan.backends) {
       const running = state.runtime.get(b.name);
+      if (!running) continue; // not on the edge (its structure was refused): nothing to set
+      let moved = false;
       for (const slot of b.slots) {
-        const cur = running?.get(slot.name);
-        if (!cur) continue; // not on the edge (its structure was refused): nothing to set
+        const cur = running.get(slot.name);
+        if (!cur) continue;
         const moves = slot.state !== 'maint' && (cur.address !== slot.address || cur.port !== slot.port);
         const steps: RuntimeServer[] = [];
         if (moves && cur.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
@@ -255,9 +359,14 @@ export class EdgeApplier {
         for (const step of steps) {
           signal?.throwIfAborted();
           await this.client.setRuntimeServer(b.name, slot.name, step);
+          Object.assign(cur, step);
         }
-        if (steps.length > 0) changes++;
+        if (steps.length > 0) {
+          changes++;
+          moved = true;
+        }
       }
+      if (moved) state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`])));
     }
     return changes;
   }

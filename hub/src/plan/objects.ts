@@ -80,15 +80,28 @@ function checkedBackend(b: PlannedBackend): Partial<BackendObject> {
   };
 }
 
+const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
+
+/** Hash of a backend's structure: everything but slot contents (runtime state) and its stamp. */
+export function backendHash(b: BackendObject): string {
+  const servers = Object.fromEntries(Object.entries(b.servers ?? {}).map(([n, srv]) => [n, { name: srv.name, backup: srv.backup }]));
+  return sha(JSON.stringify({ ...b, description: undefined, servers }));
+}
+
+/** Hash of the frontend's structure, without its stamp. */
+export function frontendHash(fe: Frontend): string {
+  return sha(JSON.stringify({ ...fe, description: undefined }));
+}
+
+/** Hash of a whole structure from its parts' hashes (backends in any order). */
+export function combineHashes(frontend: string, backends: Iterable<string>): string {
+  return sha(JSON.stringify([frontend, [...backends].sort()]));
+}
+
 /**
  * Hash of a plan's structure: everything a transaction would write except slot contents (address,
  * port, weight, maintenance), which are runtime state. Equal hashes mean no transaction is needed.
  */
 export function structureHash(fe: Frontend, backends: BackendObject[]): string {
-  const strip = (b: BackendObject): BackendObject => ({
-    ...b,
-    servers: Object.fromEntries(Object.entries(b.servers ?? {}).map(([n, srv]) => [n, { name: srv.name, backup: srv.backup }])) as BackendObject['servers'],
-  });
-  const canonical = JSON.stringify({ fe: { ...fe, description: undefined }, backends: [...backends].map(strip).sort((a, b) => a.name.localeCompare(b.name)) });
-  return createHash('sha256').update(canonical).digest('hex').slice(0, 32);
+  return combineHashes(frontendHash(fe), backends.map(backendHash));
 }

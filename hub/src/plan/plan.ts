@@ -153,20 +153,25 @@ export function splitByPolicy(b: Backend, edge: EdgeTarget): { primary: Endpoint
  * stays (in drain) only while its slot still has sessions; then its slot is freed.
  */
 function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions): PlannedSlot[] {
-  const slotOf = (e: Endpoint): string | undefined => [...(current?.entries() ?? [])].find(([n, at]) => at === `${e.address}:${e.port}` && n.startsWith(prefix))?.[0];
+  // Slots by the address they hold now (two clusters can report the same address).
+  const byAddress = new Map<string, string[]>();
+  for (const [n, at] of current ?? []) if (at !== '' && n.startsWith(prefix)) byAddress.set(at, [...(byAddress.get(at) ?? []), n]);
+  const slotOf = (e: Endpoint): string | undefined => byAddress.get(`${e.address}:${e.port}`)?.[0];
   const endpoints = all.filter((e) => {
     if (!opts.drained?.(e)) return true;
     const slot = slotOf(e);
     return slot !== undefined && (opts.sessions?.(backend, slot) ?? 1) > 0;
   });
-  const existing = [...(current?.keys() ?? [])].filter((n) => new RegExp(`^${prefix}\\d+$`).test(n)).length;
+  const own = new RegExp(`^${prefix}\\d+$`);
+  const existing = [...(current?.keys() ?? [])].filter((n) => own.test(n)).length;
   const size = poolSize(endpoints.length, existing);
   const slots: PlannedSlot[] = Array.from({ length: size }, (_, i) => ({ name: `${prefix}${i}`, backup: prefix === 'b', ...PLACEHOLDER, state: 'maint' as SlotState }));
   const placed = new Set<Endpoint>();
   const sorted = [...endpoints].sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`) || a.cluster.localeCompare(b.cluster));
+  const slotAt = new Map(slots.map((s) => [s.name, s]));
   for (const e of sorted) {
-    const at = `${e.address}:${e.port}`;
-    const slot = slots.find((s) => !s.endpoint && current?.get(s.name) === at && at !== '');
+    const held = byAddress.get(`${e.address}:${e.port}`) ?? [];
+    const slot = held.map((n) => slotAt.get(n)).find((x) => x !== undefined && !x.endpoint);
     if (slot) {
       const drained = opts.drained?.(e) === true;
       Object.assign(slot, { address: e.address, port: e.port, state: drained ? 'drain' : slotState(e), endpoint: e, ...(drained ? { drained } : {}) });
@@ -182,7 +187,40 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
   return slots;
 }
 
-export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map(), opts: PlanOptions = {}): EdgePlan {
+/**
+ * What planEdge computed last time, to reuse: routing while the model's routes are the same objects,
+ * and a backend's slots while its model entry and its slots on the edge are. (Drains plan afresh.)
+ */
+export class PlanMemo {
+  routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; plan: Pick<EdgePlan, 'acls' | 'switching' | 'defaultBackend'> } | undefined;
+  readonly slots = new WeakMap<Backend, { current: Map<string, string> | undefined; slots: PlannedSlot[] }>();
+}
+
+export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map(), opts: PlanOptions = {}, memo?: PlanMemo): EdgePlan {
+  const r = memo?.routing;
+  const routing = r && r.routes === model.routes && r.defaultRoute === model.defaultRoute ? r.plan : planRouting(model);
+  if (memo) memo.routing = { routes: model.routes, defaultRoute: model.defaultRoute, plan: routing };
+  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, checked: false, slots: [] }];
+  let checkBudget = edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS;
+  for (const b of model.backends) {
+    const name = backendName(b.id);
+    const cur = current.get(name);
+    const hit = opts.drained ? undefined : memo?.slots.get(b);
+    let slots = hit && hit.current === cur ? hit.slots : undefined;
+    if (!slots) {
+      const { primary, backup } = splitByPolicy(b, edge);
+      slots = [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)];
+      memo?.slots.set(b, { current: cur, slots });
+    }
+    const checked = slots.length <= checkBudget;
+    if (checked) checkBudget -= slots.length;
+    backends.push({ name, id: b.id, health: b.health, checked, slots });
+  }
+  return { ...routing, backends };
+}
+
+/** Frontend ACLs and switching rules for the model's routes. */
+function planRouting(model: FederatedModel): Pick<EdgePlan, 'acls' | 'switching' | 'defaultBackend'> {
   const acls = new Map<string, PlannedAcl[]>();
   const switching: PlannedSwitch[] = [];
   const defaultBackend = model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND;
@@ -207,16 +245,5 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     }
     if (hostTerm && !coversAll) switching.push({ backend: defaultBackend, cond_test: hostTerm });
   }
-  const backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, checked: false, slots: [] }];
-  let checkBudget = edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS;
-  for (const b of model.backends) {
-    const name = backendName(b.id);
-    const { primary, backup } = splitByPolicy(b, edge);
-    const cur = current.get(name);
-    const slots = [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)];
-    const checked = slots.length <= checkBudget;
-    if (checked) checkBudget -= slots.length;
-    backends.push({ name, id: b.id, health: b.health, checked, slots });
-  }
-  return { acls: [...acls.values()].flat(), switching, defaultBackend, backends };
+  return { acls: [...acls.values()].flat(), switching, defaultBackend };
 }
