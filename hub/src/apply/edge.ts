@@ -65,14 +65,17 @@ interface StructureChange {
   frontend: boolean;
 }
 
-/** Backends whose slots are read again on each apply, in turn, to notice drift on the edge. */
+/** Backends whose slots are read again after an apply, in turn, to notice drift on the edge... */
 const VERIFY_SLICE = 256;
+/** ...at most this often, so that a burst of changes is not slowed by reads. */
+const VERIFY_EVERY_MS = 1000;
 
 /**
  * Brings one edge to the plan for a federated model, with work proportional to the change. The hub
  * reads the edge once, then keeps its own record of it: each apply reads only the configuration
- * version (anything written by someone else changes it, and the edge is read again) and the slots of
- * a slice of backends in turn (drift at runtime is repaired within a few resyncs). A transaction is
+ * version (anything written by someone else changes it, and the edge is read again), and after its
+ * changes the slots of a slice of backends in turn (drift at runtime is repaired within a few
+ * resyncs). A transaction is
  * opened only when the structure's hash differs from the one stamped on the edge, and writes only the
  * backends whose own stamp differs, the frontend if it changed, and deletions; an unchanged model
  * causes no reload. Slots (address, port, state) are then set through the runtime API, in an order
@@ -88,6 +91,7 @@ export class EdgeApplier {
   runtime = new Map<string, Map<string, RuntimeServer>>();
   private known: EdgeState | undefined;
   private verifyCursor = 0;
+  private verifiedAt = 0;
   private readonly memo = new PlanMemo();
   private readonly objects = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; object: BackendObject; hash: string }>();
   private frontendMemo: { acls: EdgePlan['acls']; object: Frontend; hash: string } | undefined;
@@ -155,6 +159,8 @@ export class EdgeApplier {
     const runtimeChanges = await this.syncRuntime(want.plan, state, signal);
     this.known = state;
     this.runtime = state.runtime;
+    // After the changes, never before them: drift found here is repaired by the next pass.
+    if (Date.now() - this.verifiedAt >= VERIFY_EVERY_MS) await this.verifySlice(state, signal);
     return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
   }
 
@@ -194,17 +200,21 @@ export class EdgeApplier {
     return this.client.reclaimTransactions();
   }
 
-  /** The edge as the hub knows it: read again when its version moved, else a slice verified. */
+  /** The edge as the hub knows it: read again when its configuration version moved. */
   private async current(signal?: AbortSignal): Promise<EdgeState> {
     const known = this.known;
     const version = await this.client.getVersion();
-    if (!known || known.version !== version) return this.read(signal);
-    const names = [...known.backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND);
+    return known && known.version === version ? known : this.read(signal);
+  }
+
+  /** Reads the slots of the next slice of backends, in turn, to notice changes made at runtime by others. */
+  private async verifySlice(state: EdgeState, signal?: AbortSignal): Promise<void> {
+    const names = [...state.backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND);
     const from = this.verifyCursor % Math.max(1, names.length);
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
-    await this.readSlots(known, slice, signal);
-    return known;
+    await this.readSlots(state, slice, signal);
+    this.verifiedAt = Date.now();
   }
 
   private desired(input: ApplyInput, state: EdgeState): PlannedStructure {
@@ -251,6 +261,7 @@ export class EdgeApplier {
 
   /** Reads the whole edge: the frontend, the hub's backends with their stamps, and every slot. */
   private async read(signal?: AbortSignal): Promise<EdgeState> {
+    this.verifiedAt = Date.now();
     const c = this.client;
     signal?.throwIfAborted();
     const version = await c.getVersion();
