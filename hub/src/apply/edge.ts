@@ -209,7 +209,7 @@ export class EdgeApplier {
 
   /** Reads the slots of the next slice of backends, in turn, to notice changes made at runtime by others. */
   private async verifySlice(state: EdgeState, signal?: AbortSignal): Promise<void> {
-    const names = [...state.backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND);
+    const names = [...state.backends.keys()];
     const from = this.verifyCursor % Math.max(1, names.length);
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
@@ -273,13 +273,14 @@ export class EdgeApplier {
     const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends'))).data;
     const backends = new Map(list.filter((b) => MANAGED_BACKEND.test(b.name)).map((b) => [b.name, parseStamp(b.description).config ?? '']));
     const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map() };
-    await this.readSlots(state, [...backends.keys()].filter((n) => n !== NOT_FOUND_BACKEND), signal);
+    await this.readSlots(state, [...backends.keys()], signal);
     return state;
   }
 
   /** Reads the slots of some backends into `state` (free slots too: the pool size is part of it). */
   private async readSlots(state: EdgeState, names: string[], signal?: AbortSignal): Promise<void> {
     for (const name of names) {
+      if (name === NOT_FOUND_BACKEND) continue; // it has no slots
       signal?.throwIfAborted();
       const byName = new Map<string, RuntimeServer>();
       const at = new Map<string, string>();
@@ -308,7 +309,7 @@ export class EdgeApplier {
       next.runtime.delete(n);
     }
     for (const b of written.backends) next.backends.set(b.object.name, b.hash);
-    await this.readSlots(next, written.backends.map((b) => b.object.name).filter((n) => n !== NOT_FOUND_BACKEND), signal);
+    await this.readSlots(next, written.backends.map((b) => b.object.name), signal);
     return next;
   }
 

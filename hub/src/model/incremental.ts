@@ -1,9 +1,8 @@
 import type { EndpointsRecord, IngressClassRecord, IngressRecord, ObjectRecord, ServiceRecord } from '@ingressfed/schemas';
 import {
-  DEFAULT_HEALTH, backendsNamed, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort, servicesNamed,
+  DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort, servicesNamed,
   type Candidate, type ClusterView, type Examined, type ResolvedRoute,
 } from './parts.js';
-import { buildBackend } from './merge.js';
 import { backendKey, ingressKey, type Backend, type BackendId, type DefaultRoute, type FederatedModel, type IngressState } from './types.js';
 
 // The federated model kept up to date one record at a time. Every record change marks what depends

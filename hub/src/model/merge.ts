@@ -1,11 +1,11 @@
 import type { EndpointsRecord, ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
-  type Backend, type BackendId, type ClusterSnapshot, type Conflict, type DefaultRoute, type Endpoint, type FailoverPolicy,
+  type BackendId, type ClusterSnapshot, type Conflict, type DefaultRoute, type FailoverPolicy,
   type FederatedModel, type HealthCheck, type IngressRef, type IngressState, type Route,
 } from './types.js';
 import {
-  DEFAULT_HEALTH, backendsNamed, byText, classDefaults, clusterEndpoints, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort,
+  DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort,
   type Candidate, type ClusterView,
 } from './parts.js';
 
@@ -97,16 +97,4 @@ export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions =
     return buildBackend(id, policy?.failover ?? { kind: 'zone' }, policy?.health ?? DEFAULT_HEALTH, views.filter((v) => clusters.has(v.name)), opts.expired);
   });
   return { routes, defaultRoute, backends, conflicts, ingresses, classProblems };
-}
-
-/** One backend from the clusters (in name order) that route to it. */
-export function buildBackend(id: BackendId, failover: FailoverPolicy, health: HealthCheck, from: ClusterView[], expired: ReadonlySet<string> | undefined): Backend {
-  const endpoints: Endpoint[] = [];
-  const clusters: string[] = [];
-  for (const view of from) {
-    const eps = expired?.has(view.name) ? [] : clusterEndpoints(view, id);
-    if (eps === undefined || eps.length === 0) clusters.push(view.name);
-    endpoints.push(...(eps ?? []));
-  }
-  return { id, failover, health, endpoints, clusters };
 }

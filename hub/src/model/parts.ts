@@ -1,7 +1,7 @@
 import { ANNOTATIONS, CONTROLLER, hostProblem, pathProblem, type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
-  type BackendId, type Conflict, type Endpoint, type FailoverPolicy, type HealthCheck, type IngressRef, type IngressState, type PathType, type Route,
+  type Backend, type BackendId, type Conflict, type Endpoint, type FailoverPolicy, type HealthCheck, type IngressRef, type IngressState, type PathType, type Route,
 } from './types.js';
 
 // The pure pieces the merge is made of, shared by the full merge (merge.ts) and the incremental one
@@ -212,6 +212,18 @@ export function clusterEndpoints(view: ClusterView, id: BackendId): Endpoint[] |
     out.push({ cluster: view.name, zone: e.zone ?? view.zone, address: e.address, port: port.port, ready: e.ready, terminating: e.terminating });
   }
   return out;
+}
+
+/** One backend from the clusters (in name order) that route to it. */
+export function buildBackend(id: BackendId, failover: FailoverPolicy, health: HealthCheck, from: ClusterView[], expired: ReadonlySet<string> | undefined): Backend {
+  const endpoints: Endpoint[] = [];
+  const clusters: string[] = [];
+  for (const view of from) {
+    const eps = expired?.has(view.name) ? [] : clusterEndpoints(view, id);
+    if (eps === undefined || eps.length === 0) clusters.push(view.name);
+    endpoints.push(...(eps ?? []));
+  }
+  return { id, failover, health, endpoints, clusters };
 }
 
 /** One route's claims resolved: the oldest claim's backend wins; claims with another backend lose. */
