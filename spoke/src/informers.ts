@@ -6,8 +6,8 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   kubeconfig: KubeConfig;
   path: string;
   list: ListPromise<T>;
-  /** Called on every add, update and delete, and after every successful (re)list. */
-  onChange: () => void;
+  /** Called with the object on every add, update and delete, and without one after every successful (re)list. */
+  onChange: (change?: { obj: T; deleted: boolean }) => void;
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
   initialBackoffMs?: number;
   maxBackoffMs?: number;
@@ -41,9 +41,9 @@ export class SupervisedInformer<T extends KubernetesObject> {
       return res;
     };
     this.informer = makeInformer<T>(opts.kubeconfig, opts.path, list);
-    this.informer.on('add', () => opts.onChange());
-    this.informer.on('update', () => opts.onChange());
-    this.informer.on('delete', () => opts.onChange());
+    this.informer.on('add', (obj) => opts.onChange({ obj, deleted: false }));
+    this.informer.on('update', (obj) => opts.onChange({ obj, deleted: false }));
+    this.informer.on('delete', (obj) => opts.onChange({ obj, deleted: true }));
     this.informer.on('error', (err: unknown) => this.failed(err));
   }
 
@@ -53,6 +53,10 @@ export class SupervisedInformer<T extends KubernetesObject> {
 
   list(): T[] {
     return [...this.informer.list()];
+  }
+
+  get(name: string, namespace?: string): T | undefined {
+    return this.informer.get(name, namespace);
   }
 
   async start(): Promise<void> {

@@ -63,34 +63,48 @@ export class StatePublisher {
     return h.digest('hex');
   }
 
-  async sync(desired: DesiredRecord[], sweep: boolean): Promise<SyncResult> {
+  /** Writes the records that changed (undefined: gone, deleted when `sweep`). */
+  async apply(changes: Map<string, DesiredRecord | undefined>, sweep: boolean): Promise<SyncResult> {
+    const result: SyncResult = { puts: 0, deletes: 0, failed: 0 };
+    for (const [key, d] of changes) {
+      if (d) await this.put(d, result);
+      else if (sweep && this.published.has(key)) await this.delete(key, result);
+    }
+    return result;
+  }
+
+  private async put(d: DesiredRecord, result: SyncResult): Promise<void> {
+    if (this.published.get(d.key)?.content === d.content) return;
+    try {
+      await this.kv.put(d.key, JSON.stringify(d.record));
+      this.published.set(d.key, { content: d.content, rv: d.record.source.resourceVersion });
+      result.puts++;
+    } catch (err) {
+      result.failed++;
+      result.lastError = (err as Error).message;
+    }
+  }
+
+  private async delete(key: string, result: SyncResult): Promise<void> {
+    try {
+      await this.kv.delete(key);
+      this.published.delete(key);
+      result.deletes++;
+    } catch (err) {
+      result.failed++;
+      result.lastError = (err as Error).message;
+    }
+  }
+
+  /** Makes the bucket equal to the whole desired set: writes what differs, deletes the rest when `sweep`. */
+  async sync(desired: Iterable<DesiredRecord>, sweep: boolean): Promise<SyncResult> {
     const result: SyncResult = { puts: 0, deletes: 0, failed: 0 };
     const want = new Set<string>();
     for (const d of desired) {
       want.add(d.key);
-      if (this.published.get(d.key)?.content === d.content) continue;
-      try {
-        await this.kv.put(d.key, JSON.stringify(d.record));
-        this.published.set(d.key, { content: d.content, rv: d.record.source.resourceVersion });
-        result.puts++;
-      } catch (err) {
-        result.failed++;
-        result.lastError = (err as Error).message;
-      }
+      await this.put(d, result);
     }
-    if (sweep) {
-      for (const key of [...this.published.keys()]) {
-        if (want.has(key)) continue;
-        try {
-          await this.kv.delete(key);
-          this.published.delete(key);
-          result.deletes++;
-        } catch (err) {
-          result.failed++;
-          result.lastError = (err as Error).message;
-        }
-      }
-    }
+    if (sweep) for (const key of [...this.published.keys()]) if (!want.has(key)) await this.delete(key, result);
     return result;
   }
 }

@@ -10,7 +10,7 @@ import { SupervisedInformer } from './informers.js';
 import { connectNats, openBucket } from '@ingressfed/schemas/nats';
 import { StatePublisher } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
-import { desiredRecords } from './translate.js';
+import { RecordTracker } from './tracker.js';
 
 export const SPOKE_VERSION = '0.1.0';
 
@@ -54,6 +54,11 @@ export class Spoke {
     endpointSlices: SupervisedInformer<V1EndpointSlice>;
     nodes?: SupervisedInformer<V1Node>;
   } | undefined;
+  private tracker: RecordTracker | undefined;
+  /** The next pass recomputes every record from the caches (start, relists). */
+  private resetNeeded = true;
+  /** The next pass compares every record with the bucket (start, after a failed write). */
+  private fullSync = true;
   private dirty = false;
   private running: Promise<void> | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
@@ -79,22 +84,37 @@ export class Spoke {
     const net = kc.makeApiClient(NetworkingV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     const disc = kc.makeApiClient(DiscoveryV1Api);
-    const common = { kubeconfig: kc, onChange: () => { this.markDirty(); this.statusWriter?.kick(); }, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
-    this.informers = {
-      ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: () => net.listIngressClass() }),
-      ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces() }),
-      services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces() }),
-      endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces() }),
+    const tracker = new RecordTracker({ cluster: opts.cluster, epoch: this.epoch, ingressClass: opts.ingressClass, endpointMode: opts.endpointMode });
+    this.tracker = tracker;
+    const common = { kubeconfig: kc, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
+    // Each change is noted for the records it bears on; a (re)list recomputes them all.
+    const changed = <T>(note: (c: { obj: T; deleted: boolean }) => void) => (c?: { obj: T; deleted: boolean }): void => {
+      if (c) note(c);
+      else this.resetNeeded = true;
+      this.markDirty();
+      this.statusWriter?.kick();
+    };
+    const inf: NonNullable<Spoke['informers']> = {
+      ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: () => net.listIngressClass(),
+        onChange: changed(() => tracker.setClasses(inf.ingressClasses.list())) }),
+      ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces(),
+        onChange: changed((c) => tracker.note('ingress', c.obj, c.deleted)) }),
+      services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(),
+        onChange: changed((c) => tracker.note('service', c.obj, c.deleted)) }),
+      endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces(),
+        onChange: changed((c) => tracker.note('endpointslice', c.obj, c.deleted)) }),
       // Nodes only matter in nodeport mode; a pod-mode spoke never waits for (or needs rights on) them.
       ...(opts.endpointMode === 'nodeport' || opts.watchNodes
-        ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() }) }
+        ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode(),
+          onChange: changed(() => tracker.setNodes(inf.nodes?.list() ?? [])) }) }
         : {}),
     };
+    this.informers = inf;
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
     const ingresses = this.informers.ingresses;
     this.statusWriter = new IngressStatusWriter({
       cluster: opts.cluster, kv: await openBucket(this.nc, STATUS_BUCKET), networking: net, core,
-      ingress: (ns, name) => ingresses.list().find((i) => i.metadata?.namespace === ns && i.metadata?.name === name),
+      ingress: (ns, name) => ingresses.get(name, ns),
       log: (l, m, f) => opts.log(l, m, f),
     });
     await this.statusWriter.start();
@@ -134,9 +154,12 @@ export class Spoke {
     if (!this.running && !this.retryTimer && !this.stopped) this.running = this.pass().finally(() => (this.running = undefined));
   }
 
-  /** One level-based pass: recompute every record from the caches and sync; again while dirty. */
+  /**
+   * One level-based pass: recompute the records the noted changes bear on (every record after a
+   * relist) and write those that changed; again while dirty.
+   */
   private async pass(): Promise<void> {
-    while (this.dirty && !this.stopped && this.informers && this.publisher) {
+    while (this.dirty && !this.stopped && this.informers && this.publisher && this.tracker) {
       this.dirty = false;
       const inf = this.informers;
       const held = this.heldKinds();
@@ -144,15 +167,24 @@ export class Spoke {
         this.holdUntilGraceEnds(held);
         return;
       }
-      const desired = desiredRecords({
-        ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
-        services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [],
-      }, { cluster: this.opts.cluster, epoch: this.epoch, now: Date.now(), ingressClass: this.opts.ingressClass, endpointMode: this.opts.endpointMode });
-      const res = await this.publisher.sync(desired, this.synced);
+      if (this.resetNeeded) {
+        this.resetNeeded = false;
+        this.fullSync = true;
+        this.tracker.reset({
+          ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
+          services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [],
+        });
+      }
+      const changes = this.tracker.take(Date.now());
+      const full = this.fullSync;
+      this.fullSync = false;
+      const res = full ? await this.publisher.sync(this.tracker.records.values(), this.synced) : await this.publisher.apply(changes, this.synced);
       this.passes++;
-      if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: desired.length });
+      if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: this.tracker.records.size });
       if (res.failed > 0) {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
+        // What failed is known only as a difference from the bucket: the retry compares everything.
+        this.fullSync = true;
         this.dirty = true;
         this.retryTimer = setTimeout(() => {
           this.retryTimer = undefined;

@@ -137,7 +137,7 @@ export function serviceRecord(s: V1Service, ctx: TranslateContext): ServiceRecor
   };
 }
 
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+export const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const isIpLiteral = (a: string): boolean => /^(\d{1,3}\.){3}\d{1,3}$/.test(a) || /^[0-9a-fA-F:]+$/.test(a);
@@ -231,7 +231,7 @@ export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: 
   };
 }
 
-function contentOf(r: ObjectRecord): string {
+export function contentOf(r: ObjectRecord): string {
   const { epoch: _e, observedAt: _o, ...rest } = r;
   return JSON.stringify(rest);
 }
