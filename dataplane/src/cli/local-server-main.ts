@@ -9,6 +9,7 @@ const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
 
   --listen HOST:PORT        address of the API (default 127.0.0.1:5555; port 0 picks a free one)
   --workdir DIR             where haproxy.cfg, transactions and sockets live (required)
+  --maps-dir DIR            where map files are stored (default WORKDIR/maps)
   --user NAME               Basic auth user (default admin)
   --password PASS           Basic auth password (or env INGRESSFED_DPAPI_PASSWORD; required)
   --haproxy-bin PATH        HAProxy binary (default haproxy)
@@ -39,6 +40,7 @@ function parseBindAllow(values: string[] | undefined): BlockList {
 const values = parseCommandLine('ingressfed-dataplane-local', USAGE, {
   listen: { type: 'string', default: '127.0.0.1:5555' },
   workdir: { type: 'string' },
+  'maps-dir': { type: 'string' },
   user: { type: 'string', default: 'admin' },
   password: { type: 'string' },
   'haproxy-bin': { type: 'string', default: 'haproxy' },
@@ -65,6 +67,7 @@ const server = new LocalDataPlaneServer({
   user: values.user,
   password,
   workdir: resolve(values.workdir),
+  mapsDir: values['maps-dir'] === undefined ? undefined : resolve(values['maps-dir']),
   haproxyBin: values['haproxy-bin'],
   reloadDelayMs: Math.round(reloadDelay * 1000),
   maxOpenTransactions: maxOpen,

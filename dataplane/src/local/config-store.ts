@@ -4,7 +4,7 @@ import { emptyModel, type VersionedConfig } from './model.js';
 import { renderConfig, type RenderOptions } from './render.js';
 
 /** Writes a file so that readers see either the old or the new content, never a torn one. */
-export function writeFileAtomic(path: string, data: string): void {
+export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data, { mode: 0o600 });
   renameSync(tmp, path);

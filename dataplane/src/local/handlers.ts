@@ -1,6 +1,7 @@
 import { hostname, cpus, freemem, totalmem, uptime, type as osType, release } from 'node:os';
 import { badRequest, notImplemented } from './api-error.js';
-import type { RuntimeServer, Server } from './model.js';
+import type { MapEntry, RuntimeServer, Server } from './model.js';
+import type { FormParts } from './multipart.js';
 import * as r from './resources.js';
 import { DataPlaneService, type Reply, type WriteQuery } from './service.js';
 import type { ServedOperationId } from './served-operation-ids.js';
@@ -31,6 +32,7 @@ const wq = (ctx: HandlerContext): WriteQuery => ({
   force_reload: ctx.p.force_reload as boolean | undefined,
 });
 const obj = (ctx: HandlerContext): Obj => ctx.body as Obj;
+const forceSync = (ctx: HandlerContext): boolean => ctx.p.force_sync === true;
 
 function read(ctx: HandlerContext, fn: (m: ReturnType<DataPlaneService['readModel']>['model']) => unknown): Reply {
   const { model, version } = ctx.svc.readModel(ctx.p.transaction_id as string | undefined);
@@ -188,4 +190,41 @@ export const HANDLERS: Record<ServedOperationId, Handler> = {
     status: 200,
     body: await ctx.svc.runtime.replaceServer(str(ctx, 'parent_name'), str(ctx, 'name'), ctx.body as RuntimeServer),
   }),
+
+  getAllStorageMapFiles: (ctx) => ({ status: 200, body: ctx.svc.maps.list() }),
+  createStorageMapFile: (ctx) => {
+    const upload = (ctx.body as FormParts | undefined)?.file_upload;
+    if (upload?.filename === undefined) throw badRequest('a file_upload part with a filename is required');
+    // A file alone changes nothing until a configuration names it: no reload, as dataplaneapi.
+    return { status: 201, body: ctx.svc.maps.create(upload.filename, upload.data) };
+  },
+  getOneStorageMap: (ctx) => ({ status: 200, data: ctx.svc.maps.read(str(ctx, 'name')) }),
+  replaceStorageMapFile: (ctx) => ctx.svc.replaceStorageMap(str(ctx, 'name'), ctx.text,
+    { skip_reload: ctx.p.skip_reload === true, force_reload: ctx.p.force_reload === true }),
+  deleteStorageMap: (ctx) => ctx.svc.deleteStorageMap(str(ctx, 'name')),
+
+  getAllRuntimeMapFiles: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.list(ctx.p.include_unmanaged === true) }),
+  getOneRuntimeMap: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.get(str(ctx, 'name')) }),
+  addPayloadRuntimeMap: async (ctx) => ({
+    status: 201,
+    body: await ctx.svc.runtimeMaps.addPayload(str(ctx, 'name'), ctx.body as MapEntry[], forceSync(ctx)),
+  }),
+  clearRuntimeMap: async (ctx) => {
+    await ctx.svc.runtimeMaps.clear(str(ctx, 'name'), ctx.p.forceDelete === true, forceSync(ctx));
+    return { status: 204 };
+  },
+  showRuntimeMap: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.entries(str(ctx, 'parent_name')) }),
+  addMapEntry: async (ctx) => ({
+    status: 201,
+    body: await ctx.svc.runtimeMaps.add(str(ctx, 'parent_name'), ctx.body as MapEntry, forceSync(ctx)),
+  }),
+  getRuntimeMapEntry: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.entry(str(ctx, 'parent_name'), str(ctx, 'id')) }),
+  replaceRuntimeMapEntry: async (ctx) => ({
+    status: 200,
+    body: await ctx.svc.runtimeMaps.replace(str(ctx, 'parent_name'), str(ctx, 'id'), String(obj(ctx).value), forceSync(ctx)),
+  }),
+  deleteRuntimeMapEntry: async (ctx) => {
+    await ctx.svc.runtimeMaps.delete(str(ctx, 'parent_name'), str(ctx, 'id'), forceSync(ctx));
+    return { status: 204 };
+  },
 };

@@ -12,6 +12,8 @@ export type HttpCheck = S['http_check'];
 export type RuntimeServer = S['runtime_server'];
 export type Transaction = S['transaction'];
 export type Reload = S['reload'];
+export type MapFile = S['map'];
+export type MapEntry = S['map_entry'];
 
 /** The managed part of haproxy.cfg: sections in order, each in its `full_section` form. */
 export interface ConfigModel {

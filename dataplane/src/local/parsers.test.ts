@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseShowProc } from './master-cli.js';
 import { parseServersState } from './runtime.js';
+import { checkKey, checkValue, chunkLines, mapFileText, parseShowMapEntries, parseShowMaps } from './runtime-maps.js';
 
 // Outputs as HAProxy 2.6.12 prints them.
 const SHOW_PROC_AFTER_FAILED_RELOAD = `#<PID>          <type>          <reloads>       <uptime>        <version>
@@ -44,5 +45,63 @@ describe('parsers: HAProxy CLI answers', () => {
 
   it('returns no servers for an answer without the header', () => {
     assert.deepEqual(parseServersState("Can't find backend.\n"), []);
+  });
+});
+
+// `show map` answers of HAProxy 2.6.12: the list of loaded maps, then one map's entries.
+const SHOW_MAPS = `# id (file) description
+0 (/w/maps/routes.map) pattern loaded from file '/w/maps/routes.map' used by map at file '/w/haproxy.cfg' line 24. curr_ver=0 next_ver=0 entry_cnt=2
+3 (/etc/haproxy/other.map) pattern loaded from file '/etc/haproxy/other.map' used by map at file '/w/haproxy.cfg' line 30. curr_ver=0 next_ver=0 entry_cnt=0
+
+`;
+
+const SHOW_MAP_ENTRIES = `0x55620bdb01b0 api.example.test/v1/ be_api
+0x7f2df8046e80 p3 value with spaces
+
+`;
+
+describe('parsers: HAProxy map answers', () => {
+  it('reads id, file and description of every loaded map from show map', () => {
+    const maps = parseShowMaps(SHOW_MAPS);
+    assert.deepEqual(maps.map((m) => [m.id, m.file]), [['0', '/w/maps/routes.map'], ['3', '/etc/haproxy/other.map']]);
+    assert.match(String(maps[0]?.description), /^pattern loaded from file .* entry_cnt=2$/);
+    assert.deepEqual(parseShowMaps('# id (file) description\n\n'), []);
+  });
+
+  it('reads the entries of show map <file>, the value being the rest of the line', () => {
+    assert.deepEqual(parseShowMapEntries(SHOW_MAP_ENTRIES), [
+      { id: '0x55620bdb01b0', key: 'api.example.test/v1/', value: 'be_api' },
+      { id: '0x7f2df8046e80', key: 'p3', value: 'value with spaces' },
+    ]);
+    assert.deepEqual(parseShowMapEntries('\n'), [], 'an empty map');
+  });
+
+  it('refuses an answer that is not a list, instead of reading an error as entries', () => {
+    assert.throws(() => parseShowMapEntries('Unknown map identifier. Please use #<id> or <file>.\n\n'), /unexpected line/);
+    assert.throws(() => parseShowMaps('Permission denied\n'), /unexpected line/);
+  });
+
+  it('writes entries back in map file format', () => {
+    assert.equal(mapFileText([{ key: 'a/', value: 'x' }, { key: 'b', value: 'y' }]), 'a/ x\nb y\n');
+    assert.equal(mapFileText([]), '');
+  });
+
+  it('splits payload lines into requests under a byte budget, keeping their order', () => {
+    const lines = ['a'.repeat(5), 'b'.repeat(5), 'c'.repeat(5), 'd'.repeat(20)];
+    assert.deepEqual(chunkLines(lines, 12), [[lines[0], lines[1]], [lines[2]], [lines[3]]]);
+    assert.deepEqual(chunkLines([], 12), []);
+  });
+
+  it('accepts keys and values that are single safe words, and refuses what could split or inject a CLI line', () => {
+    checkKey('api.example.test/v1/');
+    checkKey('~.x.com/');
+    checkValue('be_app');
+    checkValue('%[var(txn.x)]');
+    for (const k of ['', 'a b', 'a\tb', 'a\nb', 'a;b', 'a\\b', 'a#b', 'a"b', 'a<b', 'a{b', 'a$b', 'x'.repeat(4097)]) {
+      assert.throws(() => checkKey(k), /map entry key/, JSON.stringify(k));
+    }
+    for (const v of ['', 'a b', 'a\u0001', 'a;show info', 'a\\b', 'x<<']) {
+      assert.throws(() => checkValue(v), /map entry value/, JSON.stringify(v));
+    }
   });
 });

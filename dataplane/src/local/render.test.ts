@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyModel, type ConfigModel } from './model.js';
-import { renderConfig, unsupportedFields } from './render.js';
+import { missingFields, renderConfig, unsupportedFields } from './render.js';
 
 const opts = { version: 7, statsSocket: '/run/x.sock' };
 
@@ -60,6 +60,33 @@ describe('render: haproxy.cfg from the configuration model', () => {
       { type: 'return', return_status_code: 404, return_content_type: 'text/plain', return_content_format: 'string', return_content: '"no route"' },
     ] }] } as never, opts);
     assert.match(text, /^ {4}http-request return status 404 content-type text\/plain string "no route"$/m);
+  });
+
+  it('renders http-request set-var rules, and use_backend to a variable as written', () => {
+    const model: ConfigModel = {
+      frontends: [{
+        name: 'fe', mode: 'http',
+        http_request_rule_list: [
+          { type: 'set-var', var_scope: 'txn', var_name: 'b', var_expr: 'path,map_beg(/m/routes.map)' },
+          { type: 'set-var', var_scope: 'txn', var_name: 'b', var_expr: 'str(be_default)', cond: 'unless', cond_test: '{ var(txn.b) -m found }' },
+        ],
+        backend_switching_rule_list: [{ name: '%[var(txn.b)]', cond: 'if', cond_test: '{ var(txn.b) -m found }' }],
+      }],
+      backends: [],
+    };
+    const text = renderConfig(model, opts);
+    assert.match(text, /^ {4}http-request set-var\(txn\.b\) path,map_beg\(\/m\/routes\.map\)$/m);
+    assert.match(text, /^ {4}http-request set-var\(txn\.b\) str\(be_default\) unless \{ var\(txn\.b\) -m found \}$/m);
+    assert.match(text, /^ {4}use_backend %\[var\(txn\.b\)\] if \{ var\(txn\.b\) -m found \}$/m);
+  });
+
+  it('names the fields a set-var rule lacks, alone or in a section', () => {
+    assert.deepEqual(missingFields('http_request_rule', { type: 'set-var', var_scope: 'txn', var_name: 'b', var_expr: 'path' }), []);
+    assert.deepEqual(missingFields('http_request_rule', { type: 'set-var', var_scope: 'txn', var_name: '' }),
+      ['http_request_rule.var_name (required by type set-var)', 'http_request_rule.var_expr (required by type set-var)']);
+    assert.deepEqual(missingFields('frontend', { name: 'f', http_request_rule_list: [{ type: 'set-var', var_name: 'b', var_expr: 'path' }] }),
+      ['http_request_rule.var_scope (required by type set-var)']);
+    assert.deepEqual(missingFields('http_request_rule', { type: 'allow' }), []);
   });
 
   it('names every field it cannot render, nested ones included', () => {

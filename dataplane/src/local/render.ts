@@ -23,13 +23,13 @@ export const SUPPORTED_FIELDS: Record<string, readonly string[]> = {
   backend_switching_rule: ['name', 'cond', 'cond_test', 'metadata'],
   http_request_rule: ['type', 'cond', 'cond_test', 'return_status_code', 'return_content', 'return_content_type',
     'return_content_format', 'hdr_name', 'hdr_format', 'deny_status', 'redir_type', 'redir_value', 'redir_code',
-    'path_fmt', 'metadata'],
+    'path_fmt', 'var_scope', 'var_name', 'var_expr', 'metadata'],
   http_check: ['type', 'method', 'uri', 'version', 'headers', 'body', 'match', 'pattern', 'exclamation_mark', 'addr',
     'port', 'check_comment', 'metadata'],
 };
 
 export const SUPPORTED_HTTP_REQUEST_TYPES = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header',
-  'redirect', 'set-path'] as const;
+  'redirect', 'set-path', 'set-var'] as const;
 export const SUPPORTED_HTTP_CHECK_TYPES = ['send', 'expect', 'connect', 'disable-on-404', 'comment'] as const;
 
 /** Names the fields of `obj` this renderer cannot write, as `schema.field` (nested objects included). */
@@ -61,6 +61,16 @@ export function unsupportedFields(schema: string, obj: Obj): string[] {
   return out;
 }
 
+/** Fields a rule type cannot be written without (the spec's `x-dependency` marks them required). */
+const REQUIRED_BY_TYPE: Record<string, readonly string[]> = { 'set-var': ['var_scope', 'var_name', 'var_expr'] };
+
+/** Names the fields an http-request rule (alone or in a section's list) lacks for its type, as `http_request_rule.field`. */
+export function missingFields(schema: string, obj: Obj): string[] {
+  const rules = schema === 'http_request_rule' ? [obj] : (obj.http_request_rule_list as Obj[] | undefined) ?? [];
+  return rules.flatMap((r) => (REQUIRED_BY_TYPE[String(r.type)] ?? [])
+    .filter((f) => typeof r[f] !== 'string' || r[f] === '')
+    .map((f) => `http_request_rule.${f} (required by type ${String(r.type)})`));
+}
 
 export interface RenderOptions {
   version: number;
@@ -173,6 +183,8 @@ function renderHttpRequestRule(r: Obj): string {
     }
     case 'set-path':
       return `http-request set-path ${String(r.path_fmt)}${cond}`;
+    case 'set-var':
+      return `http-request set-var(${String(r.var_scope)}.${String(r.var_name)}) ${String(r.var_expr)}${cond}`;
     default:
       throw new Error(`unsupported http-request rule type ${String(r.type)}`);
   }

@@ -73,6 +73,20 @@ export const SERVED_OPERATION_IDS = [
   'getRuntimeServer',
   'replaceRuntimeServer',
   'getStats',
+  'getAllStorageMapFiles',
+  'createStorageMapFile',
+  'getOneStorageMap',
+  'replaceStorageMapFile',
+  'deleteStorageMap',
+  'getAllRuntimeMapFiles',
+  'getOneRuntimeMap',
+  'addPayloadRuntimeMap',
+  'clearRuntimeMap',
+  'showRuntimeMap',
+  'addMapEntry',
+  'getRuntimeMapEntry',
+  'replaceRuntimeMapEntry',
+  'deleteRuntimeMapEntry',
 ] as const;
 
 export type ServedOperationId = (typeof SERVED_OPERATION_IDS)[number];

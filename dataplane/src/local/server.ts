@@ -5,8 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { ApiError, badRequest } from './api-error.js';
 import { HANDLERS } from './handlers.js';
 import type { ServedOperationId } from './served-operation-ids.js';
-import { DataPlaneService, type ServiceOptions } from './service.js';
-import { ApiSpec, describeErrors } from './spec.js';
+import { parseMultipart, type FormParts } from './multipart.js';
+import { DataPlaneService, type Reply, type ServiceOptions } from './service.js';
+import { ApiSpec, describeErrors, type CompiledOperation } from './spec.js';
 
 export interface LocalServerOptions extends ServiceOptions {
   host: string;
@@ -38,6 +39,32 @@ function findControlChar(value: unknown, path = ''): string | undefined {
     }
   }
   return undefined;
+}
+
+/**
+ * Decodes a request body by the operation's media type and checks it against the API's schema (a
+ * body that fails it is 422, as dataplaneapi v3.4 answers). Multipart bodies become their parts.
+ */
+async function decodeBody(op: CompiledOperation, raw: Buffer, contentType: string): Promise<unknown> {
+  let body: unknown;
+  let checked: unknown;
+  if (op.bodyKind === 'json') {
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw badRequest('request body is not valid JSON');
+    }
+    checked = body;
+  } else if (op.bodyKind === 'multipart') {
+    body = await parseMultipart(raw, contentType);
+    checked = Object.fromEntries(Object.entries(body as FormParts).map(([name, part]) => [name, part.data.toString('utf8')]));
+  } else {
+    checked = raw.toString('utf8');
+  }
+  if (op.validateBody && !op.validateBody(checked)) throw new ApiError(422, `invalid request body: ${describeErrors('body', op.validateBody.errors)}`);
+  const bad = op.bodyKind === 'json' ? findControlChar(body) : undefined;
+  if (bad) throw new ApiError(422, `invalid request body: body${bad === '/' ? '' : bad} contains a control character`);
+  return body;
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -109,15 +136,17 @@ export class LocalDataPlaneServer {
     return safeEqual(decoded.slice(0, i), this.opts.user) && safeEqual(decoded.slice(i + 1), this.opts.password);
   }
 
-  /** Answers JSON, or `text` as text/plain when given. */
-  private send(res: ServerResponse, status: number, body: unknown, version: number, extra: Record<string, string> = {}, plain?: string): void {
+  /** Answers the reply's data (application/octet-stream), text (text/plain) or body (JSON), in that order. */
+  private send(res: ServerResponse, status: number, reply: Pick<Reply, 'body' | 'text' | 'data'>, version: number, extra: Record<string, string> = {}): void {
     const headers: Record<string, string> = { 'Configuration-Version': String(version), ...extra };
-    if ((body === undefined && plain === undefined) || status === 204) {
+    const [type, content] = reply.data !== undefined ? ['application/octet-stream', reply.data]
+      : reply.text !== undefined ? ['text/plain', reply.text]
+        : reply.body !== undefined ? ['application/json', JSON.stringify(reply.body)] : [undefined, undefined];
+    if (content === undefined || status === 204) {
       res.writeHead(status, headers).end();
       return;
     }
-    const text = plain ?? JSON.stringify(body);
-    res.writeHead(status, { ...headers, 'Content-Type': plain !== undefined ? 'text/plain' : 'application/json', 'Content-Length': String(Buffer.byteLength(text)) }).end(text);
+    res.writeHead(status, { ...headers, 'Content-Type': type as string, 'Content-Length': String(Buffer.byteLength(content)) }).end(content);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -125,7 +154,7 @@ export class LocalDataPlaneServer {
     try {
       const url = new URL(req.url ?? '/', 'http://local');
       if (!this.authorized(req)) {
-        this.send(res, 401, { code: 401, message: 'authentication required' }, version, { 'WWW-Authenticate': 'Basic realm="API"' });
+        this.send(res, 401, { body: { code: 401, message: 'authentication required' } }, version, { 'WWW-Authenticate': 'Basic realm="API"' });
         return;
       }
       let path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
@@ -146,26 +175,18 @@ export class LocalDataPlaneServer {
       if (route.op.requestBody) {
         if (raw.length === 0) {
           if (route.op.requestBody.required) throw badRequest('request body is required');
-        } else if (route.op.validateBody) {
-          try {
-            body = JSON.parse(raw.toString('utf8'));
-          } catch {
-            throw badRequest('request body is not valid JSON');
-          }
-          // A body that fails the API's schema is 422, as dataplaneapi v3.4 answers.
-          if (!route.op.validateBody(body)) throw new ApiError(422, `invalid request body: ${describeErrors('body', route.op.validateBody.errors)}`);
-          const bad = findControlChar(body);
-          if (bad) throw new ApiError(422, `invalid request body: body${bad === '/' ? '' : bad} contains a control character`);
+        } else {
+          body = await decodeBody(route.op, raw, req.headers['content-type'] ?? '');
         }
       }
       const handler = HANDLERS[route.op.operationId as ServedOperationId];
       const reply = await handler({ svc: this.svc, p, body, text: raw.toString('utf8') });
       const extra: Record<string, string> = reply.reloadId ? { 'Reload-ID': reply.reloadId } : {};
-      this.send(res, reply.status, reply.body, reply.version ?? this.svc.version, extra, reply.text);
+      this.send(res, reply.status, reply, reply.version ?? this.svc.version, extra);
     } catch (err) {
       const e = err instanceof ApiError ? err : new ApiError(500, `internal error: ${(err as Error).message}`, { cause: err });
       if (e.status >= 500) this.opts.log('error', 'request failed', { method: req.method, url: req.url, error: e.message });
-      if (!res.headersSent) this.send(res, e.status, { code: e.status, message: e.message }, version);
+      if (!res.headersSent) this.send(res, e.status, { body: { code: e.status, message: e.message } }, version);
       else res.destroy();
     }
   }

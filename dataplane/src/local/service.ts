@@ -4,11 +4,14 @@ import { join } from 'node:path';
 import { ApiError, badRequest, conflict, notFound, notImplemented } from './api-error.js';
 import { ConfigStore, writeFileAtomic } from './config-store.js';
 import { HaproxyProcess } from './haproxy-process.js';
+import { MapStorage } from './map-storage.js';
+import { Mutex } from './mutex.js';
 import { spawn } from 'node:child_process';
 import { cloneModel, type ConfigModel, type Reload, type Server, type VersionedConfig } from './model.js';
 import { ReloadAgent } from './reload-agent.js';
-import { unsupportedFields } from './render.js';
+import { missingFields, unsupportedFields } from './render.js';
 import { RuntimeClient } from './runtime.js';
+import { RuntimeMaps } from './runtime-maps.js';
 import { TransactionStore, txView, type TransactionStatus } from './transaction-store.js';
 
 type Obj = Record<string, unknown>;
@@ -18,6 +21,8 @@ export interface Reply {
   body?: unknown;
   /** A text/plain answer instead of JSON. */
   text?: string;
+  /** An application/octet-stream answer instead of JSON. */
+  data?: Buffer;
   /** The version for the Configuration-Version header; defaults to the current version. */
   version?: number;
   reloadId?: string;
@@ -40,6 +45,8 @@ export interface ServiceOptions {
   haproxyHttpLog?: boolean;
   /** A command run after `haproxy -c` (as dataplaneapi's validate_cmd); non-zero refuses the configuration. */
   validateCmd?: string;
+  /** Where map files are stored (dataplaneapi's maps_dir); `<workdir>/maps` by default. */
+  mapsDir?: string;
   /** Networks HAProxy may bind in; binds elsewhere are refused. */
   bindAllow: BlockList;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Obj) => void;
@@ -53,17 +60,6 @@ export function loopbackOnly(): BlockList {
   return b;
 }
 
-/** Serialises configuration writes, as dataplaneapi serialises commits. */
-class Mutex {
-  private tail: Promise<unknown> = Promise.resolve();
-
-  run<T>(fn: () => Promise<T>): Promise<T> {
-    const next = this.tail.then(fn);
-    this.tail = next.catch(() => undefined);
-    return next;
-  }
-}
-
 /**
  * The behaviour of the local Data Plane API server: configuration versions, transactions, reloads
  * and runtime changes, following dataplaneapi v3.4 (see shared BEHAVIOUR.md). HTTP concerns live in
@@ -75,8 +71,11 @@ export class DataPlaneService {
   readonly haproxy: HaproxyProcess;
   readonly runtime: RuntimeClient;
   readonly reloads: ReloadAgent;
+  readonly maps: MapStorage;
+  readonly runtimeMaps: RuntimeMaps;
   readonly statsSocket: string;
   readonly masterSocket: string;
+  /** Serialises configuration writes, as dataplaneapi serialises commits. */
   private readonly lock = new Mutex();
   private readonly tmpDir: string;
   private checkSeq = 0;
@@ -101,6 +100,8 @@ export class DataPlaneService {
       onOutput: (line) => opts.log('info', 'haproxy', { line }),
     });
     this.runtime = new RuntimeClient(this.statsSocket);
+    this.maps = new MapStorage(opts.mapsDir ?? join(opts.workdir, 'maps'));
+    this.runtimeMaps = new RuntimeMaps(this.statsSocket, this.maps);
     this.reloads = new ReloadAgent({
       delayMs: opts.reloadDelayMs,
       run: () => this.haproxy.reload(),
@@ -235,12 +236,14 @@ export class DataPlaneService {
     }
   }
 
-  /** Refuses fields the renderer cannot write instead of silently dropping them. */
+  /** Refuses fields the renderer cannot write instead of silently dropping them, and rules lacking what their type needs. */
   static requireSupported(schema: string, body: Obj): void {
     const bad = unsupportedFields(schema, body);
     if (bad.length > 0) {
       throw notImplemented(`not supported by the local Data Plane API server: ${bad.join(', ')}`);
     }
+    const missing = missingFields(schema, body);
+    if (missing.length > 0) throw new ApiError(422, `invalid request body: missing ${missing.join(', ')}`);
   }
 
   // ---- the non-transactional server fast path ---------------------------------------------------
@@ -350,6 +353,37 @@ export class DataPlaneService {
         return { status: 200, body };
       }
       return { status: 202, body, reloadId: this.reloads.schedule() };
+    });
+  }
+
+  // ---- map storage ------------------------------------------------------------------------------
+
+  /**
+   * PUT /storage/maps/{name}: HAProxy reads map files when it loads its configuration, so the new
+   * contents take effect at a reload: scheduled (202 + Reload-ID), forced (204 after it), or skipped (204).
+   */
+  async replaceStorageMap(name: string, text: string, q: { skip_reload: boolean; force_reload: boolean }): Promise<Reply> {
+    this.maps.replace(name, text);
+    if (q.skip_reload) return { status: 204 };
+    if (q.force_reload) {
+      const rec = await this.reloads.forceNow();
+      if (rec.status === 'failed') throw badRequest(`Reload failed: ${rec.response ?? ''}`);
+      return { status: 204 };
+    }
+    return { status: 202, reloadId: this.reloads.schedule() };
+  }
+
+  /** DELETE /storage/maps/{name}: refused (409) while a configuration line names the file, a line scan as dataplaneapi's. */
+  deleteStorageMap(name: string): Promise<Reply> {
+    return this.lock.run(async () => {
+      const file = this.maps.existing(name);
+      const lines = this.configText().text.split('\n');
+      const at = lines.findIndex((l) => l.includes(file) && !l.trim().startsWith('#'));
+      if (at >= 0) {
+        throw conflict(`rejecting attempt to delete file ${file} referenced in haproxy conf at line ${at + 1}: ${(lines[at] as string).trim()}`);
+      }
+      this.maps.delete(name);
+      return { status: 204 };
     });
   }
 

@@ -10,7 +10,7 @@ interface ParamSpec {
   name: string;
   in: 'path' | 'query' | 'header';
   required: boolean;
-  schema: { type?: string; enum?: unknown[]; default?: unknown };
+  schema: { type?: string; enum?: unknown[]; default?: unknown; pattern?: string };
 }
 
 interface OperationSpec {
@@ -29,8 +29,18 @@ interface ServedSpec {
   allOperations: string[];
 }
 
+/** How a request body is read: JSON, plain text, or multipart/form-data parts. */
+type BodyKind = 'json' | 'text' | 'multipart';
+
+const BODY_KINDS: Record<string, BodyKind> = {
+  'application/json': 'json',
+  'text/plain': 'text',
+  'multipart/form-data': 'multipart',
+};
+
 export interface CompiledOperation extends OperationSpec {
-  /** Validates the JSON body; undefined when the operation has no JSON body. */
+  bodyKind?: BodyKind;
+  /** Validates the decoded body (a JSON value, the text, or an object of part name to content). */
   validateBody?: ValidateFunction;
   /** The component schema the body is, e.g. `backend` (for the renderer's field checks). */
   bodySchemaName?: string;
@@ -93,7 +103,9 @@ export class ApiSpec {
     ajv.addSchema({ $id: ROOT_ID, components: { schemas: spec.schemas } });
     for (const op of spec.operations) {
       const compiled: CompiledOperation = { ...op };
-      if (op.requestBody && op.requestBody.mediaType === 'application/json') {
+      if (op.requestBody) {
+        compiled.bodyKind = BODY_KINDS[op.requestBody.mediaType];
+        if (!compiled.bodyKind) throw new Error(`${op.operationId}: request bodies of type ${op.requestBody.mediaType} are not supported`);
         compiled.validateBody = ajv.compile(rebase(op.requestBody.schema) as object);
         const ref = (op.requestBody.schema as { $ref?: string }).$ref;
         if (ref) compiled.bodySchemaName = ref.split('/').pop() as string;
@@ -169,6 +181,9 @@ function convert(p: ParamSpec, raw: string): unknown {
   }
   if (p.schema.enum && !p.schema.enum.includes(v)) {
     throw badRequest(`parameter ${p.name} in ${p.in} must be one of ${p.schema.enum.map(String).join(', ')}, got '${clip(raw)}'`);
+  }
+  if (p.schema.pattern !== undefined && !new RegExp(p.schema.pattern).test(raw)) {
+    throw badRequest(`parameter ${p.name} in ${p.in} must match ${p.schema.pattern}, got '${clip(raw)}'`);
   }
   return v;
 }
