@@ -3,6 +3,8 @@
 export type { components, paths, operations } from './gen/dataplane-api.js';
 export type {
   DataPlaneTarget,
+  MapEntry,
+  MapFile,
   Reload,
   RuntimeServer,
   Schemas,

@@ -6,6 +6,8 @@ export type Schemas = components['schemas'];
 export type Transaction = Schemas['transaction'];
 export type Reload = Schemas['reload'];
 export type RuntimeServer = Schemas['runtime_server'];
+export type MapFile = Schemas['map'];
+export type MapEntry = Schemas['map_entry'];
 
 /** Where a Data Plane API lives and how to log in. */
 export interface DataPlaneTarget {
@@ -266,5 +268,63 @@ export class DataPlaneClient {
         body: change,
       }));
     return data;
+  }
+
+  // ---- maps -----------------------------------------------------------------------------------
+
+  /** The map files in the Data Plane API's storage (`file` is the path HAProxy's configuration names). */
+  async listMapFiles(): Promise<MapFile[]> {
+    const { data } = await this.unwrap('list map files', this.api.GET('/services/haproxy/storage/maps'));
+    return data;
+  }
+
+  /** Stores a new map file (no reload: a file alone changes nothing until a configuration names it). */
+  async createMapFile(name: string, text: string): Promise<MapFile> {
+    const form = new FormData();
+    form.append('file_upload', new Blob([text], { type: 'application/octet-stream' }), name);
+    const { data } = await this.unwrap(`create map file ${name}`, this.api.POST('/services/haproxy/storage/maps', {
+      body: form as never,
+      bodySerializer: (b: unknown) => b as FormData,
+    }));
+    return data;
+  }
+
+  /** Replaces a stored map file's contents; `skipReload` when no running configuration names it yet. */
+  async replaceMapFile(name: string, text: string, opts: { skipReload?: boolean } = {}): Promise<void> {
+    await this.unwrap(`replace map file ${name}`, this.api.PUT('/services/haproxy/storage/maps/{name}', {
+      params: { path: { name }, query: opts.skipReload ? { skip_reload: true } : {} },
+      body: text as never,
+      bodySerializer: (b: unknown) => String(b),
+      headers: { 'Content-Type': 'text/plain' },
+      parseAs: 'text',
+    }));
+  }
+
+  /** A map's entries in the running HAProxy. */
+  async mapEntries(map: string): Promise<MapEntry[]> {
+    const { data } = await this.unwrap(`show map ${map}`,
+      this.api.GET('/services/haproxy/runtime/maps/{parent_name}/entries', { params: { path: { parent_name: map } } }));
+    return data;
+  }
+
+  /** Adds entries to a running map in one call (keys must not be in it yet). `sync` writes the map file too. */
+  async addMapEntries(map: string, entries: MapEntry[], sync: boolean): Promise<void> {
+    await this.unwrap(`add to map ${map}`, this.api.PUT('/services/haproxy/runtime/maps/{name}', {
+      params: { path: { name: map }, query: { force_sync: sync } },
+      body: entries,
+    }));
+  }
+
+  async setMapEntry(map: string, key: string, value: string, sync: boolean): Promise<void> {
+    await this.unwrap(`set map ${map} entry`, this.api.PUT('/services/haproxy/runtime/maps/{parent_name}/entries/{id}', {
+      params: { path: { parent_name: map, id: key }, query: { force_sync: sync } },
+      body: { key, value },
+    }));
+  }
+
+  async deleteMapEntry(map: string, key: string, sync: boolean): Promise<void> {
+    await this.unwrap(`delete map ${map} entry`, this.api.DELETE('/services/haproxy/runtime/maps/{parent_name}/entries/{id}', {
+      params: { path: { parent_name: map, id: key }, query: { force_sync: sync } },
+    }));
   }
 }

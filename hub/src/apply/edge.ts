@@ -1,10 +1,12 @@
 import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed/dataplane';
 import type { Endpoint, FederatedModel } from '../model/types.js';
 import { backendHash, backendObject, combineHashes, frontendHash, frontendObject, type BackendObject, type Frontend } from '../plan/objects.js';
+import { MAP_KINDS, type RoutingMaps } from '../plan/routing.js';
 import {
   FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedSlot,
 } from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
+import { readEntries, readMap, readMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
 export interface EdgeConfig extends EdgeTarget {
@@ -32,6 +34,8 @@ export interface ApplyOutcome {
   reloadStatus: string | undefined;
   version: number | undefined;
   runtimeChanges: number;
+  /** Routing map entries added, changed or removed at runtime. */
+  mapChanges: number;
   /** Abandoned transactions deleted to get under the open-transaction limit. */
   reclaimed: number;
   durationMs: number;
@@ -47,6 +51,7 @@ interface EdgeState {
   backends: Map<string, string>;
   slots: CurrentSlots;
   runtime: Map<string, Map<string, RuntimeServer>>;
+  maps: MapState;
 }
 
 interface PlannedStructure {
@@ -91,10 +96,10 @@ export class EdgeApplier {
   runtime = new Map<string, Map<string, RuntimeServer>>();
   private known: EdgeState | undefined;
   private verifyCursor = 0;
+  private mapCursor = 0;
   private verifiedAt = 0;
   private readonly memo = new PlanMemo();
   private readonly objects = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; object: BackendObject; hash: string }>();
-  private frontendMemo: { acls: EdgePlan['acls']; object: Frontend; hash: string } | undefined;
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
@@ -125,12 +130,17 @@ export class EdgeApplier {
     let reclaimed = 0;
     const change = this.structureChange(state, want);
     if (change && this.refused?.hash === want.hash) {
-      // Refused before and unchanged since: not sent again, but endpoints keep moving at runtime.
+      // Refused before and unchanged since: not sent again, but endpoints and routes to existing
+      // backends keep moving at runtime.
       const message = this.refused.message;
       await this.syncRuntime(want.plan, state, signal);
+      await this.syncRouting(state, want.plan.routing.maps, true, signal);
       throw new RefusedConfigError(this.edge.name, message, false);
     }
+    let mapChanges = 0;
     if (change) {
+      // Before the reload: what can go live now, and the files the reload loads.
+      mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
       let written: StructureChange = change;
       try {
         const out = await this.client.transaction(async (tx) => {
@@ -157,11 +167,12 @@ export class EdgeApplier {
       state = await this.committed(state, want, written, signal);
     }
     const runtimeChanges = await this.syncRuntime(want.plan, state, signal);
+    mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
     this.known = state;
     this.runtime = state.runtime;
     // After the changes, never before them: drift found here is repaired by the next pass.
     if (Date.now() - this.verifiedAt >= VERIFY_EVERY_MS) await this.verifySlice(state, signal);
-    return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
+    return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, mapChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
   }
 
   /**
@@ -214,6 +225,7 @@ export class EdgeApplier {
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
     await this.readSlots(state, slice, signal);
+    await this.verifyMap(state);
     this.verifiedAt = Date.now();
   }
 
@@ -226,11 +238,8 @@ export class EdgeApplier {
 
   private plan(input: ApplyInput, state: EdgeState): PlannedStructure {
     const plan = planEdge(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) }, this.memo);
-    if (this.frontendMemo?.acls !== plan.acls) {
-      const object = frontendObject(plan, this.edge);
-      this.frontendMemo = { acls: plan.acls, object, hash: frontendHash(object) };
-    }
-    const { object: frontend, hash: feHash } = this.frontendMemo;
+    const frontend = frontendObject(plan, this.edge, state.maps.files);
+    const feHash = frontendHash(frontend);
     const backends = plan.backends.map((b) => {
       const hit = this.objects.get(b.slots);
       if (hit && hit.checked === b.checked && hit.health === b.health && b.slots.length > 0) return hit;
@@ -247,7 +256,8 @@ export class EdgeApplier {
     const wanted = new Set(want.backends.map((b) => b.object.name));
     const backends = want.backends.filter((b) => state.backends.get(b.object.name) !== b.hash);
     const removed = [...state.backends.keys()].filter((n) => !wanted.has(n));
-    const frontend = parseStamp(state.frontend?.description).config !== want.hash;
+    // Maps HAProxy has not loaded need a reload that loads them: the frontend names them.
+    const frontend = parseStamp(state.frontend?.description).config !== want.hash || state.maps.entries === undefined;
     return backends.length > 0 || removed.length > 0 || frontend ? { backends, removed, frontend } : undefined;
   }
 
@@ -272,7 +282,7 @@ export class EdgeApplier {
       });
     const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends'))).data;
     const backends = new Map(list.filter((b) => MANAGED_BACKEND.test(b.name)).map((b) => [b.name, parseStamp(b.description).config ?? '']));
-    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map() };
+    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c) };
     await this.readSlots(state, [...backends.keys()], signal);
     return state;
   }
@@ -302,6 +312,8 @@ export class EdgeApplier {
       version: await this.client.getVersion(),
       frontend: { ...want.frontend, description: formatStamp({ config: want.hash, fence: parseStamp(state.frontend?.description).fence }) },
       backends: new Map(state.backends), slots: new Map(state.slots), runtime: new Map(state.runtime),
+      // Maps stored as files were loaded by the reload.
+      maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client) },
     };
     for (const n of written.removed) {
       next.backends.delete(n);
@@ -311,6 +323,37 @@ export class EdgeApplier {
     for (const b of written.backends) next.backends.set(b.object.name, b.hash);
     await this.readSlots(next, written.backends.map((b) => b.object.name), signal);
     return next;
+  }
+
+  /**
+   * Brings the edge's routing maps to `want`. `staged`: before a transaction, only what can go live
+   * with the backends the edge has now (see stagedMaps); maps HAProxy has not loaded are written as
+   * files instead, for the transaction's reload to load. Answers the entries changed at runtime.
+   */
+  private async syncRouting(state: EdgeState, want: RoutingMaps, staged: boolean, signal?: AbortSignal): Promise<number> {
+    const maps = state.maps;
+    if (!maps.entries) {
+      if (staged) await storeMaps(this.client, want);
+      return 0;
+    }
+    if (maps.synced === want) return 0;
+    const target = staged ? stagedMaps(maps.entries, want, (b) => state.backends.has(b)) : want;
+    const changes = await syncMaps(this.client, maps.entries, target, signal);
+    if (!staged) maps.synced = want;
+    return changes;
+  }
+
+  /** Reads one routing map in turn; one that differs from the hub's record is corrected by the next apply. */
+  private async verifyMap(state: EdgeState): Promise<void> {
+    const kind = MAP_KINDS[this.mapCursor++ % MAP_KINDS.length] ?? 'hosts';
+    const entries = state.maps.entries;
+    if (!entries) return;
+    const running = await readMap(this.client, kind);
+    const known = entries[kind];
+    if (running && running.size === known.size && [...running].every(([k, v]) => known.get(k) === v)) return;
+    if (running) entries[kind] = running;
+    else state.maps.entries = undefined;
+    state.maps.synced = undefined;
   }
 
   /** Reads current sessions of the backends that have drained endpoints. */

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
-import { endpoints, ingress, ingressClass, service, snapshot } from './fixtures.js';
+import { endpoints, ingress, ingressClass, rng, service, snapshot } from './fixtures.js';
 import { IncrementalMerge } from './incremental.js';
 import { mergeClusters } from './merge.js';
 import type { ClusterSnapshot, FederatedModel } from './types.js';
@@ -9,17 +9,6 @@ import type { ClusterSnapshot, FederatedModel } from './types.js';
 // The incremental merge against the full one, over random sequences of record changes that cover
 // every dependency: classes, named ports, conflicts and their ties, default backends, endpoints,
 // zones and expired clusters.
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CLUSTERS = ['a', 'b', 'c'];
 const SERVICES = ['s0', 's1', 's2', 's3'];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Schemas } from '@ingressfed/dataplane';
+import { NO_HOST_SCOPE, type MapKind } from './routing.js';
 import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
 
 // An edge plan as Data Plane API objects (full_section form), and the comparison that decides
@@ -9,23 +10,51 @@ import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type 
 export type Frontend = Schemas['frontend'];
 export type BackendObject = Schemas['backend'];
 
+/** Where each routing map is on the edge (absolute paths, from the Data Plane API's map storage). */
+export type MapPaths = Record<MapKind, string>;
+
+/** A path the hub writes into haproxy.cfg: plain characters only, so it cannot end or split a word. */
+const SAFE_PATH = /^\/[A-Za-z0-9/._-]+$/;
+
+/** The request rules that route by the maps (see routing.ts): the same few lookups at any number of routes. */
+function routingRules(maps: MapPaths): NonNullable<Frontend['http_request_rule_list']> {
+  for (const [kind, file] of Object.entries(maps)) {
+    if (!SAFE_PATH.test(file)) throw new Error(`the edge keeps the ${kind} map at '${file.slice(0, 200)}', a path with characters the hub does not write into haproxy.cfg`);
+  }
+  const v = (name: string, expr: string, cond?: string): NonNullable<Frontend['http_request_rule_list']>[number] => ({
+    type: 'set-var', var_scope: 'txn', var_name: `ifed_${name}`, var_expr: expr, ...(cond ? { cond: 'if' as const, cond_test: cond } : {}),
+  });
+  const unset = (name: string): string => `!{ var(txn.ifed_${name}) -m found }`;
+  return [
+    v('host', 'req.hdr(host),field(1,:),lower'),
+    v('scope', `var(txn.ifed_host),map_str(${maps.hosts})`),
+    // A wildcard covers exactly one label: the key is the host without its first label.
+    v('scope', `var(txn.ifed_host),field(2,.,0),map_str(${maps.wildcards})`, `${unset('scope')} !{ var(txn.ifed_host) -m beg . }`),
+    v('scope', `str(${NO_HOST_SCOPE})`, unset('scope')),
+    v('path', 'path'),
+    v('key', 'var(txn.ifed_scope),concat(,txn.ifed_path,)'),
+    v('backend', `var(txn.ifed_key),map_str(${maps.exact})`),
+    v('backend', `var(txn.ifed_key),map_beg(${maps.prefix})`, unset('backend')),
+  ];
+}
+
 /** The frontend of a plan; `description` carries the hub's stamp and is set by the applier. */
-export function frontendObject(plan: EdgePlan, edge: EdgeTarget): Frontend {
+export function frontendObject(plan: EdgePlan, edge: EdgeTarget, maps: MapPaths): Frontend {
   return {
     name: FRONTEND_NAME,
     mode: 'http',
-    default_backend: plan.defaultBackend,
+    default_backend: plan.routing.defaultBackend,
     forwardfor: { enabled: 'enabled' },
     binds: { http: { name: 'http', address: edge.bindAddress, port: edge.bindPort } },
-    acl_list: plan.acls.map((a) => ({ acl_name: a.acl_name, criterion: a.criterion, value: a.value })),
-    // The standard forwarding headers; X-Forwarded-For comes from `option forwardfor`. Client-sent
-    // values are replaced, never trusted.
     http_request_rule_list: [
+      // The standard forwarding headers; X-Forwarded-For comes from `option forwardfor`. Client-sent
+      // values are replaced, never trusted.
       { type: 'set-header', hdr_name: 'X-Forwarded-Proto', hdr_format: 'http' },
       { type: 'set-header', hdr_name: 'X-Forwarded-Host', hdr_format: '%[req.hdr(host)]' },
       { type: 'set-header', hdr_name: 'X-Forwarded-Port', hdr_format: '%[dst_port]' },
+      ...routingRules(maps),
     ],
-    backend_switching_rule_list: plan.switching.map((s) => ({ name: s.backend, cond: 'if' as const, cond_test: s.cond_test })),
+    backend_switching_rule_list: [{ name: '%[var(txn.ifed_backend)]', cond: 'if', cond_test: '{ var(txn.ifed_backend) -m found }' }],
   };
 }
 

@@ -3,12 +3,12 @@ import { describe, it } from 'node:test';
 import { endpoints, ingress, service, snapshot } from '../model/fixtures.js';
 import { mergeClusters } from '../model/merge.js';
 import { backendObject, frontendObject, structureHash } from './objects.js';
-import { NOT_FOUND_BACKEND, backendName, planEdge, poolSize } from './plan.js';
+import { NOT_FOUND_BACKEND, PlanMemo, backendName, planEdge, poolSize } from './plan.js';
 
 const edge = { name: 'e', zone: 'za', bindAddress: '127.0.0.1', bindPort: 8080 };
 
 describe('plan: one edge\'s HAProxy objects from the federated model', () => {
-  it('orders rules exact host, wildcard, no host; longest path first; Exact before Prefix; a host falls to the default backend', () => {
+  it('routes by maps: hosts to scopes, Exact and Prefix paths, element-wise prefixes, the default backend', () => {
     const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [
       { path: '/', service: 'any' },
       { host: '*.x.com', path: '/', service: 'wild' },
@@ -16,20 +16,13 @@ describe('plan: one edge\'s HAProxy objects from the federated model', () => {
       { host: 'a.x.com', path: '/p/longer', service: 'long' },
       { host: 'a.x.com', path: '/p', pathType: 'Exact', service: 'exact' },
     ])] })]);
-    const p = planEdge(m, edge);
-    const svc = (b: string): string => b === NOT_FOUND_BACKEND ? '404' : (m.backends.find((x) => backendName(x.id) === b)?.id.service ?? '?');
-    assert.deepEqual(p.switching.map((s) => svc(s.backend)), ['long', 'exact', 'short', '404', 'wild', 'any']);
-    assert.equal(p.switching[5]?.cond_test, 'TRUE');
-  });
-
-  it('builds single-quoted ACL patterns: exact hosts, one-label wildcards, element-wise prefixes', () => {
-    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: '*.x.com', path: '/foo', service: 's' }, { host: 'b.x.com', path: '/e', pathType: 'Exact', service: 's' }])] })]);
-    const values = planEdge(m, edge).acls.map((a) => `${a.criterion} ${a.value}`);
-    assert.ok(values.includes("req.hdr(host),field(1,:),lower -m reg '^[^.]+\\.x\\.com$'"));
-    assert.ok(values.includes("req.hdr(host),field(1,:),lower -m str 'b.x.com'"));
-    assert.ok(values.includes("path -m str '/foo'") && values.includes("path -m beg '/foo/'"));
-    assert.ok(values.includes("path -m str '/e'"));
-    assert.ok(planEdge(m, edge).acls.every((a) => /^[hp]_[0-9a-f]{8}$/.test(a.acl_name)));
+    const { maps, defaultBackend } = planEdge(m, edge).routing;
+    const svc = (b: string | undefined): string => m.backends.find((x) => backendName(x.id) === b)?.id.service ?? '?';
+    assert.deepEqual([...maps.hosts], [['a.x.com', 'a.x.com']]);
+    assert.deepEqual([...maps.wildcards], [['x.com', '~.x.com']]);
+    assert.deepEqual(Object.fromEntries([...maps.exact].map(([k, v]) => [k, svc(v)])), { '~/': 'any', '~.x.com/': 'wild', 'a.x.com/p': 'exact', 'a.x.com/p/longer': 'long' });
+    assert.deepEqual(Object.fromEntries([...maps.prefix].map(([k, v]) => [k, svc(v)])), { '~/': 'any', '~.x.com/': 'wild', 'a.x.com/p/': 'short', 'a.x.com/p/longer/': 'long' });
+    assert.equal(defaultBackend, NOT_FOUND_BACKEND);
   });
 
   it('sizes slot pools with headroom and keeps every endpoint in the slot it has', () => {
@@ -76,10 +69,21 @@ describe('plan: one edge\'s HAProxy objects from the federated model', () => {
     assert.deepEqual(slots, ['10.0.0.1 ready', '10.0.0.2 drain', '10.0.0.3 drain']);
   });
 
+  it('reuses slots from its memo, but never a plan made while a drain was in force', () => {
+    const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')], endpoints: [endpoints('a', 'web', ['10.0.0.1'])] })]);
+    const memo = new PlanMemo();
+    const current = new Map([[backendName(m.backends[0]!.id), new Map([['p0', ''], ['p1', ''], ['p2', ''], ['p3', '']])]]);
+    const ready = planEdge(m, edge, current, {}, memo);
+    assert.equal(planEdge(m, edge, current, {}, memo).backends[1]?.slots, ready.backends[1]?.slots, 'an unchanged backend keeps its planned slots');
+    const drained = planEdge(m, edge, current, { drained: () => true, sessions: () => 0 }, memo);
+    assert.ok(drained.backends[1]?.slots.every((s) => !s.endpoint), 'a drained endpoint without sessions leaves its slot');
+    assert.deepEqual(planEdge(m, edge, current, {}, memo).backends[1]?.slots.filter((s) => s.endpoint).map((s) => s.address), ['10.0.0.1'], 'back once the drain ends');
+  });
+
   it('hashes structure without slot contents', () => {
     const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')], endpoints: [endpoints('a', 'web', ['10.0.0.1'])] })]);
     const p = planEdge(m, edge);
-    const fe = frontendObject(p, edge);
+    const fe = frontendObject(p, edge, { hosts: '/m/h.map', wildcards: '/m/w.map', exact: '/m/e.map', prefix: '/m/p.map' });
     const be = backendObject(p.backends[1] as NonNullable<(typeof p.backends)[1]>);
     const moved = structuredClone(be);
     const s0 = moved.servers?.p0;

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
+import { routingMaps, type RoutingPlan } from './routing.js';
 import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type HealthCheck, type Route } from '../model/types.js';
 
 // Federated model → the HAProxy objects one edge should have. Pure. Every name is generated from a
-// hash of the identity it stands for; hosts and paths reach ACL patterns only after the allowlists of
-// @ingressfed/schemas passed them, and are single-quoted even so.
+// hash of the identity it stands for; hosts and paths reach map keys only after the allowlists of
+// @ingressfed/schemas passed them (no whitespace, quote or comment character can be in one).
 
 export const FRONTEND_NAME = 'ingressfed_http';
 export const NOT_FOUND_BACKEND = 'ingressfed_not_found';
@@ -60,21 +61,8 @@ export interface PlannedBackend {
   slots: PlannedSlot[];
 }
 
-export interface PlannedAcl {
-  acl_name: string;
-  criterion: string;
-  value: string;
-}
-
-export interface PlannedSwitch {
-  backend: string;
-  cond_test: string;
-}
-
 export interface EdgePlan {
-  acls: PlannedAcl[];
-  switching: PlannedSwitch[];
-  defaultBackend: string;
+  routing: RoutingPlan;
   backends: PlannedBackend[];
 }
 
@@ -88,34 +76,11 @@ export function backendName(id: BackendId): string {
   return `ingressfed_be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
 }
 
-const hostAcl = (host: string): string => `h_${hash8(`host:${host}`)}`;
-const pathAcl = (pathType: string, path: string): string => `p_${hash8(`path:${pathType}:${path}`)}`;
-
 /** Routing precedence: exact hosts, then wildcards, then no host; longest path first; Exact before Prefix. */
 export function routeOrder(a: Route, b: Route): number {
   const hostRank = (h: string): number => (h === '' ? 2 : h.startsWith('*.') ? 1 : 0);
   return hostRank(a.host) - hostRank(b.host) || a.host.localeCompare(b.host) ||
     b.path.length - a.path.length || (a.pathType === b.pathType ? 0 : a.pathType === 'Exact' ? -1 : 1) || a.path.localeCompare(b.path);
-}
-
-function hostAcls(host: string): PlannedAcl[] {
-  const criterion = 'req.hdr(host),field(1,:),lower';
-  if (host.startsWith('*.')) {
-    // Exactly one label before the suffix (Kubernetes wildcard semantics); the suffix is a validated DNS name.
-    const suffix = host.slice(2).replaceAll('.', '\\.');
-    return [{ acl_name: hostAcl(host), criterion, value: `-m reg '^[^.]+\\.${suffix}$'` }];
-  }
-  return [{ acl_name: hostAcl(host), criterion, value: `-m str '${host}'` }];
-}
-
-function pathAcls(pathType: string, path: string): PlannedAcl[] {
-  const name = pathAcl(pathType, path);
-  if (pathType === 'Exact') return [{ acl_name: name, criterion: 'path', value: `-m str '${path}'` }];
-  // Prefix by path element: '/foo' matches '/foo' and '/foo/...', never '/foobar'.
-  return [
-    { acl_name: name, criterion: 'path', value: `-m str '${path}'` },
-    { acl_name: name, criterion: 'path', value: `-m beg '${path}/'` },
-  ];
 }
 
 const MIN_POOL = 4;
@@ -192,7 +157,7 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
  * and a backend's slots while its model entry and its slots on the edge are. (Drains plan afresh.)
  */
 export class PlanMemo {
-  routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; plan: Pick<EdgePlan, 'acls' | 'switching' | 'defaultBackend'> } | undefined;
+  routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; plan: RoutingPlan } | undefined;
   readonly slots = new WeakMap<Backend, { current: Map<string, string> | undefined; slots: PlannedSlot[] }>();
 }
 
@@ -210,40 +175,20 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
     if (!slots) {
       const { primary, backup } = splitByPolicy(b, edge);
       slots = [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)];
-      memo?.slots.set(b, { current: cur, slots });
+      // A plan made with drains in force is not one to reuse once they end.
+      if (!opts.drained) memo?.slots.set(b, { current: cur, slots });
     }
     const checked = slots.length <= checkBudget;
     if (checked) checkBudget -= slots.length;
     backends.push({ name, id: b.id, health: b.health, checked, slots });
   }
-  return { ...routing, backends };
+  return { routing, backends };
 }
 
-/** Frontend ACLs and switching rules for the model's routes. */
-function planRouting(model: FederatedModel): Pick<EdgePlan, 'acls' | 'switching' | 'defaultBackend'> {
-  const acls = new Map<string, PlannedAcl[]>();
-  const switching: PlannedSwitch[] = [];
-  const defaultBackend = model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND;
-  const ordered = [...model.routes].sort(routeOrder);
-  // Rules grouped by host, in precedence order. Once a request's host matches a rule's host, only that
-  // host's paths apply: a path that matches none of them goes to the default backend, never to a
-  // wildcard or host-less rule (Kubernetes Ingress semantics).
-  const hosts = [...new Set(ordered.map((r) => r.host))];
-  for (const host of hosts) {
-    const hostTerm = host === '' ? undefined : hostAcl(host);
-    if (hostTerm) for (const a of hostAcls(host)) acls.set(a.acl_name, [a]);
-    let coversAll = false;
-    for (const r of ordered.filter((x) => x.host === host)) {
-      const terms = hostTerm ? [hostTerm] : [];
-      if (r.pathType === 'Prefix' && r.path === '/') coversAll = true;
-      else {
-        const pa = pathAcls(r.pathType, r.path);
-        acls.set(pa[0]?.acl_name as string, pa);
-        terms.push(pathAcl(r.pathType, r.path));
-      }
-      switching.push({ backend: backendName(r.backend), cond_test: terms.length > 0 ? terms.join(' ') : 'TRUE' });
-    }
-    if (hostTerm && !coversAll) switching.push({ backend: defaultBackend, cond_test: hostTerm });
-  }
-  return { acls: [...acls.values()].flat(), switching, defaultBackend };
+/** The routing maps for the model's routes, and the default backend. */
+export function planRouting(model: Pick<FederatedModel, 'routes' | 'defaultRoute'>): RoutingPlan {
+  return {
+    maps: routingMaps(model.routes, (r) => backendName(r.backend)),
+    defaultBackend: model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND,
+  };
 }

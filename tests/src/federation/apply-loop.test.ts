@@ -82,8 +82,9 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
     const v = await c.getVersion();
     for (let i = 0; i < 20; i++) await c.startTransaction(v);
     assert.equal((await c.listTransactions('in_progress')).length, 20);
-    await create(fed, 'alpha', [ingress('after-leak', [{ host: 'after-leak.example.test', paths: [{ path: '/', service: 'good' }] }])]);
-    await waitFor('the new route live', async () => (await whoAnswers(edge, 'after-leak.example.test', '/')) === 'good', { timeoutMs: 30_000 });
+    // A new Service: its backend is new, so the change needs a transaction (a new route alone does not).
+    await create(fed, 'alpha', [...serviceWithEndpoint('leak', '127.0.110.3'), ingress('after-leak', [{ host: 'after-leak.example.test', paths: [{ path: '/', service: 'leak' }] }])]);
+    await waitFor('the new route live', async () => (await whoAnswers(edge, 'after-leak.example.test', '/')) === 'leak', { timeoutMs: 30_000 });
     assert.ok((await c.listTransactions('in_progress')).length < 20, 'the leaked transactions were reclaimed');
   });
 

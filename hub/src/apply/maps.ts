@@ -1,0 +1,118 @@
+import { DataPlaneError, type DataPlaneClient } from '@ingressfed/dataplane';
+import type { MapPaths } from '../plan/objects.js';
+import { MAP_FILES, MAP_KINDS, diffMaps, emptyMaps, mapFileText, type MapKind, type RoutingMaps } from '../plan/routing.js';
+
+// The routing maps of one edge (see plan/routing.ts): stored as files in the Data Plane API's map
+// storage, which HAProxy loads at each reload, and changed at runtime entry by entry, without a
+// reload. Every runtime change batch ends with a write of the file (force_sync), so a reload or a
+// restart keeps what is live.
+
+export interface MapState {
+  /** Where each map file is on the edge, as haproxy.cfg names it. */
+  files: MapPaths;
+  /** The entries of the running HAProxy; undefined while it has not loaded the maps (no configuration names them yet). */
+  entries: RoutingMaps | undefined;
+  /** The wanted maps last brought live: equal plans need no comparison. */
+  synced?: RoutingMaps;
+}
+
+/** Reads the maps of an edge, storing empty files for those it lacks. */
+export async function readMaps(client: DataPlaneClient): Promise<MapState> {
+  const stored = new Map((await client.listMapFiles()).map((m) => [m.storage_name ?? '', m.file ?? '']));
+  const files = {} as MapPaths;
+  for (const kind of MAP_KINDS) {
+    const name = MAP_FILES[kind];
+    files[kind] = stored.get(name) || ((await client.createMapFile(name, mapFileText(new Map()))).file ?? '');
+  }
+  return { files, entries: await readEntries(client) };
+}
+
+/** The running entries of every map, or undefined when HAProxy has not loaded them. */
+export async function readEntries(client: DataPlaneClient): Promise<RoutingMaps | undefined> {
+  const maps = emptyMaps();
+  for (const kind of MAP_KINDS) {
+    const read = await readMap(client, kind);
+    if (!read) return undefined;
+    maps[kind] = read;
+  }
+  return maps;
+}
+
+/** One map's running entries; undefined when HAProxy has not loaded it. */
+export async function readMap(client: DataPlaneClient, kind: MapKind): Promise<Map<string, string> | undefined> {
+  try {
+    const out = new Map<string, string>();
+    for (const e of await client.mapEntries(MAP_FILES[kind])) if (e.key !== undefined) out.set(e.key, e.value ?? '');
+    return out;
+  } catch (err) {
+    if (err instanceof DataPlaneError && err.httpStatus === 404) return undefined;
+    throw err;
+  }
+}
+
+/** Writes whole map files, for HAProxy to load at the next reload (none is caused here). */
+export async function storeMaps(client: DataPlaneClient, want: RoutingMaps): Promise<void> {
+  for (const kind of MAP_KINDS) await client.replaceMapFile(MAP_FILES[kind], mapFileText(want[kind]), { skipReload: true });
+}
+
+/**
+ * Brings the running maps from `have` to `want` and updates `have` as it goes: additions in one call
+ * per map, a call per changed or removed key, and the file written with the last call of each map.
+ * Paths are added before the hosts that lead to them and hosts removed before their paths, so no
+ * request finds a host without its paths. Answers the number of entries changed.
+ */
+export async function syncMaps(client: DataPlaneClient, have: RoutingMaps, want: RoutingMaps, signal?: AbortSignal): Promise<number> {
+  const diffs = diffMaps(have, want);
+  const removals = [...diffs].reverse().filter((d) => d.removed.length > 0);
+  let changes = 0;
+  for (const d of removals) {
+    const map = MAP_FILES[d.kind];
+    const last = d.added.length + d.changed.length === 0;
+    for (const [i, key] of d.removed.entries()) {
+      signal?.throwIfAborted();
+      await client.deleteMapEntry(map, key, last && i === d.removed.length - 1);
+      have[d.kind].delete(key);
+      changes++;
+    }
+  }
+  for (const d of diffs) {
+    const map = MAP_FILES[d.kind];
+    for (const [i, [key, value]] of d.changed.entries()) {
+      signal?.throwIfAborted();
+      await client.setMapEntry(map, key, value, d.added.length === 0 && i === d.changed.length - 1);
+      have[d.kind].set(key, value);
+      changes++;
+    }
+    if (d.added.length > 0) {
+      signal?.throwIfAborted();
+      await client.addMapEntries(map, d.added.map(([key, value]) => ({ key, value })), true);
+      for (const [key, value] of d.added) have[d.kind].set(key, value);
+      changes += d.added.length;
+    }
+  }
+  return changes;
+}
+
+/**
+ * What can go live before a transaction creates new backends: `want`, except path entries naming a
+ * backend the edge does not have yet (such a key keeps its current value, or stays absent), and the
+ * host entries whose paths are held back (a new host waits for its paths).
+ */
+export function stagedMaps(have: RoutingMaps, want: RoutingMaps, exists: (backend: string) => boolean): RoutingMaps {
+  const out = emptyMaps();
+  const heldScopes = new Set<string>();
+  for (const kind of ['exact', 'prefix'] as const) {
+    for (const [k, v] of want[kind]) {
+      if (exists(v)) out[kind].set(k, v);
+      else {
+        const cur = have[kind].get(k);
+        if (cur !== undefined) out[kind].set(k, cur);
+        else heldScopes.add(k.slice(0, k.indexOf('/')));
+      }
+    }
+  }
+  for (const kind of ['hosts', 'wildcards'] as const) {
+    for (const [k, scope] of want[kind]) if (have[kind].has(k) || !heldScopes.has(scope)) out[kind].set(k, scope);
+  }
+  return out;
+}

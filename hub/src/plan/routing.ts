@@ -1,0 +1,106 @@
+import type { Route } from '../model/types.js';
+
+// Host and path routing as four HAProxy maps, so that a request costs the same at 10 routes as at
+// 10,000 (tree lookups instead of one ACL per route), and routes come and go as runtime map entries
+// without a reload. Pure.
+//
+// A request's *scope* is the host rule it falls under: its exact host if some rule names it, else
+// `~.<suffix>` if a wildcard `*.<suffix>` covers it (exactly one label before the suffix), else `~`
+// (the rules without a host). `~` cannot appear in a host name, and no map key may contain `*` (the
+// Data Plane API refuses it in entry ids). Paths are then looked up by `<scope><path>`:
+//   - `exact`: every Exact path, and every Prefix path as itself (`/foo` matches `/foo`). An exact
+//     hit is always the longest possible match; Exact wins over Prefix for the same path.
+//   - `prefix`: every Prefix path as `<path>/` (element-wise: `/foo` matches `/foo/bar`, never
+//     `/foobar`), and `/` as itself. HAProxy's `map_beg` keeps these in a prefix tree and answers the
+//     longest match. Keys of different scopes never match each other: a scope has no '/'.
+// A request whose scope has no matching path goes to the default backend, never to a wildcard or
+// host-less rule (Kubernetes Ingress semantics).
+
+export type MapKind = 'hosts' | 'wildcards' | 'exact' | 'prefix';
+/** The order additions are made in: paths before the hosts that lead to them. Deletions go in reverse. */
+export const MAP_KINDS: readonly MapKind[] = ['exact', 'prefix', 'wildcards', 'hosts'];
+
+/** The map files the hub keeps on an edge (in the Data Plane API's map storage). */
+export const MAP_FILES: Readonly<Record<MapKind, string>> = {
+  hosts: 'ingressfed_hosts.map',
+  wildcards: 'ingressfed_wildcards.map',
+  exact: 'ingressfed_exact.map',
+  prefix: 'ingressfed_prefix.map',
+};
+
+/** Each map's entries: key → backend name (or scope, for the host maps). */
+export type RoutingMaps = Record<MapKind, Map<string, string>>;
+
+export const NO_HOST_SCOPE = '~';
+
+export function emptyMaps(): RoutingMaps {
+  return { hosts: new Map(), wildcards: new Map(), exact: new Map(), prefix: new Map() };
+}
+
+/** The scope a route's host puts it in. */
+export function scopeOf(host: string): string {
+  if (host === '') return NO_HOST_SCOPE;
+  return host.startsWith('*.') ? `~${host.slice(1)}` : host;
+}
+
+/** The four maps for a set of routes; `backendOf` names the HAProxy backend of a route. */
+export function routingMaps(routes: readonly Route[], backendOf: (r: Route) => string): RoutingMaps {
+  const maps = emptyMaps();
+  const exactPaths = new Set<string>();
+  for (const r of routes) {
+    const scope = scopeOf(r.host);
+    if (r.host.startsWith('*.')) maps.wildcards.set(r.host.slice(2), scope);
+    else if (r.host !== '') maps.hosts.set(r.host, scope);
+    const be = backendOf(r);
+    const key = scope + r.path;
+    if (r.pathType === 'Exact') {
+      maps.exact.set(key, be);
+      exactPaths.add(key);
+      continue;
+    }
+    if (!exactPaths.has(key)) maps.exact.set(key, be);
+    maps.prefix.set(r.path === '/' ? key : `${key}/`, be);
+  }
+  return maps;
+}
+
+/** What to change in `have` to make it `want`, per map. */
+export interface MapDiff {
+  kind: MapKind;
+  added: Array<[string, string]>;
+  changed: Array<[string, string]>;
+  removed: string[];
+}
+
+export function diffMaps(have: RoutingMaps, want: RoutingMaps): MapDiff[] {
+  const out: MapDiff[] = [];
+  for (const kind of MAP_KINDS) {
+    const h = have[kind];
+    const w = want[kind];
+    const d: MapDiff = { kind, added: [], changed: [], removed: [] };
+    for (const [k, v] of w) {
+      const cur = h.get(k);
+      if (cur === undefined) d.added.push([k, v]);
+      else if (cur !== v) d.changed.push([k, v]);
+    }
+    for (const k of h.keys()) if (!w.has(k)) d.removed.push(k);
+    if (d.added.length + d.changed.length + d.removed.length > 0) out.push(d);
+  }
+  return out;
+}
+
+/**
+ * A map's contents in HAProxy's map file format, after a comment line (never empty: the Data Plane
+ * API takes no empty file body).
+ */
+export function mapFileText(entries: Map<string, string>): string {
+  let out = '# ingressfed routing map\n';
+  for (const [k, v] of entries) out += `${k} ${v}\n`;
+  return out;
+}
+
+/** The routing of a model for one edge: maps plus the backend requests fall to when nothing matches. */
+export interface RoutingPlan {
+  maps: RoutingMaps;
+  defaultBackend: string;
+}
