@@ -29,4 +29,9 @@ export interface VersionedConfig {
 
 export const emptyModel = (): ConfigModel => ({ frontends: [], backends: [] });
 
-export const cloneModel = (m: ConfigModel): ConfigModel => structuredClone(m);
+/**
+ * A copy to change: the section lists are copied, the sections shared. Operations never change a
+ * section in place; they replace it with a changed copy (resources.ts), so a copy costs one pointer
+ * per section however large the configuration.
+ */
+export const cloneModel = (m: ConfigModel): ConfigModel => ({ frontends: [...m.frontends], backends: [...m.backends] });

@@ -2,8 +2,9 @@ import { badRequest, conflict, notFound } from './api-error.js';
 import type { ConfigModel } from './model.js';
 
 // Pure operations on the configuration model, one per kind of resource the API exposes. Each takes
-// the model it may change (a transaction's copy or a fresh clone of the current one) and throws an
-// ApiError with the status dataplaneapi answers for the same situation.
+// the model it may change (a copy from cloneModel: its section lists are its own, its sections are
+// shared) and throws an ApiError with the status dataplaneapi answers for the same situation. A
+// section is never changed in place: it is replaced by a changed copy (editSection).
 
 export type SectionKind = 'frontends' | 'backends';
 type Obj = Record<string, unknown>;
@@ -46,6 +47,16 @@ function mustFindSection(model: ConfigModel, kind: SectionKind, name: string, st
     throw status === 404 ? notFound(msg) : badRequest(msg);
   }
   return s;
+}
+
+/** A copy of a section put in its place in `model`'s own list, to change. */
+function editSection(model: ConfigModel, kind: SectionKind, name: string, status: 400 | 404 = 404): Obj {
+  const list = sections(model, kind);
+  const i = list.findIndex((s) => s.name === name);
+  if (i < 0) mustFindSection(model, kind, name, status);
+  const copy = structuredClone(list[i] as Obj);
+  list[i] = copy;
+  return copy;
 }
 
 // ---- sections (frontends, backends) -------------------------------------------------------------
@@ -106,19 +117,21 @@ function childMap(section: Obj, key: string): Obj {
   return fresh;
 }
 
+const readChildMap = (section: Obj, key: string): Obj => (section[key] && typeof section[key] === 'object' ? section[key] as Obj : {});
+
 export function listNamed(model: ConfigModel, c: NamedChild, parent: string): Obj[] {
   const section = mustFindSection(model, c.kind, parent);
-  return Object.values(childMap(section, c.key)).map((v) => structuredClone(v as Obj));
+  return Object.values(readChildMap(section, c.key)).map((v) => structuredClone(v as Obj));
 }
 
 export function getNamed(model: ConfigModel, c: NamedChild, parent: string, name: string): Obj {
-  const v = childMap(mustFindSection(model, c.kind, parent), c.key)[name];
+  const v = readChildMap(mustFindSection(model, c.kind, parent), c.key)[name];
   if (!v) throw notFound(`${c.label} ${name} does not exist in ${SINGULAR[c.kind]} ${parent}`);
   return structuredClone(v as Obj);
 }
 
 export function createNamed(model: ConfigModel, c: NamedChild, parent: string, body: Obj): Obj {
-  const map = childMap(mustFindSection(model, c.kind, parent, 400), c.key);
+  const map = childMap(editSection(model, c.kind, parent, 400), c.key);
   const name = String(body.name);
   if (map[name]) throw conflict(`${c.label} ${name} already exists in ${SINGULAR[c.kind]} ${parent}`);
   map[name] = structuredClone(body);
@@ -126,7 +139,7 @@ export function createNamed(model: ConfigModel, c: NamedChild, parent: string, b
 }
 
 export function replaceNamed(model: ConfigModel, c: NamedChild, parent: string, name: string, body: Obj): Obj {
-  const map = childMap(mustFindSection(model, c.kind, parent), c.key);
+  const map = childMap(editSection(model, c.kind, parent), c.key);
   if (!map[name]) throw notFound(`${c.label} ${name} does not exist in ${SINGULAR[c.kind]} ${parent}`);
   if (body.name !== name) throw badRequest(`the name in the body (${String(body.name)}) does not match the path (${name})`);
   map[name] = structuredClone(body);
@@ -134,7 +147,7 @@ export function replaceNamed(model: ConfigModel, c: NamedChild, parent: string, 
 }
 
 export function deleteNamed(model: ConfigModel, c: NamedChild, parent: string, name: string): void {
-  const map = childMap(mustFindSection(model, c.kind, parent), c.key);
+  const map = childMap(editSection(model, c.kind, parent), c.key);
   if (!map[name]) throw notFound(`${c.label} ${name} does not exist in ${SINGULAR[c.kind]} ${parent}`);
   delete map[name];
 }
@@ -155,13 +168,15 @@ function list(section: Obj, key: string): Obj[] {
   return fresh;
 }
 
+const readList = (section: Obj, key: string): Obj[] => (Array.isArray(section[key]) ? section[key] as Obj[] : []);
+
 export function getList(model: ConfigModel, c: ListChild, parent: string, filter?: (o: Obj) => boolean): Obj[] {
-  const l = list(mustFindSection(model, c.kind, parent), c.key);
+  const l = readList(mustFindSection(model, c.kind, parent), c.key);
   return structuredClone(filter ? l.filter(filter) : l);
 }
 
 export function replaceList(model: ConfigModel, c: ListChild, parent: string, items: Obj[]): Obj[] {
-  const section = mustFindSection(model, c.kind, parent);
+  const section = editSection(model, c.kind, parent);
   section[c.key] = structuredClone(items);
   return structuredClone(items);
 }
@@ -173,13 +188,13 @@ function checkIndex(c: ListChild, parent: string, index: number, length: number)
 }
 
 export function getListItem(model: ConfigModel, c: ListChild, parent: string, index: number): Obj {
-  const l = list(mustFindSection(model, c.kind, parent), c.key);
+  const l = readList(mustFindSection(model, c.kind, parent), c.key);
   checkIndex(c, parent, index, l.length);
   return structuredClone(l[index] as Obj);
 }
 
 export function insertListItem(model: ConfigModel, c: ListChild, parent: string, index: number, item: Obj): Obj {
-  const l = list(mustFindSection(model, c.kind, parent, 400), c.key);
+  const l = list(editSection(model, c.kind, parent, 400), c.key);
   if (!Number.isInteger(index) || index < 0 || index > l.length) {
     throw badRequest(`index ${index} is out of range: ${SINGULAR[c.kind]} ${parent} has ${l.length} ${c.label}s`);
   }
@@ -188,7 +203,7 @@ export function insertListItem(model: ConfigModel, c: ListChild, parent: string,
 }
 
 export function replaceListItem(model: ConfigModel, c: ListChild, parent: string, index: number, item: Obj): Obj {
-  const l = list(mustFindSection(model, c.kind, parent), c.key);
+  const l = list(editSection(model, c.kind, parent), c.key);
   if (!Number.isInteger(index) || index < 0 || index >= l.length) {
     throw badRequest(`index ${index} is out of range: ${SINGULAR[c.kind]} ${parent} has ${l.length} ${c.label}s`);
   }
@@ -197,7 +212,7 @@ export function replaceListItem(model: ConfigModel, c: ListChild, parent: string
 }
 
 export function deleteListItem(model: ConfigModel, c: ListChild, parent: string, index: number): void {
-  const l = list(mustFindSection(model, c.kind, parent), c.key);
+  const l = list(editSection(model, c.kind, parent), c.key);
   checkIndex(c, parent, index, l.length);
   l.splice(index, 1);
 }

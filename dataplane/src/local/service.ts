@@ -125,6 +125,7 @@ export class DataPlaneService {
   }
 
   async stop(): Promise<void> {
+    this.transactions.flush();
     await this.haproxy.stop();
   }
 
@@ -164,7 +165,7 @@ export class DataPlaneService {
         const model = cloneModel(tx.model);
         const result = op(model);
         this.checkBinds(model);
-        this.transactions.save({ ...tx, model });
+        this.transactions.save({ ...tx, model }, { soon: true });
         return { status: 202, body: kind === 'delete' ? undefined : result, version: tx._version };
       });
     }

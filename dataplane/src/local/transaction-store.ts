@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from './config-store.js';
-import type { ConfigModel } from './model.js';
+import { cloneModel, type ConfigModel } from './model.js';
 
 export type TransactionStatus = 'in_progress' | 'success' | 'failed' | 'outdated';
 
@@ -13,15 +13,20 @@ export interface StoredTransaction {
   model: ConfigModel;
 }
 
+const FLUSH_MS = 200;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**
  * Transactions persisted one file each, so they survive a restart and never expire, like
  * dataplaneapi's persistent transactions. Ids are UUIDs and are checked before they name a file.
+ * Writes inside a transaction are persisted within FLUSH_MS (at once on create, commit and stop):
+ * writing a whole large configuration on each of ten thousand writes would take hours.
  */
 export class TransactionStore {
   private readonly dir: string;
   private readonly txs = new Map<string, StoredTransaction>();
+  private readonly unsaved = new Set<string>();
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(workdir: string) {
     this.dir = join(workdir, 'transactions');
@@ -34,7 +39,7 @@ export class TransactionStore {
   }
 
   create(version: number, model: ConfigModel): StoredTransaction {
-    const tx: StoredTransaction = { id: randomUUID(), _version: version, status: 'in_progress', model: structuredClone(model) };
+    const tx: StoredTransaction = { id: randomUUID(), _version: version, status: 'in_progress', model: cloneModel(model) };
     this.save(tx);
     return tx;
   }
@@ -47,14 +52,33 @@ export class TransactionStore {
     return [...this.txs.values()].filter((t) => status === undefined || t.status === status);
   }
 
-  save(tx: StoredTransaction): void {
+  /** Keeps `tx`; `soon`: persist it within FLUSH_MS rather than now. */
+  save(tx: StoredTransaction, opts: { soon?: boolean } = {}): void {
     this.txs.set(tx.id, tx);
-    writeFileAtomic(join(this.dir, `${tx.id}.json`), JSON.stringify(tx));
+    if (!opts.soon) {
+      this.unsaved.delete(tx.id);
+      writeFileAtomic(join(this.dir, `${tx.id}.json`), JSON.stringify(tx));
+      return;
+    }
+    this.unsaved.add(tx.id);
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  /** Persists every transaction kept since it was last written. */
+  flush(): void {
+    if (this.flushTimer) clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    for (const id of this.unsaved) {
+      const tx = this.txs.get(id);
+      if (tx) writeFileAtomic(join(this.dir, `${id}.json`), JSON.stringify(tx));
+    }
+    this.unsaved.clear();
   }
 
   delete(id: string): boolean {
     if (!this.get(id)) return false;
     this.txs.delete(id);
+    this.unsaved.delete(id);
     const f = join(this.dir, `${id}.json`);
     if (existsSync(f)) rmSync(f);
     return true;

@@ -4,6 +4,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { STATE_BUCKET } from '@ingressfed/schemas';
+import { socketCommand } from '@ingressfed/dataplane/local';
 import { httpRequest, startFederation, startProber, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
 
@@ -99,6 +100,41 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     const now = await dp.procState();
     assert.equal(now.master.reloads, before.master.reloads, 'HAProxy reported no reload');
     assert.deepEqual(now.workers.map((w) => w.pid), before.workers.map((w) => w.pid));
+  });
+
+  it('adds and removes routes to an existing Service at runtime, without a reload; a reload afterwards keeps them', async () => {
+    const dp = fed.edges[0]?.dp;
+    assert.ok(dp);
+    await fed.hub.idle();
+    const before = await dp.procState();
+    await kubectl('alpha', ['create', '-f', '-'], ingress('more', [{ host: 'more.example.com', paths: [{ path: '/api', service: 'web' }] }], {
+      annotations: { 'ingressfed.io/failover': 'none' }, // the backend's policy stays as it is
+    }));
+    await waitFor('the new route live', async () => (await get('more.example.com', '/api/x')).status === 200, { timeoutMs: 5000 });
+    assert.equal((await get('more.example.com', '/other')).status, 404, 'only its path');
+    await kubectl('alpha', ['delete', 'ingress', 'web']);
+    await kubectl('beta', ['delete', 'ingress', 'web']);
+    await waitFor('the removed route gone', async () => (await get('web.example.com')).status === 404, { timeoutMs: 5000 });
+    const now = await dp.procState();
+    assert.equal(now.master.reloads, before.master.reloads, 'HAProxy reported no reload');
+    assert.deepEqual(now.workers.map((w) => w.pid), before.workers.map((w) => w.pid));
+    // A reload by anyone (here HAProxy's own, through its master CLI) loads the map files: the
+    // runtime changes were written to them.
+    await socketCommand(dp.masterSocket, 'reload');
+    await waitFor('HAProxy reloaded', async () => (await dp.procState()).master.reloads > now.master.reloads, { timeoutMs: 10_000 });
+    const exact = new Map((await dp.client.mapEntries('ingressfed_exact.map')).map((e) => [e.key, e.value]));
+    assert.ok(exact.has('more.example.com/api'), 'the added route is in the reloaded map');
+    assert.ok(!exact.has('web.example.com/'), 'the removed route is not');
+    assert.equal((await get('web.example.com')).status, 404, 'the removed route stays removed');
+    // Slot addresses are runtime state too: a reload the hub did not make loses those set since its
+    // last transaction, until its resync reads the slots again and sets them.
+    await waitFor('the added route answering', async () => (await get('more.example.com', '/api/x')).status === 200, { timeoutMs: 15_000 });
+    // The first test's route, as it was.
+    for (const c of ['alpha', 'beta']) {
+      await kubectl(c, ['create', '-f', '-'], ingress('web', [{ host: 'web.example.com', paths: [{ path: '/', service: 'web' }] }], { annotations: { 'ingressfed.io/failover': 'none' } }));
+    }
+    await kubectl('alpha', ['delete', 'ingress', 'more']);
+    await waitFor('web.example.com live again', async () => (await clustersServing('web.example.com', 8)).size === 2, { timeoutMs: 10_000 });
   });
 
   it('loses no route while a spoke restarts and while a watch ends with 410 Gone; the final state equals the clusters', async () => {
