@@ -14,12 +14,15 @@ import { IncrementalMerge } from './model/incremental.js';
 import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
-import { StatusWriter, computeStatuses, type EdgeProgress } from './status/status.js';
+import { StatusWriter, computeStatuses, type EdgeProgress, type StatusMemo } from './status/status.js';
 import { LeaderLease, type LeaseState } from './store/lease.js';
 import type { RedisStore } from './store/redis-store.js';
 
 export type { ClusterState } from './cluster-health.js';
 export type { Drain } from './drains.js';
+
+/** Record changes merged per slice: about 20 ms of work, so that the lease, heartbeats and API stay live. */
+const MERGE_SLICE = 1000;
 
 export interface HubOptions {
   /** Leader lease time (default 5 s); a standby takes over within twice this after the leader dies. */
@@ -80,10 +83,13 @@ export class Hub {
   private resyncTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private pending: NodeJS.Timeout | undefined;
+  /** Changed keys not merged yet. */
+  private readonly queued = new Set<string>();
   private lease: LeaderLease | undefined;
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
   private statusPending = false;
+  private readonly statusMemo: StatusMemo = new Map();
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -248,10 +254,22 @@ export class Hub {
     this.health.evaluate();
     this.merge.setExpired(this.health.expired());
     for (const c of this.intake.clusterNames()) this.merge.setZone(c, this.intake.zone(c));
+    for (const key of this.intake.takeChanges()) this.queued.add(key);
     const timer = this.metrics.merge.startTimer();
-    for (const key of this.intake.takeChanges()) this.feed(key);
+    // A burst (a cluster's first records, a relist) is merged a slice at a time, the event loop free
+    // between slices; the model is published only once the burst is merged.
+    let fed = 0;
+    for (const key of this.queued) {
+      if (fed++ === MERGE_SLICE) break;
+      this.queued.delete(key);
+      this.feed(key);
+    }
     const model = this.merge.model();
     timer();
+    if (this.queued.size > 0) {
+      this.pending = setTimeout(() => this.rebuild(), 0);
+      return;
+    }
     this.metrics.refused.set(this.intake.refused.size);
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
@@ -323,8 +341,7 @@ export class Hub {
       const d = this.desiredState;
       if (!d || !this.isLeader || this.stopped) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
-      const snapshots = this.intake.snapshots();
-      const statuses = computeStatuses(d.model, snapshots, this.edgeProgress(d), this.quarantine.byIngress(d.records));
+      const statuses = computeStatuses(d.model, this.intake.ingresses(), this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
       await this.status?.sync(statuses);
     });
   }

@@ -1,5 +1,5 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { decodeStateEntry, type ClusterInfo, type Heartbeat, type ObjectRecord } from '@ingressfed/schemas';
+import { decodeStateEntry, type ClusterInfo, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
 
 export interface Refusal {
@@ -123,6 +123,11 @@ export class StateIntake {
   /** The zone a cluster reports, if it sent its info. */
   zone(cluster: string): string | null {
     return this.clusters.get(cluster)?.info?.zone ?? null;
+  }
+
+  /** Every Ingress record as received. */
+  *ingresses(): Generator<IngressRecord> {
+    for (const c of this.clusters.values()) for (const r of c.records.values()) if (r.kind === 'ingress') yield r;
   }
 
   /** One snapshot per known cluster, of the given records (default: as received). */

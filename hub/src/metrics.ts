@@ -17,6 +17,7 @@ export class HubMetrics {
   });
   readonly reloads = new Counter({ name: 'ingressfed_reloads_total', help: 'HAProxy reloads caused by committed transactions', labelNames: ['edge'], registers: [this.registry] });
   readonly edgeErrors = new Counter({ name: 'ingressfed_edge_errors_total', help: 'Failed edge applies', labelNames: ['edge'], registers: [this.registry] });
+  readonly edgeDrift = new Counter({ name: 'ingressfed_edge_drift_total', help: 'Slots and routing maps found different from what the hub set (then repaired)', labelNames: ['edge'], registers: [this.registry] });
   readonly propagation = new Histogram({
     name: 'ingressfed_propagation_seconds', help: 'From a spoke observing a change to an edge having applied it (spoke and hub clocks)',
     labelNames: ['edge'], buckets: [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30], registers: [this.registry],

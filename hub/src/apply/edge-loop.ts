@@ -32,6 +32,7 @@ export interface EdgeLoopDeps {
  */
 export class EdgeLoop {
   private running: Promise<void> | undefined;
+  private verifying: AbortController | undefined;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
@@ -62,6 +63,8 @@ export class EdgeLoop {
 
   kick(): void {
     this.dirty = true;
+    // A change goes first: a read-back in progress stops.
+    this.verifying?.abort();
     if (this.running || this.retry || this.stopped) return;
     this.running = this.run().finally(() => (this.running = undefined));
   }
@@ -80,7 +83,28 @@ export class EdgeLoop {
     }
   }
 
+  /** Applies while there are changes; between them, reads back a slice of the edge when one is due. */
   private async run(): Promise<void> {
+    for (;;) {
+      await this.applyWhileDirty();
+      if (this.stopped || this.dirty || this.retry || !this.applier.verifyDue()) return;
+      const ac = new AbortController();
+      this.verifying = ac;
+      const drift = await this.applier.verify(ac.signal).catch((err: Error) => {
+        if (!ac.signal.aborted) this.deps.log('warn', 'reading the edge back failed', { edge: this.name, error: err.message });
+        return [];
+      });
+      this.verifying = undefined;
+      if (drift.length > 0) {
+        this.deps.log('warn', 'the edge differs from what the hub set; repairing', { edge: this.name, differs: drift.slice(0, 10), count: drift.length });
+        this.deps.metrics.edgeDrift.inc({ edge: this.name }, drift.length);
+        this.dirty = true;
+      }
+      if (!this.dirty) return;
+    }
+  }
+
+  private async applyWhileDirty(): Promise<void> {
     for (let d = this.deps.desired(); this.dirty && !this.stopped && d; d = this.deps.desired()) {
       this.dirty = false;
       const observed = this.observed.splice(0);
@@ -126,7 +150,7 @@ export class EdgeLoop {
     Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined });
     this.applies++;
     this.backoff.reset();
-    const kind = out.transaction ? 'transaction' : out.runtimeChanges > 0 ? 'runtime' : 'none';
+    const kind = out.transaction ? 'transaction' : out.runtimeChanges + out.mapChanges > 0 ? 'runtime' : 'none';
     metrics.applies.inc({ edge: this.name, kind, result: 'ok' });
     metrics.applyDuration.observe({ edge: this.name, kind }, out.durationMs / 1000);
     if (out.reclaimed > 0) log('warn', 'deleted abandoned transactions to get under the open-transaction limit', { edge: this.name, count: out.reclaimed });
@@ -137,8 +161,8 @@ export class EdgeLoop {
     }
     if (kind === 'none') return;
     for (const at of observed) metrics.propagation.observe({ edge: this.name }, Math.max(0, now - at) / 1000);
-    log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
-    events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, durationMs: out.durationMs });
+    log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
+    events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
   }
 
   private failed(err: Error, kind: ApplyErrorKind | 'timeout'): void {

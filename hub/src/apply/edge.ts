@@ -1,11 +1,12 @@
 import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed/dataplane';
 import type { Endpoint, FederatedModel } from '../model/types.js';
-import { backendHash, backendObject, combineHashes, frontendHash, frontendObject, type BackendObject, type Frontend } from '../plan/objects.js';
+import { backendHash, backendObject, combineHashes, frontendHash, frontendObject, type Frontend } from '../plan/objects.js';
 import { MAP_KINDS, type RoutingMaps } from '../plan/routing.js';
 import {
-  FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdge, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedSlot,
+  FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdgeSliced, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
 } from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
+import { inParallel } from './parallel.js';
 import { readEntries, readMap, readMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
@@ -54,22 +55,30 @@ interface EdgeState {
   maps: MapState;
 }
 
+/** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
+interface PlannedObject {
+  planned: PlannedBackend;
+  hash: string;
+}
+
 interface PlannedStructure {
   plan: EdgePlan;
   frontend: Frontend;
   frontendHash: string;
-  backends: Array<{ object: BackendObject; hash: string }>;
+  backends: PlannedObject[];
   /** Hash of the whole structure: stamped on the frontend. */
   hash: string;
 }
 
 /** A structure change: what a transaction writes. */
 interface StructureChange {
-  backends: Array<{ object: BackendObject; hash: string }>;
+  backends: PlannedObject[];
   removed: string[];
   frontend: boolean;
 }
 
+/** Requests in flight within one transaction. */
+const WRITE_CONCURRENCY = 8;
 /** Backends whose slots are read again after an apply, in turn, to notice drift on the edge... */
 const VERIFY_SLICE = 256;
 /** ...at most this often, so that a burst of changes is not slowed by reads. */
@@ -99,7 +108,8 @@ export class EdgeApplier {
   private mapCursor = 0;
   private verifiedAt = 0;
   private readonly memo = new PlanMemo();
-  private readonly objects = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; object: BackendObject; hash: string }>();
+  /** Each planned backend's structure hash, while its slots, checks and health are the same. */
+  private readonly hashes = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; hash: string }>();
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
@@ -123,7 +133,7 @@ export class EdgeApplier {
     let state = await this.current(signal);
     this.checkFence(state, input.fence);
     await this.readSessions(input, state);
-    let want = this.desired(input, state);
+    let want = await this.desired(input, state);
     let reloadId: string | undefined;
     let reloadStatus: string | undefined;
     let version: number | undefined;
@@ -148,7 +158,7 @@ export class EdgeApplier {
           if (tx.attempt > 1) {
             state = await this.read(signal);
             this.checkFence(state, input.fence);
-            want = this.desired(input, state);
+            want = await this.desired(input, state);
             written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
           }
           await this.writeStructure(tx.query, written, want, state, input.fence);
@@ -170,8 +180,6 @@ export class EdgeApplier {
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
     this.known = state;
     this.runtime = state.runtime;
-    // After the changes, never before them: drift found here is repaired by the next pass.
-    if (Date.now() - this.verifiedAt >= VERIFY_EVERY_MS) await this.verifySlice(state, signal);
     return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, mapChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
   }
 
@@ -183,7 +191,7 @@ export class EdgeApplier {
   async validate(input: ApplyInput, signal?: AbortSignal): Promise<void> {
     const state = await this.current(signal);
     this.checkFence(state, input.fence);
-    const want = this.desired(input, state);
+    const want = await this.desired(input, state);
     const c = this.client;
     const tx = await c.startTransaction(state.version);
     const id = tx.id as string;
@@ -218,43 +226,62 @@ export class EdgeApplier {
     return known && known.version === version ? known : this.read(signal);
   }
 
-  /** Reads the slots of the next slice of backends, in turn, to notice changes made at runtime by others. */
-  private async verifySlice(state: EdgeState, signal?: AbortSignal): Promise<void> {
+  /** Whether a slice of the edge is due to be read back (see verify). */
+  verifyDue(): boolean {
+    return this.known !== undefined && Date.now() - this.verifiedAt >= VERIFY_EVERY_MS;
+  }
+
+  /**
+   * Reads back the slots of the next slice of backends and one routing map, in turn, to notice
+   * changes made on the edge by others; answers whether anything differs from the hub's record (the
+   * next apply repairs it), naming what differs. Run between applies, and aborted by the next change,
+   * so that it never delays one.
+   */
+  async verify(signal?: AbortSignal): Promise<string[]> {
+    const state = this.known;
+    if (!state) return [];
+    this.verifiedAt = Date.now();
     const names = [...state.backends.keys()];
     const from = this.verifyCursor % Math.max(1, names.length);
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
-    await this.readSlots(state, slice, signal);
-    await this.verifyMap(state);
-    this.verifiedAt = Date.now();
+    const differ = (await this.readSlots(state, slice, signal)).map((b) => `slots of ${b}`);
+    const map = await this.verifyMap(state);
+    return map ? [...differ, `map ${map}`] : differ;
   }
 
-  private desired(input: ApplyInput, state: EdgeState): PlannedStructure {
+  private async desired(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
     const t0 = performance.now();
-    const out = this.plan(input, state);
+    const out = await this.plan(input, state);
     this.onPlanned((performance.now() - t0) / 1000);
     return out;
   }
 
-  private plan(input: ApplyInput, state: EdgeState): PlannedStructure {
-    const plan = planEdge(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) }, this.memo);
+  /** The plan and its structure hashes; the event loop is yielded between slices of backends. */
+  private async plan(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
+    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) }, this.memo);
     const frontend = frontendObject(plan, this.edge, state.maps.files);
     const feHash = frontendHash(frontend);
-    const backends = plan.backends.map((b) => {
-      const hit = this.objects.get(b.slots);
-      if (hit && hit.checked === b.checked && hit.health === b.health && b.slots.length > 0) return hit;
-      const object = backendObject(b);
-      const out = { checked: b.checked, health: b.health, object, hash: backendHash(object) };
-      if (b.slots.length > 0) this.objects.set(b.slots, out);
-      return out;
-    });
+    const backends: PlannedObject[] = [];
+    for (const b of plan.backends) {
+      const hit = this.hashes.get(b.slots);
+      if (hit && hit.checked === b.checked && hit.health === b.health && b.slots.length > 0) {
+        backends.push({ planned: b, hash: hit.hash });
+        continue;
+      }
+      const hash = backendHash(backendObject(b));
+      if (b.slots.length > 0) this.hashes.set(b.slots, { checked: b.checked, health: b.health, hash });
+      backends.push({ planned: b, hash });
+      // Hashing is the costly part of a plan from scratch.
+      if (backends.length % 250 === 0) await new Promise((r) => setImmediate(r));
+    }
     return { plan, frontend, frontendHash: feHash, backends, hash: combineHashes(feHash, backends.map((b) => b.hash)) };
   }
 
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
   private structureChange(state: EdgeState, want: PlannedStructure): StructureChange | undefined {
-    const wanted = new Set(want.backends.map((b) => b.object.name));
-    const backends = want.backends.filter((b) => state.backends.get(b.object.name) !== b.hash);
+    const wanted = new Set(want.backends.map((b) => b.planned.name));
+    const backends = want.backends.filter((b) => state.backends.get(b.planned.name) !== b.hash);
     const removed = [...state.backends.keys()].filter((n) => !wanted.has(n));
     // Maps HAProxy has not loaded need a reload that loads them: the frontend names them.
     const frontend = parseStamp(state.frontend?.description).config !== want.hash || state.maps.entries === undefined;
@@ -288,7 +315,8 @@ export class EdgeApplier {
   }
 
   /** Reads the slots of some backends into `state` (free slots too: the pool size is part of it). */
-  private async readSlots(state: EdgeState, names: string[], signal?: AbortSignal): Promise<void> {
+  private async readSlots(state: EdgeState, names: string[], signal?: AbortSignal): Promise<string[]> {
+    const differ: string[] = [];
     for (const name of names) {
       if (name === NOT_FOUND_BACKEND) continue; // it has no slots
       signal?.throwIfAborted();
@@ -296,14 +324,19 @@ export class EdgeApplier {
       const at = new Map<string, string>();
       for (const s of await this.client.listRuntimeServers(name)) {
         if (!s.name) continue;
-        byName.set(s.name, s);
+        // Only what the hub uses: a hundred thousand full runtime records would weigh hundreds of MB.
+        byName.set(s.name, { address: s.address, port: s.port, admin_state: s.admin_state, operational_state: s.operational_state, weight: s.weight });
         at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
       }
       state.runtime.set(name, byName);
       // A new map only when something differs: unchanged slots let the plan of the backend be reused.
       const before = state.slots.get(name);
-      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v)) state.slots.set(name, at);
+      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v)) {
+        if (before) differ.push(name);
+        state.slots.set(name, at);
+      }
     }
+    return differ;
   }
 
   /** After a commit: the hub's record takes the written structure, and the written backends' slots are read. */
@@ -320,8 +353,8 @@ export class EdgeApplier {
       next.slots.delete(n);
       next.runtime.delete(n);
     }
-    for (const b of written.backends) next.backends.set(b.object.name, b.hash);
-    await this.readSlots(next, written.backends.map((b) => b.object.name), signal);
+    for (const b of written.backends) next.backends.set(b.planned.name, b.hash);
+    await this.readSlots(next, written.backends.map((b) => b.planned.name), signal);
     return next;
   }
 
@@ -343,17 +376,18 @@ export class EdgeApplier {
     return changes;
   }
 
-  /** Reads one routing map in turn; one that differs from the hub's record is corrected by the next apply. */
-  private async verifyMap(state: EdgeState): Promise<void> {
+  /** Reads one routing map in turn; answers its kind if it differs from the hub's record (corrected by the next apply). */
+  private async verifyMap(state: EdgeState): Promise<string | undefined> {
     const kind = MAP_KINDS[this.mapCursor++ % MAP_KINDS.length] ?? 'hosts';
     const entries = state.maps.entries;
-    if (!entries) return;
+    if (!entries) return undefined;
     const running = await readMap(this.client, kind);
     const known = entries[kind];
-    if (running && running.size === known.size && [...running].every(([k, v]) => known.get(k) === v)) return;
+    if (running && running.size === known.size && [...running].every(([k, v]) => known.get(k) === v)) return undefined;
     if (running) entries[kind] = running;
     else state.maps.entries = undefined;
     state.maps.synced = undefined;
+    return kind;
   }
 
   /** Reads current sessions of the backends that have drained endpoints. */
@@ -372,23 +406,25 @@ export class EdgeApplier {
   private async writeStructure(query: { transaction_id: string }, change: StructureChange, want: PlannedStructure, state: EdgeState, fence: number | undefined): Promise<void> {
     const c = this.client;
     const q = { ...query, full_section: true };
-    for (const { object, hash } of change.backends) {
-      const b = { ...object, description: formatStamp({ config: hash, fence: undefined }) };
+    // One request per backend (the API has no bulk form): several in flight, so that ten thousand
+    // of them are not ten thousand round trips end to end.
+    await inParallel(change.backends, WRITE_CONCURRENCY, async ({ planned, hash }) => {
+      const b = { ...backendObject(planned), description: formatStamp({ config: hash, fence: undefined }) };
       if (state.backends.has(b.name)) {
         await c.unwrap(`replace backend ${b.name}`, c.api.PUT('/services/haproxy/configuration/backends/{name}', { params: { path: { name: b.name }, query: q }, body: b }));
       } else {
         await c.unwrap(`create backend ${b.name}`, c.api.POST('/services/haproxy/configuration/backends', { params: { query: q }, body: b }));
       }
-    }
+    });
     const fe = { ...want.frontend, description: formatStamp({ config: want.hash, fence }) };
     if (state.frontend) {
       await c.unwrap('replace frontend', c.api.PUT('/services/haproxy/configuration/frontends/{name}', { params: { path: { name: FRONTEND_NAME }, query: q }, body: fe }));
     } else {
       await c.unwrap('create frontend', c.api.POST('/services/haproxy/configuration/frontends', { params: { query: q }, body: fe }));
     }
-    for (const name of change.removed) {
+    await inParallel(change.removed, WRITE_CONCURRENCY, async (name) => {
       await c.unwrap(`delete backend ${name}`, c.api.DELETE('/services/haproxy/configuration/backends/{name}', { params: { path: { name }, query } }));
-    }
+    });
   }
 
   /**

@@ -14,7 +14,7 @@ describe('status: what each Ingress reports in its own cluster', () => {
   ];
 
   it('gives accepted Ingresses the edges\' addresses and refused ones the reasons, all schema-valid', () => {
-    const st = computeStatuses(mergeClusters(snaps), snaps, [edge('e1', '127.0.0.1', true), edge('e2', 'edge.example.com', true), edge('e3', '127.0.0.1', true)]);
+    const st = computeStatuses(mergeClusters(snaps), snaps.flatMap((s) => s.ingresses), [edge('e1', '127.0.0.1', true), edge('e2', 'edge.example.com', true), edge('e3', '127.0.0.1', true)]);
     const ok = st.get('a.ingress.default.ok');
     assert.deepEqual(ok?.addresses, [{ ip: '127.0.0.1' }, { hostname: 'edge.example.com' }]);
     assert.deepEqual(ok?.conditions.map((c) => `${c.type}=${c.status}`), ['Accepted=True']);
@@ -27,8 +27,23 @@ describe('status: what each Ingress reports in its own cluster', () => {
     for (const rec of st.values()) assert.ok(validators.status.Check(rec));
   });
 
+  it('keeps the status object of an Ingress whose inputs did not change, and recomputes the one whose edge did', () => {
+    const model = mergeClusters(snaps);
+    const ings = snaps.flatMap((s) => s.ingresses);
+    const memo = new Map();
+    let okLive = false;
+    const edges: EdgeProgress[] = [{ name: 'e1', publicAddress: '127.0.0.1', live: (key) => key !== 'a/default/ok' || okLive, problem: undefined }];
+    const first = computeStatuses(model, ings, edges, new Map(), memo);
+    okLive = true;
+    const second = computeStatuses(model, ings, edges, new Map(), memo);
+    assert.equal(second.get('a.ingress.default.bad'), first.get('a.ingress.default.bad'), 'unchanged inputs, the same object');
+    assert.notEqual(second.get('a.ingress.default.ok'), first.get('a.ingress.default.ok'));
+    assert.deepEqual(second.get('a.ingress.default.ok')?.conditions.map((c) => `${c.type}=${c.status}`), ['Accepted=True']);
+    assert.deepEqual(second, computeStatuses(model, ings, edges), 'the memo changes nothing in the result');
+  });
+
   it('reports an Ingress served only by the edges that have it live, and says why the others do not', () => {
-    const st = computeStatuses(mergeClusters(snaps), snaps, [edge('e1', '127.0.0.1', true), edge('e2', '127.0.0.2', false, 'HAProxy refused the configuration')]);
+    const st = computeStatuses(mergeClusters(snaps), snaps.flatMap((s) => s.ingresses), [edge('e1', '127.0.0.1', true), edge('e2', '127.0.0.2', false, 'HAProxy refused the configuration')]);
     const ok = st.get('a.ingress.default.ok');
     assert.deepEqual(ok?.addresses, [{ ip: '127.0.0.1' }]);
     assert.match(ok?.conditions.find((c) => c.type === 'Accepted')?.message ?? '', /live on 1 of 2 edges/);
@@ -39,7 +54,7 @@ describe('status: what each Ingress reports in its own cluster', () => {
   });
 
   it('reports no address and Accepted=False while no edge has the Ingress live', () => {
-    const st = computeStatuses(mergeClusters(snaps), snaps, [edge('e1', '127.0.0.1', false)]);
+    const st = computeStatuses(mergeClusters(snaps), snaps.flatMap((s) => s.ingresses), [edge('e1', '127.0.0.1', false)]);
     const ok = st.get('a.ingress.default.ok');
     assert.deepEqual(ok?.addresses, []);
     assert.deepEqual(ok?.conditions.map((c) => `${c.type}=${c.status}:${c.reason}`), ['Accepted=False:Pending']);

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import type { KV } from '@nats-io/kv';
 import { SCHEMA_VERSION, statusKey, type IngressRecord, type IngressStatusRecord } from '@ingressfed/schemas';
-import { ingressKey, type ClusterSnapshot, type FederatedModel } from '../model/types.js';
+import { ingressKey, type FederatedModel, type IngressState } from '../model/types.js';
 import type { QuarantinedRecord } from '../quarantine.js';
 
 /** How far one edge is with an Ingress. */
@@ -39,60 +39,86 @@ function servedConditions(edges: EdgeProgress[], live: EdgeProgress[], base: { r
   return { addresses: [], accepted: { type: 'Accepted', status: 'False', reason: 'Pending', message: 'accepted, but not live on any edge yet' } };
 }
 
+const NONE: QuarantinedRecord[] = [];
+
+/**
+ * What computeStatuses computed last, per Ingress, with the inputs it came from: an Ingress whose
+ * inputs are the same objects keeps the same status object (and the writer skips it at once).
+ */
+export type StatusMemo = Map<string, { inputs: unknown[]; status: IngressStatusRecord | undefined }>;
+
+const sameInputs = (a: unknown[], b: unknown[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
 /**
  * The status each Ingress should carry in its own cluster, from the federated model and what each
  * edge has live. Pure. An Ingress is reported served (addresses, Accepted) only by the edges that
  * applied it; Ingresses of other classes get none: they are not ingressfed's to describe.
  */
-export function computeStatuses(model: FederatedModel, snapshots: ClusterSnapshot[], edges: EdgeProgress[],
-  quarantined: Map<string, QuarantinedRecord[]> = new Map()): Map<string, IngressStatusRecord> {
+export function computeStatuses(model: FederatedModel, ingresses: Iterable<IngressRecord>, edges: EdgeProgress[],
+  quarantined: Map<string, QuarantinedRecord[]> = new Map(), memo: StatusMemo = new Map()): Map<string, IngressStatusRecord> {
   const out = new Map<string, IngressStatusRecord>();
-  for (const snap of snapshots) {
-    for (const ing of snap.ingresses) {
-      const key = ingressKey({ cluster: snap.name, namespace: ing.namespace, name: ing.name });
-      const st = model.ingresses.get(key);
-      const base = { schema: SCHEMA_VERSION, cluster: snap.name, namespace: ing.namespace, name: ing.name, uid: ing.source.uid } as const;
-      const refused = quarantined.get(key) ?? [];
-      if (!st && refused.length > 0) {
-        // A new Ingress whose change HAProxy refused: it is not in the model at all.
-        out.set(statusKey(snap.name, ing.namespace, ing.name), { ...base, addresses: [], conditions: [
-          { type: 'Accepted', status: 'False', reason: 'Quarantined', message: 'HAProxy refused the configuration for this Ingress; see the Degraded condition' },
-          degraded([], refused) as Condition,
-        ] });
-        continue;
-      }
-      if (!st || st.state === 'ignored') continue;
-      const live = edges.filter((e) => e.live(key, ing));
-      const notLive = edges.filter((e) => !live.includes(e));
-      const extra = degraded(st.state === 'invalid' ? [] : notLive, refused);
-      let rec: IngressStatusRecord;
-      if (st.state === 'accepted') {
-        const s = servedConditions(edges, live, { reason: 'Accepted', message: 'served by the ingressfed edges' });
-        rec = { ...base, addresses: s.addresses, conditions: [s.accepted] };
-      } else if (st.state === 'invalid') {
-        rec = { ...base, addresses: [], conditions: [
-          { type: 'Accepted', status: 'False', reason: 'Invalid', message: 'refused; see the Invalid condition' },
-          { type: 'Invalid', status: 'True', reason: 'InvalidSpec', message: st.reasons.join('; ').slice(0, 8192) },
-        ] };
-      } else {
-        // A conflicted Ingress keeps the routes no older Ingress claims.
-        const served = model.routes.some((r) => r.sources.some((x) => ingressKey(x) === key));
-        const s = served ? servedConditions(edges, live, { reason: 'PartiallyAccepted', message: 'served, except the routes an older Ingress owns' })
-          : { addresses: [], accepted: { type: 'Accepted', status: 'False', reason: 'Conflicted', message: 'every route is owned by an older Ingress' } as Condition };
-        rec = { ...base, addresses: s.addresses, conditions: [s.accepted,
-          { type: 'Conflicted', status: 'True', reason: 'RouteConflict', message: st.reasons.join('; ').slice(0, 8192) },
-        ] };
-      }
-      if (extra) rec.conditions.push(extra);
-      out.set(statusKey(snap.name, ing.namespace, ing.name), rec);
-    }
+  let served: Set<string> | undefined;
+  const isServed = (key: string): boolean => {
+    served ??= new Set(model.routes.flatMap((r) => r.sources.map((x) => ingressKey(x))));
+    return served.has(key);
+  };
+  const seen = new Set<string>();
+  for (const ing of ingresses) {
+    const key = ingressKey({ cluster: ing.cluster, namespace: ing.namespace, name: ing.name });
+    seen.add(key);
+    const st = model.ingresses.get(key);
+    const refused = quarantined.get(key) ?? NONE;
+    const live = edges.map((e) => e.live(key, ing));
+    const inputs: unknown[] = [st, ing, refused, ...live, ...edges.map((e) => e.problem), st?.state === 'conflicted' ? model.routes : undefined];
+    const hit = memo.get(key);
+    const status = hit && sameInputs(hit.inputs, inputs) ? hit.status : statusOf(key, ing, st, edges, live, refused, isServed);
+    if (hit?.status !== status || !hit) memo.set(key, { inputs, status });
+    if (status) out.set(statusKey(ing.cluster, ing.namespace, ing.name), status);
   }
+  for (const k of memo.keys()) if (!seen.has(k)) memo.delete(k);
   return out;
+}
+
+/** The status of one Ingress; undefined for one that is not ingressfed's. */
+function statusOf(key: string, ing: IngressRecord, st: IngressState | undefined, edges: EdgeProgress[], liveOn: boolean[],
+  refused: QuarantinedRecord[], isServed: (key: string) => boolean): IngressStatusRecord | undefined {
+  const base = { schema: SCHEMA_VERSION, cluster: ing.cluster, namespace: ing.namespace, name: ing.name, uid: ing.source.uid } as const;
+  if (!st && refused.length > 0) {
+    // A new Ingress whose change HAProxy refused: it is not in the model at all.
+    return { ...base, addresses: [], conditions: [
+      { type: 'Accepted', status: 'False', reason: 'Quarantined', message: 'HAProxy refused the configuration for this Ingress; see the Degraded condition' },
+      degraded([], refused) as Condition,
+    ] };
+  }
+  if (!st || st.state === 'ignored') return undefined;
+  const live = edges.filter((_, i) => liveOn[i]);
+  const notLive = edges.filter((_, i) => !liveOn[i]);
+  const extra = degraded(st.state === 'invalid' ? [] : notLive, refused);
+  let rec: IngressStatusRecord;
+  if (st.state === 'accepted') {
+    const s = servedConditions(edges, live, { reason: 'Accepted', message: 'served by the ingressfed edges' });
+    rec = { ...base, addresses: s.addresses, conditions: [s.accepted] };
+  } else if (st.state === 'invalid') {
+    rec = { ...base, addresses: [], conditions: [
+      { type: 'Accepted', status: 'False', reason: 'Invalid', message: 'refused; see the Invalid condition' },
+      { type: 'Invalid', status: 'True', reason: 'InvalidSpec', message: st.reasons.join('; ').slice(0, 8192) },
+    ] };
+  } else {
+    // A conflicted Ingress keeps the routes no older Ingress claims.
+    const s = isServed(key) ? servedConditions(edges, live, { reason: 'PartiallyAccepted', message: 'served, except the routes an older Ingress owns' })
+      : { addresses: [], accepted: { type: 'Accepted', status: 'False', reason: 'Conflicted', message: 'every route is owned by an older Ingress' } as Condition };
+    rec = { ...base, addresses: s.addresses, conditions: [s.accepted,
+      { type: 'Conflicted', status: 'True', reason: 'RouteConflict', message: st.reasons.join('; ').slice(0, 8192) },
+    ] };
+  }
+  if (extra) rec.conditions.push(extra);
+  return rec;
 }
 
 /** Keeps the status bucket equal to the computed statuses: writes what changed, deletes what is gone. */
 export class StatusWriter {
-  private readonly written = new Map<string, string>();
+  /** What is in the bucket, per key: its JSON, and the status object it was made from (when written here). */
+  private readonly written = new Map<string, { json: string; from?: IngressStatusRecord }>();
   lastError: string | undefined;
 
   constructor(private readonly kv: KV) {}
@@ -100,7 +126,7 @@ export class StatusWriter {
   async load(): Promise<void> {
     for await (const key of await this.kv.keys('>')) {
       const e = await this.kv.get(key);
-      if (e && e.operation === 'PUT') this.written.set(key, e.string());
+      if (e && e.operation === 'PUT') this.written.set(key, { json: e.string() });
     }
   }
 
@@ -109,11 +135,14 @@ export class StatusWriter {
     let deletes = 0;
     try {
       for (const [key, rec] of desired) {
+        const had = this.written.get(key);
+        if (had?.from === rec) continue; // the same status object: written already
         const json = JSON.stringify(rec);
-        if (this.written.get(key) === json) continue;
-        await this.kv.put(key, json);
-        this.written.set(key, json);
-        puts++;
+        if (had?.json !== json) {
+          await this.kv.put(key, json);
+          puts++;
+        }
+        this.written.set(key, { json, from: rec });
       }
       for (const key of [...this.written.keys()]) {
         if (desired.has(key)) continue;

@@ -2,24 +2,24 @@
 // its HAProxy, and the hub as its own process; spokes are emulated by writing the records a spoke
 // writes (validated by the same decoder the hub uses) straight into the state bucket. Prints figures
 // and asserts nothing about time.
-//   npm run bench:scale [-- --clusters 10 --ingresses 1000 --endpoints 10 --samples 20 --json FILE --cpu-prof DIR]
+//   npm run bench:scale [-- --clusters 10 --ingresses 1000 --endpoints 10 --samples 20 --json FILE --cpu-prof DIR --hub-log FILE]
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import { EdgeApplier, IncrementalMerge } from '@ingressfed/hub';
+import { EdgeApplier, IncrementalMerge, backendName } from '@ingressfed/hub';
 import { SCHEMA_VERSION, STATE_BUCKET, decodeStateEntry, heartbeatKey, infoKey, objectKey, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
 import { ManagedProcess, freePort, httpRequest, startLocalDataPlane, startNats, startRedis, tempDir, waitFor } from '../harness/index.js';
 
 const { values } = parseArgs({ options: {
   clusters: { type: 'string', default: '10' }, ingresses: { type: 'string', default: '1000' }, endpoints: { type: 'string', default: '10' },
-  samples: { type: 'string', default: '20' }, json: { type: 'string' }, 'cpu-prof': { type: 'string' },
+  samples: { type: 'string', default: '20' }, json: { type: 'string' }, 'cpu-prof': { type: 'string' }, 'hub-log': { type: 'string' },
 } });
 const C = Number(values.clusters);
 const N = Number(values.ingresses);
@@ -172,17 +172,16 @@ try {
 
   // 2. One endpoint change at a time: the moved endpoint serving, and no reload.
   const endpointChange: number[] = [];
-  for (let s = 0; s < SAMPLES; s++) {
+  for (let s = 0; endpointChange.length < SAMPLES; s++) {
     const c = s % C;
     const i = (s * 7919) % N;
     const addrs = addrsFor(c, i);
     const fresh = addressOf((LISTENERS - 1 - s) % LISTENERS);
     if (addrs.includes(fresh)) continue;
     addrs[0] = fresh;
-    const backend = `ingressfed_be_ns-${c}_app-${i}_80_`;
+    const name = backendName({ namespace: `ns-${c}`, service: `app-${i}`, port: 80 });
     const t = performance.now();
     await kv.put(objectKey(`c${c}`, 'endpoints', `ns-${c}`, `app-${i}`), check(objectKey(`c${c}`, 'endpoints', `ns-${c}`, `app-${i}`), endpointsRecord(c, i, addrs)));
-    const name = (await dp.client.unwrap('list backends', dp.client.api.GET('/services/haproxy/configuration/backends'))).data.map((b) => b.name).find((n) => n.startsWith(backend)) as string;
     await waitFor('the moved endpoint live', async () => (await dp.client.listRuntimeServers(name)).some((x) => x.address === fresh && x.admin_state === 'ready'), { timeoutMs: 60_000, intervalMs: 2 });
     endpointChange.push(performance.now() - t);
   }
@@ -251,5 +250,6 @@ try {
   await hub.stop(20_000, 'SIGINT');
   await Promise.all([dp.stop(), small.stop(), nats.stop(), redis.stop()]);
   for (const s of echo) s.close();
+  if (values['hub-log']) copyFileSync(join(work.path, 'hub.log'), values['hub-log']);
   work.remove();
 }
