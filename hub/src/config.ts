@@ -12,6 +12,8 @@ export interface HubConfig {
   leaseTtlMs?: number;
   edges: EdgeConfig[];
   resyncIntervalMs?: number;
+  /** How often the model is recomputed from every record, in slices, as a check of the incremental merge (default 10 min). */
+  fullRecomputeIntervalMs?: number;
   staleAfterMs?: number;
   expireAfterMs?: number;
 }
@@ -46,6 +48,10 @@ export function loadHubConfig(path: string): HubConfig {
     if (typeof t.name !== 'string' || typeof t.token !== 'string' || t.token.length < 16) problems.push(`api.tokens[${i}]: needs a name and a token of at least 16 characters`);
     if (t.role !== 'read' && t.role !== 'admin') problems.push(`api.tokens[${i}].role: read or admin`);
   });
+  for (const f of ['resyncIntervalMs', 'fullRecomputeIntervalMs', 'staleAfterMs', 'expireAfterMs', 'leaseTtlMs'] as const) {
+    const v = c[f];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 100)) problems.push(`${f}: must be a whole number of milliseconds, at least 100`);
+  }
   if (problems.length > 0) throw new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
   return c as HubConfig;
 }

@@ -30,6 +30,8 @@ export interface HubOptions {
   edges: EdgeConfig[];
   /** Every edge is reconciled at least this often, to repair drift (default 5 s). */
   resyncIntervalMs?: number;
+  /** How often every record is merged again, in slices, to check the incremental merge (default 10 min). */
+  fullRecomputeIntervalMs?: number;
   /** A cluster whose heartbeat is older than this is stale (default 15 s); its servers stay. */
   staleAfterMs?: number;
   /** A cluster silent longer than this loses its endpoints (default: never). */
@@ -85,6 +87,9 @@ export class Hub {
   private pending: NodeJS.Timeout | undefined;
   /** Changed keys not merged yet. */
   private readonly queued = new Set<string>();
+  /** Keys still to merge again in the running full recompute. */
+  private readonly recompute = new Set<string>();
+  private recomputeTimer: NodeJS.Timeout | undefined;
   private lease: LeaderLease | undefined;
   private status: StatusWriter | undefined;
   private statusChain: Promise<unknown> = Promise.resolve();
@@ -137,6 +142,7 @@ export class Hub {
     await this.status.load();
     await this.intake.start(await openBucket(this.clients.nc, STATE_BUCKET));
     this.scheduleResync();
+    this.scheduleFullRecompute();
     this.health.watch(() => this.changed());
   }
 
@@ -264,12 +270,24 @@ export class Hub {
       this.queued.delete(key);
       this.feed(key);
     }
+    // The full recompute goes on between changes, a slice at a time.
+    const checking = fed === 0 && this.recompute.size > 0;
+    // The model as it is (zones and expiry applied), to compare with after the slice is merged again.
+    const before = checking ? this.merge.model() : undefined;
+    for (const key of checking ? this.recompute : []) {
+      if (fed++ === MERGE_SLICE) break;
+      this.recompute.delete(key);
+      this.merge.touch(key);
+    }
     const model = this.merge.model();
     timer();
-    if (this.queued.size > 0) {
-      this.pending = setTimeout(() => this.rebuild(), 0);
-      return;
+    if (checking && model !== before) {
+      this.metrics.mergeDrift.inc();
+      this.opts.log('error', 'the full recompute changed the model although no record changed: the incremental merge had missed a dependency; repaired', {});
     }
+    if (this.queued.size > 0 || this.recompute.size > 0) this.pending = setTimeout(() => this.rebuild(), 0);
+    // Nothing to publish in the middle of a burst, nor after a recompute slice that changed nothing.
+    if (this.queued.size > 0 || (checking && model === this.desiredState?.model)) return;
     this.metrics.refused.set(this.intake.refused.size);
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
@@ -393,6 +411,15 @@ export class Hub {
 
   // ---- resync -------------------------------------------------------------------------------------
 
+  /** Every record merged again, in slices between changes; a model that changes shows a merge bug. */
+  private scheduleFullRecompute(): void {
+    this.recomputeTimer = setTimeout(() => {
+      for (const key of this.merge.records.keys()) this.recompute.add(key);
+      this.changed();
+      this.scheduleFullRecompute();
+    }, this.opts.fullRecomputeIntervalMs ?? 600_000);
+  }
+
   private scheduleResync(): void {
     // While servers drain, follow their sessions closely so they leave as soon as they are idle.
     const every = this.drainBook.size > 0 ? Math.min(1000, this.opts.resyncIntervalMs ?? 5000) : this.opts.resyncIntervalMs ?? 5000;
@@ -419,6 +446,7 @@ export class Hub {
   async stop(opts: { releaseLease?: boolean } = {}): Promise<void> {
     this.stopped = true;
     if (this.resyncTimer) clearTimeout(this.resyncTimer);
+    if (this.recomputeTimer) clearTimeout(this.recomputeTimer);
     if (this.pending) clearTimeout(this.pending);
     this.health.stop();
     await Promise.all(this.edges.map((e) => e.stop()));

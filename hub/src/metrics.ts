@@ -17,6 +17,7 @@ export class HubMetrics {
   });
   readonly reloads = new Counter({ name: 'ingressfed_reloads_total', help: 'HAProxy reloads caused by committed transactions', labelNames: ['edge'], registers: [this.registry] });
   readonly edgeErrors = new Counter({ name: 'ingressfed_edge_errors_total', help: 'Failed edge applies', labelNames: ['edge'], registers: [this.registry] });
+  readonly mergeDrift = new Counter({ name: 'ingressfed_merge_drift_total', help: 'Full recomputes that changed the model although no record changed (an incremental merge bug, repaired)', registers: [this.registry] });
   readonly edgeDrift = new Counter({ name: 'ingressfed_edge_drift_total', help: 'Slots and routing maps found different from what the hub set (then repaired)', labelNames: ['edge'], registers: [this.registry] });
   readonly propagation = new Histogram({
     name: 'ingressfed_propagation_seconds', help: 'From a spoke observing a change to an edge having applied it (spoke and hub clocks)',

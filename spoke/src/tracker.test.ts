@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
+import { seededRandom as rng } from '@ingressfed/schemas/testing';
 import { RecordTracker } from './tracker.js';
 import { desiredRecords, type ClusterObjects } from './translate.js';
 
 // The tracker against the full translation, over random sequences of object changes.
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ctx = { cluster: 'a', epoch: 'e1' };
 const SERVICES = ['s0', 's1', 's2', 's3', 's4'];

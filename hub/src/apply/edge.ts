@@ -174,7 +174,7 @@ export class EdgeApplier {
         throw err;
       }
       this.refused = undefined;
-      state = await this.committed(state, want, written, signal);
+      state = await this.committed(state, want, written);
     }
     const runtimeChanges = await this.syncRuntime(want.plan, state, signal);
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
@@ -339,8 +339,8 @@ export class EdgeApplier {
     return differ;
   }
 
-  /** After a commit: the hub's record takes the written structure, and the written backends' slots are read. */
-  private async committed(state: EdgeState, want: PlannedStructure, written: StructureChange, signal?: AbortSignal): Promise<EdgeState> {
+  /** After a commit: the hub's record takes the written structure, slots included. */
+  private async committed(state: EdgeState, want: PlannedStructure, written: StructureChange): Promise<EdgeState> {
     const next: EdgeState = {
       version: await this.client.getVersion(),
       frontend: { ...want.frontend, description: formatStamp({ config: want.hash, fence: parseStamp(state.frontend?.description).fence }) },
@@ -353,8 +353,21 @@ export class EdgeApplier {
       next.slots.delete(n);
       next.runtime.delete(n);
     }
-    for (const b of written.backends) next.backends.set(b.planned.name, b.hash);
-    await this.readSlots(next, written.backends.map((b) => b.planned.name), signal);
+    for (const b of written.backends) {
+      next.backends.set(b.planned.name, b.hash);
+      // The reload runs what the transaction wrote: each slot's address and maintenance are in the
+      // configuration (drain is not; syncRuntime sets it next). Reading ten thousand backends back
+      // here would take longer than the transaction; the read-back between applies checks them.
+      const runtime = new Map<string, RuntimeServer>();
+      const at = new Map<string, string>();
+      for (const slot of b.planned.slots) {
+        const maint = slot.state === 'maint';
+        runtime.set(slot.name, { address: slot.address, port: slot.port, admin_state: maint ? 'maint' : 'ready', weight: 1 });
+        at.set(slot.name, maint ? '' : `${slot.address}:${slot.port}`);
+      }
+      next.runtime.set(b.planned.name, runtime);
+      next.slots.set(b.planned.name, at);
+    }
     return next;
   }
 

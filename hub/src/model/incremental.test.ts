@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
-import { endpoints, ingress, ingressClass, rng, service, snapshot } from './fixtures.js';
+import { seededRandom as rng } from '@ingressfed/schemas/testing';
+import { endpoints, ingress, ingressClass, service, snapshot } from './fixtures.js';
 import { IncrementalMerge } from './incremental.js';
 import { mergeClusters } from './merge.js';
 import type { ClusterSnapshot, FederatedModel } from './types.js';
@@ -111,6 +112,13 @@ describe('incremental merge', () => {
       }
       // The sequence exercised what it is meant to.
       assert.ok(routes > 400 && conflicts > 20, `routes ${routes}, conflicts ${conflicts}`);
+      // The full recompute (every key touched, in two slices) finds nothing to change.
+      const before = inc.model();
+      const keys = [...inc.records.keys()];
+      for (const k of keys.slice(0, keys.length / 2)) inc.touch(k);
+      assert.equal(inc.model(), before, 'half touched: the same model');
+      for (const k of keys.slice(keys.length / 2)) inc.touch(k);
+      assert.equal(inc.model(), before, 'all touched: the same model');
     });
   }
 
@@ -131,5 +139,11 @@ describe('incremental merge', () => {
     assert.equal(m2.backends[0], m1.backends[0], 'the other backend is the same object');
     assert.notEqual(m2.backends[1], m1.backends[1]);
     assert.equal(m2.ingresses, m1.ingresses);
+    // touch() recomputes from the record itself: a record the merge missed (put behind its back) is taken in.
+    const key = objectKey('a', 'endpoints', 'default', 's0');
+    inc.records.set(key, endpoints('a', 's0', ['10.0.0.9']));
+    assert.equal(inc.model(), m2, 'not seen yet');
+    inc.touch(key);
+    assert.deepEqual(inc.model().backends[0]?.endpoints.map((e) => e.address), ['10.0.0.9']);
   });
 });

@@ -115,6 +115,18 @@ export class IncrementalMerge {
   }
 
   /** The zone a cluster reports (endpoints without their own zone are in it). */
+  /**
+   * Recomputes what depends on `key` as if its record had just arrived. Touching every key is the
+   * full recompute, in as many slices as the caller likes; with no record changed it must change
+   * nothing, so a model that changes is a merge bug found (and repaired).
+   */
+  touch(key: string): void {
+    const r = this.records.get(key);
+    if (!r) return;
+    this.records.delete(key);
+    this.put(key, r);
+  }
+
   setZone(cluster: string, zone: string | null): void {
     const c = this.cluster(cluster);
     if (c.zone === zone) return;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { rng } from '../model/fixtures.js';
+import { seededRandom as rng } from '@ingressfed/schemas/testing';
 import type { PathType, Route } from '../model/types.js';
 import { routeOrder } from './plan.js';
 import { NO_HOST_SCOPE, diffMaps, emptyMaps, routingMaps, type RoutingMaps } from './routing.js';

@@ -93,7 +93,12 @@ describe('hub API: every route, with auth and errors', { timeout: 240_000 }, () 
   });
 
   it('lists backends with servers per cluster and zone, and their role and state on each edge', async () => {
-    const web = (await items('/api/v1/backends')).find((b) => b.id === 'default/web:80');
+    // Health is HAProxy's: known once the hub has read the slots back (between applies).
+    const web = await waitFor('the servers\' health read back', async () => {
+      const b = (await items('/api/v1/backends')).find((x) => x.id === 'default/web:80');
+      const first = (b?.servers as Array<{ edges: Array<{ health: unknown }> }> | undefined)?.[0];
+      return first?.edges[0]?.health ? b : undefined;
+    }, { timeoutMs: 10_000 });
     const servers = web?.servers as Array<Record<string, unknown>>;
     assert.deepEqual(servers.map((s) => `${s.cluster}/${s.zone}/${s.address}`), ['alpha/zone-a/127.0.160.1', 'alpha/zone-a/127.0.160.2', 'beta/zone-b/127.0.161.1', 'beta/zone-b/127.0.161.2']);
     assert.deepEqual((servers[0]?.edges as Array<Record<string, unknown>>).map((e) => [e.edge, e.role, e.state, e.weight, e.health]), [['edge-a', 'primary', 'ready', 1, 'up']]);

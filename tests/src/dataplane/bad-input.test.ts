@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
+import { seededRandom as prng } from '@ingressfed/schemas/testing';
 import {
   freePort, httpRequest, startEchoServer, startLocalDataPlane, waitFor,
   type EchoServer, type LocalDataPlane,
@@ -9,17 +10,6 @@ import { buildRoutingConfig } from './fixtures.js';
 
 // Hostile and malformed requests: the server never crashes, never answers 500, and every error is
 // `{code, message}` with code equal to the HTTP status. Seeded, so a failure is reproducible.
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const HOSTILE = [
   '', ' ', 'a b', '#x', '"', "'", '\\', '${HOME}', '%[env(HOME)]', 'a\nglobal\n lua-load /x.lua', '\u0000', '\r\n',

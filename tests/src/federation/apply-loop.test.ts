@@ -21,12 +21,17 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
     (JSON.parse(await fed.kubectl(cluster, ['get', 'events', '-o', 'json'])) as { items: KubeEvent[] }).items.filter((e) => e.involvedObject.name === name);
   const addresses = (cluster: string, name: string): Promise<string> =>
     fed.kubectl(cluster, ['get', 'ingress', name, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
+  const metric = async (name: string): Promise<number> => {
+    const line = (await fed.hub.metrics.registry.metrics()).split('\n').find((l) => l.startsWith(`${name} `));
+    return Number(line?.split(' ')[1] ?? NaN);
+  };
   const reloads = async (): Promise<number> => (await fed.edges[0]!.dp.procState()).master.reloads;
 
   before(async () => {
     fed = await startFederation({
       clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }],
       edges: [{ name: 'edge-a', zone: 'zone-a', validateCmd: REFUSE_POISON }],
+      hub: { fullRecomputeIntervalMs: 3000 },
     });
     edge = fed.edges[0]!.url;
     await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('good', '127.0.110.1'), ...serviceWithEndpoint('later', '127.0.110.2')]);
@@ -88,9 +93,10 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
     assert.ok((await c.listTransactions('in_progress')).length < 20, 'the leaked transactions were reclaimed');
   });
 
-  it('reloads nothing during an idle minute of resyncs', async () => {
+  it('reloads nothing during an idle minute of resyncs and full recomputes', async () => {
     await fed.hub.idle();
     const before = await reloads();
+    const recomputes = await metric('ingressfed_merge_seconds_count');
     const tx = fed.hub.edgeStatus()[0]!.transactions;
     const applies = fed.hub.edgeStatus()[0]!.applies;
     const until = Date.now() + 60_000;
@@ -99,6 +105,8 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
     assert.ok(st.applies >= applies + 20, `the edge was reconciled (${st.applies - applies} passes with a 2 s resync)`);
     assert.equal(st.transactions, tx, 'no transaction');
     assert.equal(await reloads(), before, 'no HAProxy reload');
+    assert.ok(await metric('ingressfed_merge_seconds_count') >= recomputes + 15, 'the model was recomputed from every record (every 3 s)');
+    assert.equal(await metric('ingressfed_merge_drift_total'), 0, 'and the recompute found nothing the incremental merge had missed');
   });
 
   it('does not report an Ingress served while its edge cannot apply, and says why', async () => {

@@ -14,7 +14,7 @@ export interface FederationOptions {
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
-  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'leaseTtlMs'>>;
+  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'fullRecomputeIntervalMs' | 'leaseTtlMs'>>;
   /** Start redis-server and give the hubs the leader lease, drains and the model copy. */
   redis?: boolean;
   /** Serve the hub API with these tokens. */

@@ -1,0 +1,13 @@
+// Helpers for the project's tests (`@ingressfed/schemas/testing`); nothing in production imports them.
+
+/** A small seeded PRNG (mulberry32): random tests that replay exactly. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
