@@ -20,5 +20,5 @@ export type * from './model/types.js';
 export { backendKey, ingressKey } from './model/types.js';
 export type { EdgePlan, EdgeTarget, PlannedBackend, PlannedSlot } from './plan/plan.js';
 export { FRONTEND_NAME, NOT_FOUND_BACKEND, backendName, planEdge, routeOrder, splitByPolicy } from './plan/plan.js';
-export { backendObject, frontendObject, structureHash } from './plan/objects.js';
+export { backendHash, backendObject, frontendHash, frontendObject } from './plan/objects.js';
 export type { QuarantinedRecord } from './quarantine.js';

@@ -1,6 +1,6 @@
 import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed/dataplane';
 import type { Endpoint, FederatedModel } from '../model/types.js';
-import { backendHash, backendObject, combineHashes, frontendHash, frontendObject, type Frontend } from '../plan/objects.js';
+import { backendHash, backendObject, frontendHash, frontendObject, sha, type Frontend } from '../plan/objects.js';
 import { MAP_KINDS, type RoutingMaps } from '../plan/routing.js';
 import {
   FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdgeSliced, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
@@ -53,6 +53,11 @@ interface EdgeState {
   slots: CurrentSlots;
   runtime: Map<string, Map<string, RuntimeServer>>;
   maps: MapState;
+  /**
+   * Backends whose slots were changed at runtime since their configuration was written: a reload
+   * would bring them back to the configuration, so the next transaction writes them too.
+   */
+  diverged: Set<string>;
 }
 
 /** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
@@ -66,8 +71,6 @@ interface PlannedStructure {
   frontend: Frontend;
   frontendHash: string;
   backends: PlannedObject[];
-  /** Hash of the whole structure: stamped on the frontend. */
-  hash: string;
 }
 
 /** A structure change: what a transaction writes. */
@@ -110,6 +113,8 @@ export class EdgeApplier {
   private readonly memo = new PlanMemo();
   /** Each planned backend's structure hash, while its slots, checks and health are the same. */
   private readonly hashes = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; hash: string }>();
+  /** Planned slots found already as planned on the edge (a plan reused while the record of the edge did not change). */
+  private settled = new WeakSet<PlannedSlot[]>();
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
@@ -139,10 +144,12 @@ export class EdgeApplier {
     let version: number | undefined;
     let reclaimed = 0;
     const change = this.structureChange(state, want);
-    if (change && this.refused?.hash === want.hash) {
+    const changeId = change && changeHash(change, want);
+    const refused = this.refused;
+    if (change && refused && refused.hash === changeId) {
       // Refused before and unchanged since: not sent again, but endpoints and routes to existing
       // backends keep moving at runtime.
-      const message = this.refused.message;
+      const message = refused.message;
       await this.syncRuntime(want.plan, state, signal);
       await this.syncRouting(state, want.plan.routing.maps, true, signal);
       throw new RefusedConfigError(this.edge.name, message, false);
@@ -168,7 +175,7 @@ export class EdgeApplier {
         version = out.version;
       } catch (err) {
         if (isRefusal(err)) {
-          this.refused = { hash: want.hash, message: (err as Error).message };
+          this.refused = { hash: changeId as string, message: (err as Error).message };
           throw new RefusedConfigError(this.edge.name, (err as Error).message, true, { cause: err });
         }
         throw err;
@@ -275,7 +282,7 @@ export class EdgeApplier {
       // Hashing is the costly part of a plan from scratch.
       if (backends.length % 250 === 0) await new Promise((r) => setImmediate(r));
     }
-    return { plan, frontend, frontendHash: feHash, backends, hash: combineHashes(feHash, backends.map((b) => b.hash)) };
+    return { plan, frontend, frontendHash: feHash, backends };
   }
 
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
@@ -284,8 +291,12 @@ export class EdgeApplier {
     const backends = want.backends.filter((b) => state.backends.get(b.planned.name) !== b.hash);
     const removed = [...state.backends.keys()].filter((n) => !wanted.has(n));
     // Maps HAProxy has not loaded need a reload that loads them: the frontend names them.
-    const frontend = parseStamp(state.frontend?.description).config !== want.hash || state.maps.entries === undefined;
-    return backends.length > 0 || removed.length > 0 || frontend ? { backends, removed, frontend } : undefined;
+    const frontend = parseStamp(state.frontend?.description).config !== want.frontendHash || state.maps.entries === undefined;
+    if (backends.length === 0 && removed.length === 0 && !frontend) return undefined;
+    // A transaction reloads HAProxy, which would bring backends changed at runtime back to their
+    // configuration: it writes them as they are now.
+    const diverged = want.backends.filter((b) => state.diverged.has(b.planned.name) && state.backends.get(b.planned.name) === b.hash);
+    return { backends: [...backends, ...diverged], removed, frontend };
   }
 
   /** A leader writes its fence with every transaction; one that finds a newer fence was deposed. */
@@ -299,6 +310,7 @@ export class EdgeApplier {
   /** Reads the whole edge: the frontend, the hub's backends with their stamps, and every slot. */
   private async read(signal?: AbortSignal): Promise<EdgeState> {
     this.verifiedAt = Date.now();
+    this.settled = new WeakSet();
     const c = this.client;
     signal?.throwIfAborted();
     const version = await c.getVersion();
@@ -307,10 +319,12 @@ export class EdgeApplier {
         if (err instanceof DataPlaneError && err.httpStatus === 404) return undefined;
         throw err;
       });
-    const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends'))).data;
-    const backends = new Map(list.filter((b) => MANAGED_BACKEND.test(b.name)).map((b) => [b.name, parseStamp(b.description).config ?? '']));
-    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c) };
+    const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends', { params: { query: { full_section: true } } }))).data
+      .filter((b) => MANAGED_BACKEND.test(b.name));
+    const backends = new Map(list.map((b) => [b.name, parseStamp(b.description).config ?? '']));
+    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c), diverged: new Set() };
     await this.readSlots(state, [...backends.keys()], signal);
+    for (const b of list) if (!sameSlots(b.servers ?? {}, state.runtime.get(b.name))) state.diverged.add(b.name);
     return state;
   }
 
@@ -328,10 +342,13 @@ export class EdgeApplier {
         byName.set(s.name, { address: s.address, port: s.port, admin_state: s.admin_state, operational_state: s.operational_state, weight: s.weight });
         at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
       }
+      const was = state.runtime.get(name);
       state.runtime.set(name, byName);
-      // A new map only when something differs: unchanged slots let the plan of the backend be reused.
+      // A new map only when something differs (a new map is planned and set again); unchanged slots
+      // let the plan of the backend be reused.
       const before = state.slots.get(name);
-      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v)) {
+      const stateMoved = was !== undefined && [...byName].some(([n, x]) => was.get(n)?.admin_state !== x.admin_state);
+      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v) || stateMoved) {
         if (before) differ.push(name);
         state.slots.set(name, at);
       }
@@ -343,18 +360,22 @@ export class EdgeApplier {
   private async committed(state: EdgeState, want: PlannedStructure, written: StructureChange): Promise<EdgeState> {
     const next: EdgeState = {
       version: await this.client.getVersion(),
-      frontend: { ...want.frontend, description: formatStamp({ config: want.hash, fence: parseStamp(state.frontend?.description).fence }) },
+      frontend: { ...want.frontend, description: formatStamp({ config: want.frontendHash, fence: parseStamp(state.frontend?.description).fence }) },
       backends: new Map(state.backends), slots: new Map(state.slots), runtime: new Map(state.runtime),
       // Maps stored as files were loaded by the reload.
       maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client) },
+      diverged: new Set(state.diverged),
     };
     for (const n of written.removed) {
       next.backends.delete(n);
       next.slots.delete(n);
       next.runtime.delete(n);
+      next.diverged.delete(n);
     }
     for (const b of written.backends) {
       next.backends.set(b.planned.name, b.hash);
+      next.diverged.delete(b.planned.name);
+      this.settled.delete(b.planned.slots);
       // The reload runs what the transaction wrote: each slot's address and maintenance are in the
       // configuration (drain is not; syncRuntime sets it next). Reading ten thousand backends back
       // here would take longer than the transaction; the read-back between applies checks them.
@@ -429,7 +450,7 @@ export class EdgeApplier {
         await c.unwrap(`create backend ${b.name}`, c.api.POST('/services/haproxy/configuration/backends', { params: { query: q }, body: b }));
       }
     });
-    const fe = { ...want.frontend, description: formatStamp({ config: want.hash, fence }) };
+    const fe = { ...want.frontend, description: formatStamp({ config: want.frontendHash, fence }) };
     if (state.frontend) {
       await c.unwrap('replace frontend', c.api.PUT('/services/haproxy/configuration/frontends/{name}', { params: { path: { name: FRONTEND_NAME }, query: q }, body: fe }));
     } else {
@@ -449,6 +470,8 @@ export class EdgeApplier {
   private async syncRuntime(plan: EdgePlan, state: EdgeState, signal?: AbortSignal): Promise<number> {
     let changes = 0;
     for (const b of plan.backends) {
+      // Planned slots the edge was brought to before, and not read or rewritten since: nothing to compare.
+      if (this.settled.has(b.slots)) continue;
       const running = state.runtime.get(b.name);
       if (!running) continue; // not on the edge (its structure was refused): nothing to set
       let moved = false;
@@ -470,10 +493,32 @@ export class EdgeApplier {
           moved = true;
         }
       }
-      if (moved) state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`])));
+      if (moved) {
+        state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`])));
+        state.diverged.add(b.name);
+      } else {
+        this.settled.add(b.slots);
+      }
     }
     return changes;
   }
+}
+
+/** Names one structure change (what HAProxy refused is not sent again while it is the same). */
+function changeHash(change: StructureChange, want: PlannedStructure): string {
+  return sha(JSON.stringify([want.frontendHash, change.backends.map((b) => `${b.planned.name}=${b.hash}`).sort(), [...change.removed].sort()]));
+}
+
+/** Whether a backend's configured servers say what its running slots are (address, port, maintenance). */
+function sameSlots(configured: Record<string, { address?: string; port?: number | null; maintenance?: string }>, running: Map<string, RuntimeServer> | undefined): boolean {
+  for (const [name, srv] of Object.entries(configured)) {
+    const rt = running?.get(name);
+    if (!rt) return false;
+    const maint = srv.maintenance === 'enabled';
+    if ((rt.admin_state === 'maint') !== maint || rt.admin_state === 'drain') return false;
+    if (!maint && (rt.address !== srv.address || rt.port !== srv.port)) return false;
+  }
+  return true;
 }
 
 /**

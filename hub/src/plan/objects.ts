@@ -3,9 +3,10 @@ import type { Schemas } from '@ingressfed/dataplane';
 import { NO_HOST_SCOPE, type MapKind } from './routing.js';
 import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
 
-// An edge plan as Data Plane API objects (full_section form), and the comparison that decides
-// whether an edge needs a transaction. Slot contents (address, port, weight, maintenance) are runtime
-// state: they are written with every transaction but never cause one.
+// An edge plan as Data Plane API objects (full_section form), and the hashes that decide whether an
+// edge needs a transaction: each backend and the frontend carry the hash of their structure. Slot
+// contents (address, port, weight, maintenance) are runtime state: they are written with every
+// transaction but never cause one.
 
 export type Frontend = Schemas['frontend'];
 export type BackendObject = Schemas['backend'];
@@ -109,7 +110,7 @@ function checkedBackend(b: PlannedBackend): Partial<BackendObject> {
   };
 }
 
-const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
+export const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
 
 /** Hash of a backend's structure: everything but slot contents (runtime state) and its stamp. */
 export function backendHash(b: BackendObject): string {
@@ -120,17 +121,4 @@ export function backendHash(b: BackendObject): string {
 /** Hash of the frontend's structure, without its stamp. */
 export function frontendHash(fe: Frontend): string {
   return sha(JSON.stringify({ ...fe, description: undefined }));
-}
-
-/** Hash of a whole structure from its parts' hashes (backends in any order). */
-export function combineHashes(frontend: string, backends: Iterable<string>): string {
-  return sha(JSON.stringify([frontend, [...backends].sort()]));
-}
-
-/**
- * Hash of a plan's structure: everything a transaction would write except slot contents (address,
- * port, weight, maintenance), which are runtime state. Equal hashes mean no transaction is needed.
- */
-export function structureHash(fe: Frontend, backends: BackendObject[]): string {
-  return combineHashes(frontendHash(fe), backends.map(backendHash));
 }

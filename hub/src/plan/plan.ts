@@ -72,8 +72,16 @@ export type CurrentSlots = Map<string, Map<string, string>>;
 const hash8 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8);
 const slug = (s: string, n: number): string => s.replace(/[^a-z0-9-]/g, '-').slice(0, n);
 
+const names = new WeakMap<BackendId, string>();
+
+/** The HAProxy name of a backend (remembered per id object: a plan names ten thousand of them). */
 export function backendName(id: BackendId): string {
-  return `ingressfed_be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
+  let name = names.get(id);
+  if (name === undefined) {
+    name = `ingressfed_be_${slug(id.namespace, 20)}_${slug(id.service, 24)}_${id.port}_${hash8(backendKey(id))}`;
+    names.set(id, name);
+  }
+  return name;
 }
 
 /** Routing precedence: exact hosts, then wildcards, then no host; longest path first; Exact before Prefix. */

@@ -137,6 +137,32 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     await waitFor('web.example.com live again', async () => (await clustersServing('web.example.com', 8)).size === 2, { timeoutMs: 10_000 });
   });
 
+  it('keeps endpoint changes made at runtime through the reload of a later transaction', async () => {
+    await fed.hub.idle();
+    await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.3' }]));
+    await fed.echo.settled();
+    const endpoints = async (n: number): Promise<Set<string>> => {
+      const seen = new Set<string>();
+      for (let i = 0; i < n; i++) {
+        const r = await get('web.example.com');
+        if (r.status === 200) seen.add(r.json().endpoint);
+      }
+      return seen;
+    };
+    await waitFor('the moved endpoint answering', async () => (await endpoints(8)).has('127.0.10.3:8080'), { timeoutMs: 5000 });
+    await fed.hub.idle();
+    // A new Service: a transaction, and a reload of HAProxy from its configuration.
+    await kubectl('alpha', ['create', '-f', '-'], service('later'));
+    await kubectl('alpha', ['create', '-f', '-'], endpointSlice('later', [{ address: '127.0.10.9' }]));
+    await kubectl('alpha', ['create', '-f', '-'], ingress('later', [{ host: 'later.example.com', paths: [{ path: '/', service: 'later' }] }]));
+    await waitFor('the new Service answering', async () => (await get('later.example.com')).status === 200, { timeoutMs: 10_000 });
+    assert.deepEqual([...(await endpoints(12))].sort(), ['127.0.10.3:8080', '127.0.20.1:8080'], 'the runtime change survived the reload');
+    // As the next tests expect it.
+    await kubectl('alpha', ['delete', 'ingress', 'later']);
+    await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.2' }]));
+    await waitFor('the endpoint back', async () => (await endpoints(8)).has('127.0.10.2:8080'), { timeoutMs: 5000 });
+  });
+
   it('loses no route while a spoke restarts and while a watch ends with 410 Gone; the final state equals the clusters', async () => {
     const prober = startProber(`${edgeUrl}/`, 'web.example.com');
     let probed = { requests: 0, failures: 0 };
