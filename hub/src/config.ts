@@ -43,6 +43,7 @@ export function loadHubConfig(path: string): HubConfig {
     if (!Number.isInteger(e.bindPort) || e.bindPort < 1 || e.bindPort > 65535) problems.push(`${at}.bindPort: must be a port`);
     if (typeof e.publicAddress !== 'string') problems.push(`${at}.publicAddress: required`);
     if (e.maxCheckedSlots !== undefined && !(Number.isInteger(e.maxCheckedSlots) && e.maxCheckedSlots >= 0)) problems.push(`${at}.maxCheckedSlots: must be a whole number`);
+    if (e.spareBackends !== undefined && !(Number.isInteger(e.spareBackends) && e.spareBackends >= 0 && e.spareBackends <= 1000)) problems.push(`${at}.spareBackends: must be a whole number from 0 to 1000`);
   });
   (c.api?.tokens ?? []).forEach((t, i) => {
     if (typeof t.name !== 'string' || typeof t.token !== 'string' || t.token.length < 16) problems.push(`api.tokens[${i}]: needs a name and a token of at least 16 characters`);

@@ -1,4 +1,4 @@
-import { backendKey, ingressKey, type Backend, type Endpoint, type FederatedModel, type Route } from '../model/types.js';
+import { backendKey, ingressKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type Route } from '../model/types.js';
 import { backendName, routeOrder, type EdgePlan } from '../plan/plan.js';
 
 // What the API shows, computed from the model and the edges' last plans. Pure.
@@ -31,9 +31,10 @@ export function backendView(b: Backend, edges: EdgeSnapshot[]) {
   const servers: ServerView[] = b.endpoints.map((e) => ({
     ...e,
     edges: edges.flatMap((edge) => {
-      const slot = edge.plan?.backends.find((x) => x.name === name)?.slots.find((s) => s.endpoint && s.endpoint.cluster === e.cluster && s.address === e.address && s.port === e.port);
-      if (!slot) return [];
-      const rt = edge.runtime?.get(name)?.get(slot.name);
+      const planned = plannedFor(edge, b.id);
+      const slot = planned?.slots.find((s) => s.endpoint && s.endpoint.cluster === e.cluster && s.address === e.address && s.port === e.port);
+      if (!planned || !slot) return [];
+      const rt = edge.runtime?.get(planned.name)?.get(slot.name);
       return [{ edge: edge.name, slot: slot.name, role: slot.backup ? 'backup' as const : 'primary' as const, state: slot.state,
         weight: rt?.weight ?? null, health: rt?.operational_state ?? null }];
     }),
@@ -52,6 +53,12 @@ export function backendView(b: Backend, edges: EdgeSnapshot[]) {
 }
 
 export type BackendView = ReturnType<typeof backendView>;
+
+/** The backend planned on an edge for a backend id: its own, or the spare that serves it. */
+function plannedFor(edge: EdgeSnapshot, id: BackendId): EdgePlan['backends'][number] | undefined {
+  const key = backendKey(id);
+  return edge.plan?.backends.find((x) => x.id !== undefined && backendKey(x.id) === key);
+}
 
 /** Kubernetes host matching: exact (case-insensitive, port ignored), then `*.` one label, then none. */
 function hostRoutes(routes: Route[], rawHost: string): { host: string; routes: Route[] } {
@@ -89,7 +96,7 @@ export function explain(model: FederatedModel, edges: EdgeSnapshot[], host: stri
     backendName: name ?? null,
     status: backendId ? null : 404,
     edges: edges.map((edge) => {
-      const slots = edge.plan?.backends.find((b) => b.name === name)?.slots.filter((s) => s.endpoint) ?? [];
+      const slots = (backendId ? plannedFor(edge, backendId) : undefined)?.slots.filter((s) => s.endpoint) ?? [];
       const ready = (backup: boolean) => slots.filter((s) => s.backup === backup && s.state === 'ready');
       // HAProxy sends traffic to ready primaries; only when none is left, to every ready backup.
       const serving = ready(false).length > 0 ? ready(false) : ready(true);

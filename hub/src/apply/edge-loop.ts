@@ -161,7 +161,7 @@ export class EdgeLoop {
     }
     if (kind === 'none') return;
     for (const at of observed) metrics.propagation.observe({ edge: this.name }, Math.max(0, now - at) / 1000);
-    log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
+    log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs, phasesMs: out.phasesMs });
     events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
   }
 

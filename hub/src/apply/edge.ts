@@ -7,6 +7,7 @@ import {
 } from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { inParallel } from './parallel.js';
+import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
 import { readEntries, readMap, readMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
@@ -40,6 +41,8 @@ export interface ApplyOutcome {
   /** Abandoned transactions deleted to get under the open-transaction limit. */
   reclaimed: number;
   durationMs: number;
+  /** Where the time went: reading the edge, planning, the transaction (with its reload), runtime slots, maps. */
+  phasesMs: Record<string, number>;
   plan: EdgePlan;
 }
 
@@ -58,6 +61,8 @@ interface EdgeState {
    * would bring them back to the configuration, so the next transaction writes them too.
    */
   diverged: Set<string>;
+  /** Backends served by a spare (backendKey → spare), once known from the routing maps. */
+  aliases?: Map<string, string>;
 }
 
 /** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
@@ -115,6 +120,7 @@ export class EdgeApplier {
   private readonly hashes = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; hash: string }>();
   /** Planned slots found already as planned on the edge (a plan reused while the record of the edge did not change). */
   private settled = new WeakSet<PlannedSlot[]>();
+  private sparesMemo: { backends: FederatedModel['backends']; version: number; aliases: Map<string, string> | undefined; out: SparePlan } | undefined;
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
@@ -135,10 +141,18 @@ export class EdgeApplier {
 
   private async reconcileKnown(input: ApplyInput, signal?: AbortSignal): Promise<ApplyOutcome> {
     const started = Date.now();
+    const phasesMs: Record<string, number> = {};
+    let at = started;
+    const phase = (name: string): void => {
+      phasesMs[name] = (phasesMs[name] ?? 0) + Date.now() - at;
+      at = Date.now();
+    };
     let state = await this.current(signal);
     this.checkFence(state, input.fence);
     await this.readSessions(input, state);
+    phase('read');
     let want = await this.desired(input, state);
+    phase('plan');
     let reloadId: string | undefined;
     let reloadStatus: string | undefined;
     let version: number | undefined;
@@ -155,9 +169,13 @@ export class EdgeApplier {
       throw new RefusedConfigError(this.edge.name, message, false);
     }
     let mapChanges = 0;
+    let runtimeChanges = 0;
     if (change) {
-      // Before the reload: what can go live now, and the files the reload loads.
+      // Before the reload, what can go live now: slots of the backends the edge has (spares
+      // included), then the routes to them; and the files the reload loads.
+      runtimeChanges += await this.syncRuntime(want.plan, state, signal);
       mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
+      phase('maps');
       let written: StructureChange = change;
       try {
         const out = await this.client.transaction(async (tx) => {
@@ -166,8 +184,9 @@ export class EdgeApplier {
             state = await this.read(signal);
             this.checkFence(state, input.fence);
             want = await this.desired(input, state);
-            written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
           }
+          // With the backends just changed at runtime (they are written as they are now).
+          written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
           await this.writeStructure(tx.query, written, want, state, input.fence);
         }, { signal, onReclaimed: (n) => (reclaimed += n) });
         reloadId = out.reloadId;
@@ -182,12 +201,18 @@ export class EdgeApplier {
       }
       this.refused = undefined;
       state = await this.committed(state, want, written);
+      phase('transaction');
     }
-    const runtimeChanges = await this.syncRuntime(want.plan, state, signal);
+    runtimeChanges += await this.syncRuntime(want.plan, state, signal);
+    phase('runtime');
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
+    phase('maps');
     this.known = state;
     this.runtime = state.runtime;
-    return { edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, mapChanges, reclaimed, durationMs: Date.now() - started, plan: want.plan };
+    return {
+      edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, mapChanges, reclaimed,
+      durationMs: Date.now() - started, phasesMs, plan: want.plan,
+    };
   }
 
   /**
@@ -266,7 +291,8 @@ export class EdgeApplier {
 
   /** The plan and its structure hashes; the event loop is yielded between slices of backends. */
   private async plan(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
-    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s) }, this.memo);
+    const { aliases, spares } = this.spares(input, state);
+    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, spares }, this.memo);
     const frontend = frontendObject(plan, this.edge, state.maps.files);
     const feHash = frontendHash(frontend);
     const backends: PlannedObject[] = [];
@@ -283,6 +309,17 @@ export class EdgeApplier {
       if (backends.length % 250 === 0) await new Promise((r) => setImmediate(r));
     }
     return { plan, frontend, frontendHash: feHash, backends };
+  }
+
+  /** Which backends spares serve, and which spares the edge should have (kept while the model and the edge are unchanged). */
+  private spares(input: ApplyInput, state: EdgeState): SparePlan {
+    const m = this.sparesMemo;
+    if (m && m.backends === input.model.backends && m.version === state.version && m.aliases === state.aliases) return m.out;
+    state.aliases ??= state.maps.entries ? aliasesOnEdge(input.model, state.maps.entries) : new Map();
+    const out = planSpares(input.model, this.edge, state.backends, state.aliases, this.edge.spareBackends ?? DEFAULT_SPARES);
+    state.aliases = out.aliases;
+    this.sparesMemo = { backends: input.model.backends, version: state.version, aliases: out.aliases, out };
+    return out;
   }
 
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
@@ -365,6 +402,7 @@ export class EdgeApplier {
       // Maps stored as files were loaded by the reload.
       maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client) },
       diverged: new Set(state.diverged),
+      aliases: state.aliases,
     };
     for (const n of written.removed) {
       next.backends.delete(n);

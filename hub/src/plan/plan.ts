@@ -12,7 +12,15 @@ export const NOT_FOUND_BACKEND = 'ingressfed_not_found';
  * Backends the hub owns on an edge: only names it generates (the `ingressfed_` prefix is reserved on
  * an edge the hub programs); an operator's own backends are never touched.
  */
-export const MANAGED_BACKEND = /^ingressfed_(not_found$|be_[a-z0-9_-]+_[0-9a-f]{8}$)/;
+export const MANAGED_BACKEND = /^ingressfed_(not_found$|be_[a-z0-9_-]+_[0-9a-f]{8}$|spare_\d+$)/;
+/**
+ * Spare backends: made ahead of need (a transaction reloads HAProxy, seconds at ten thousand
+ * backends), so that a new Service is served at once by a spare, through runtime map entries and
+ * slots. A spare has fixed pools and no active checks; its Service keeps it while it fits.
+ */
+export const SPARE_BACKEND = /^ingressfed_spare_\d+$/;
+/** Slots in each pool (primary, backup) of a spare. */
+export const SPARE_POOL = 16;
 const PLACEHOLDER = { address: '0.0.0.0', port: 1 };
 
 export interface EdgeTarget {
@@ -27,6 +35,8 @@ export interface EdgeTarget {
    * passive detection: Kubernetes readiness, retries and redispatch.
    */
   maxCheckedSlots?: number;
+  /** Free spare backends kept ready on this edge (default 32; 0: none). See SPARE_BACKEND. */
+  spareBackends?: number;
 }
 
 export const DEFAULT_MAX_CHECKED_SLOTS = 10_000;
@@ -48,12 +58,18 @@ export interface PlannedSlot {
 export interface PlanOptions {
   /** Endpoints an operator asked to drain. */
   drained?: (e: Endpoint) => boolean;
+  /** Backends served by a spare: backendKey → spare name. */
+  aliases?: ReadonlyMap<string, string>;
+  /** Every spare the edge should have (those serving a backend and the free ones). */
+  spares?: readonly string[];
   /** Current sessions of a slot on the edge, when known. */
   sessions?: (backend: string, slot: string) => number | undefined;
 }
 
 export interface PlannedBackend {
   name: string;
+  /** A spare backend: fixed pools, no active checks (see SPARE_BACKEND). */
+  spare?: boolean;
   id: BackendId | undefined;
   health: HealthCheck | undefined;
   /** Whether its slots get active health checks (within the edge's budget). */
@@ -125,7 +141,7 @@ export function splitByPolicy(b: Backend, edge: EdgeTarget): { primary: Endpoint
  * Places endpoints in slots, keeping every endpoint in the slot it already has. A drained endpoint
  * stays (in drain) only while its slot still has sessions; then its slot is freed.
  */
-function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions): PlannedSlot[] {
+function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions, fixed?: number): PlannedSlot[] {
   // Slots by the address they hold now (two clusters can report the same address).
   const byAddress = new Map<string, string[]>();
   for (const [n, at] of current ?? []) if (at !== '' && n.startsWith(prefix)) byAddress.set(at, [...(byAddress.get(at) ?? []), n]);
@@ -137,7 +153,7 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
   });
   const own = new RegExp(`^${prefix}\\d+$`);
   const existing = [...(current?.keys() ?? [])].filter((n) => own.test(n)).length;
-  const size = poolSize(endpoints.length, existing);
+  const size = fixed ?? poolSize(endpoints.length, existing);
   const slots: PlannedSlot[] = Array.from({ length: size }, (_, i) => ({ name: `${prefix}${i}`, backup: prefix === 'b', ...PLACEHOLDER, state: 'maint' as SlotState }));
   const placed = new Set<Endpoint>();
   const sorted = [...endpoints].sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`) || a.cluster.localeCompare(b.cluster));
@@ -165,14 +181,15 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
  * and a backend's slots while its model entry and its slots on the edge are. (Drains plan afresh.)
  */
 export class PlanMemo {
-  routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; plan: RoutingPlan } | undefined;
+  routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; aliases: PlanOptions['aliases']; plan: RoutingPlan } | undefined;
   readonly slots = new WeakMap<Backend, { current: Map<string, string> | undefined; slots: PlannedSlot[] }>();
 }
 
 export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map(), opts: PlanOptions = {}, memo?: PlanMemo): EdgePlan {
   const planner = new BackendPlanner(edge, current, opts, memo);
   for (const b of model.backends) planner.add(b);
-  return { routing: routingOf(model, memo), backends: planner.backends };
+  planner.addFreeSpares();
+  return { routing: routingOf(model, opts, memo), backends: planner.backends };
 }
 
 /** planEdge, yielding the event loop every `slice` backends (a plan from scratch at 10,000 backends takes long). */
@@ -183,13 +200,14 @@ export async function planEdgeSliced(model: FederatedModel, edge: EdgeTarget, cu
     planner.add(b);
     if (++n % slice === 0) await new Promise((r) => setImmediate(r));
   }
-  return { routing: routingOf(model, memo), backends: planner.backends };
+  planner.addFreeSpares();
+  return { routing: routingOf(model, opts, memo), backends: planner.backends };
 }
 
-function routingOf(model: FederatedModel, memo: PlanMemo | undefined): RoutingPlan {
+function routingOf(model: FederatedModel, opts: PlanOptions, memo: PlanMemo | undefined): RoutingPlan {
   const r = memo?.routing;
-  const routing = r && r.routes === model.routes && r.defaultRoute === model.defaultRoute ? r.plan : planRouting(model);
-  if (memo) memo.routing = { routes: model.routes, defaultRoute: model.defaultRoute, plan: routing };
+  const routing = r && r.routes === model.routes && r.defaultRoute === model.defaultRoute && r.aliases === opts.aliases ? r.plan : planRouting(model, opts.aliases);
+  if (memo) memo.routing = { routes: model.routes, defaultRoute: model.defaultRoute, aliases: opts.aliases, plan: routing };
   return routing;
 }
 
@@ -197,6 +215,7 @@ function routingOf(model: FederatedModel, memo: PlanMemo | undefined): RoutingPl
 class BackendPlanner {
   readonly backends: PlannedBackend[] = [{ name: NOT_FOUND_BACKEND, id: undefined, health: undefined, checked: false, slots: [] }];
   private checkBudget: number;
+  private readonly used = new Set<string>();
 
   constructor(private readonly edge: EdgeTarget, private readonly current: CurrentSlots, private readonly opts: PlanOptions, private readonly memo: PlanMemo | undefined) {
     this.checkBudget = edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS;
@@ -204,26 +223,43 @@ class BackendPlanner {
 
   add(b: Backend): void {
     const { opts, memo } = this;
-    const name = backendName(b.id);
+    const spare = opts.aliases?.get(backendKey(b.id));
+    const name = spare ?? backendName(b.id);
     const cur = this.current.get(name);
     const hit = opts.drained ? undefined : memo?.slots.get(b);
     let slots = hit && hit.current === cur ? hit.slots : undefined;
     if (!slots) {
       const { primary, backup } = splitByPolicy(b, this.edge);
-      slots = [...fillPool('p', primary, cur, name, opts), ...fillPool('b', backup, cur, name, opts)];
+      const fixed = spare ? SPARE_POOL : undefined;
+      slots = [...fillPool('p', primary, cur, name, opts, fixed), ...fillPool('b', backup, cur, name, opts, fixed)];
       // A plan made with drains in force is not one to reuse once they end.
       if (!opts.drained) memo?.slots.set(b, { current: cur, slots });
+    }
+    if (spare) {
+      this.used.add(spare);
+      this.backends.push({ name, spare: true, id: b.id, health: undefined, checked: false, slots });
+      return;
     }
     const checked = slots.length <= this.checkBudget;
     if (checked) this.checkBudget -= slots.length;
     this.backends.push({ name, id: b.id, health: b.health, checked, slots });
   }
+
+  /** The spares no backend uses: every slot free. */
+  addFreeSpares(): void {
+    for (const name of this.opts.spares ?? []) {
+      if (this.used.has(name)) continue;
+      const cur = this.current.get(name);
+      const slots = [...fillPool('p', [], cur, name, this.opts, SPARE_POOL), ...fillPool('b', [], cur, name, this.opts, SPARE_POOL)];
+      this.backends.push({ name, spare: true, id: undefined, health: undefined, checked: false, slots });
+    }
+  }
 }
 
-/** The routing maps for the model's routes, and the default backend. */
-export function planRouting(model: Pick<FederatedModel, 'routes' | 'defaultRoute'>): RoutingPlan {
+/** The routing maps for the model's routes (to the spares that serve some backends), and the default backend. */
+export function planRouting(model: Pick<FederatedModel, 'routes' | 'defaultRoute'>, aliases?: ReadonlyMap<string, string>): RoutingPlan {
   return {
-    maps: routingMaps(model.routes, (r) => backendName(r.backend)),
+    maps: routingMaps(model.routes, (r) => aliases?.get(backendKey(r.backend)) ?? backendName(r.backend)),
     defaultBackend: model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND,
   };
 }

@@ -30,7 +30,8 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
   before(async () => {
     fed = await startFederation({
       clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }],
-      edges: [{ name: 'edge-a', zone: 'zone-a', validateCmd: REFUSE_POISON }],
+      // No spare backends: new Services take a transaction, which HAProxy and the policy check.
+      edges: [{ name: 'edge-a', zone: 'zone-a', validateCmd: REFUSE_POISON, spareBackends: 0 }],
       hub: { fullRecomputeIntervalMs: 3000 },
     });
     edge = fed.edges[0]!.url;

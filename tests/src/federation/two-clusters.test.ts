@@ -137,6 +137,30 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     await waitFor('web.example.com live again', async () => (await clustersServing('web.example.com', 8)).size === 2, { timeoutMs: 10_000 });
   });
 
+  it('serves a new Service at once from a spare backend, without a reload; a reload keeps it', async () => {
+    const dp = fed.edges[0]!.dp;
+    await fed.hub.idle();
+    const before = await dp.procState();
+    await kubectl('beta', ['create', '-f', '-'], service('fresh'));
+    await kubectl('beta', ['create', '-f', '-'], endpointSlice('fresh', [{ address: '127.0.20.7' }]));
+    await kubectl('beta', ['create', '-f', '-'], ingress('fresh', [{ host: 'fresh.example.com', paths: [{ path: '/', service: 'fresh' }] }]));
+    await waitFor('the new Service answering', async () => (await get('fresh.example.com')).status === 200, { timeoutMs: 5000 });
+    assert.equal(String((await get('fresh.example.com')).json().service), 'fresh');
+    const exact = new Map((await dp.client.mapEntries('ingressfed_exact.map')).map((e) => [e.key, e.value]));
+    assert.match(exact.get('fresh.example.com/') ?? '', /^ingressfed_spare_\d+$/, 'served by a spare');
+    const now = await dp.procState();
+    assert.equal(now.master.reloads, before.master.reloads, 'HAProxy reported no reload');
+    await fed.hub.idle();
+    const planned = fed.hub.edgeStatus()[0]?.last?.plan.backends.find((x) => x.id?.service === 'fresh');
+    assert.equal(planned?.name, exact.get('fresh.example.com/'), 'the plan puts the Service on that spare');
+    assert.deepEqual(planned?.slots.filter((x) => x.endpoint).map((x) => x.address), ['127.0.20.7']);
+    await socketCommand(dp.masterSocket, 'reload');
+    await waitFor('HAProxy reloaded', async () => (await dp.procState()).master.reloads > now.master.reloads, { timeoutMs: 10_000 });
+    await waitFor('still answering after a reload', async () => (await get('fresh.example.com')).status === 200, { timeoutMs: 15_000 });
+    await kubectl('beta', ['delete', 'ingress', 'fresh']);
+    await waitFor('gone', async () => (await get('fresh.example.com')).status === 404, { timeoutMs: 5000 });
+  });
+
   it('keeps endpoint changes made at runtime through the reload of a later transaction', async () => {
     await fed.hub.idle();
     await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.3' }]));
@@ -151,11 +175,16 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     };
     await waitFor('the moved endpoint answering', async () => (await endpoints(8)).has('127.0.10.3:8080'), { timeoutMs: 5000 });
     await fed.hub.idle();
-    // A new Service: a transaction, and a reload of HAProxy from its configuration.
+    // A new Service with its own HTTP check (no spare backend serves it): a transaction, and a
+    // reload of HAProxy from its configuration.
     await kubectl('alpha', ['create', '-f', '-'], service('later'));
     await kubectl('alpha', ['create', '-f', '-'], endpointSlice('later', [{ address: '127.0.10.9' }]));
-    await kubectl('alpha', ['create', '-f', '-'], ingress('later', [{ host: 'later.example.com', paths: [{ path: '/', service: 'later' }] }]));
+    await kubectl('alpha', ['create', '-f', '-'], ingress('later', [{ host: 'later.example.com', paths: [{ path: '/', service: 'later' }] }], {
+      annotations: { 'ingressfed.io/health-check-path': '/healthz' },
+    }));
+    const reloadsBefore = (await fed.edges[0]!.dp.procState()).master.reloads;
     await waitFor('the new Service answering', async () => (await get('later.example.com')).status === 200, { timeoutMs: 10_000 });
+    assert.ok((await fed.edges[0]!.dp.procState()).master.reloads > reloadsBefore, 'HAProxy reloaded');
     assert.deepEqual([...(await endpoints(12))].sort(), ['127.0.10.3:8080', '127.0.20.1:8080'], 'the runtime change survived the reload');
     // As the next tests expect it.
     await kubectl('alpha', ['delete', 'ingress', 'later']);

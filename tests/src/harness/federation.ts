@@ -10,7 +10,7 @@ import { freePort } from './ports.js';
 
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
-  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string }>;
+  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number }>;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
@@ -99,7 +99,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       const bindPort = e.bindPort ?? (await freePort());
       const config: EdgeConfig = {
         name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password,
-        bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1',
+        bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1', ...(e.spareBackends === undefined ? {} : { spareBackends: e.spareBackends }),
       };
       edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}` });
     }

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { endpoints, ingress, service, snapshot } from '../model/fixtures.js';
+import { mergeClusters } from '../model/merge.js';
+import { backendKey } from '../model/types.js';
+import { backendName, planEdge, planRouting } from '../plan/plan.js';
+import { aliasesOnEdge, planSpares } from './spares.js';
+
+const edge = { name: 'e', zone: 'za', bindAddress: '127.0.0.1', bindPort: 8080 };
+const addrs = (n: number): string[] => Array.from({ length: n }, (_, i) => `10.0.0.${i + 1}`);
+
+function model(services: Array<{ name: string; endpoints: number; annotations?: Record<string, string> }>) {
+  return mergeClusters([snapshot('a', 'za', {
+    ingresses: services.map((s) => ingress('a', s.name, [{ host: `${s.name}.x.com`, service: s.name }], { annotations: s.annotations ?? {} })),
+    services: services.map((s) => service('a', s.name)),
+    endpoints: services.map((s) => endpoints('a', s.name, addrs(s.endpoints))),
+  })]);
+}
+
+const onEdge = (names: string[]): Map<string, string> => new Map(names.map((n) => [n, '']));
+
+describe('spare backends', () => {
+  it('serves a backend the edge lacks from a free spare, and plans more spares when fewer than half are free', () => {
+    const m = model([{ name: 'old', endpoints: 2 }, { name: 'new', endpoints: 3 }]);
+    const edgeHas = onEdge([backendName(m.backends.find((b) => b.id.service === 'old')!.id), 'ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2']);
+    const out = planSpares(m, edge, edgeHas, new Map(), 6);
+    assert.deepEqual([...out.aliases], [['default/new:80', 'ingressfed_spare_0']]);
+    assert.deepEqual(out.spares, ['ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2', 'ingressfed_spare_3', 'ingressfed_spare_4', 'ingressfed_spare_5', 'ingressfed_spare_6'],
+      '2 free, fewer than half of 6: made up to 6 free');
+    assert.equal(planSpares(m, edge, edgeHas, new Map(), 4).spares.length, 3, '2 free of 4 is half: none made');
+    const plan = planEdge(m, edge, new Map(), { aliases: out.aliases, spares: out.spares });
+    const spare = plan.backends.find((b) => b.name === 'ingressfed_spare_0');
+    assert.equal(spare?.spare, true);
+    assert.equal(spare?.checked, false);
+    assert.equal(spare?.id?.service, 'new');
+    assert.deepEqual(spare?.slots.filter((s) => s.endpoint).map((s) => s.address), addrs(3));
+    assert.equal(spare?.slots.length, 32, 'fixed pools');
+    assert.equal(plan.routing.maps.exact.get('new.x.com/'), 'ingressfed_spare_0', 'routes lead to the spare');
+    assert.ok(plan.backends.filter((b) => b.spare && !b.id).every((b) => b.slots.every((s) => s.state === 'maint')), 'free spares have no endpoint');
+    assert.equal(planSpares(m, edge, edgeHas, out.aliases, 6).aliases, out.aliases, 'nothing changed: the same aliases');
+  });
+
+  it('never serves the default backend, a Service with its own HTTP check, or one too big for the pools from a spare', () => {
+    const m = model([{ name: 'checked', endpoints: 1, annotations: { 'ingressfed.io/health-check-path': '/healthz' } }, { name: 'big', endpoints: 17 }]);
+    const out = planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 2);
+    assert.deepEqual([...out.aliases], []);
+  });
+
+  it('releases a spare when its Service leaves, outgrows it, or has its own backend on the edge', () => {
+    const small = model([{ name: 'web', endpoints: 2 }]);
+    const held = planSpares(small, edge, onEdge(['ingressfed_spare_0']), new Map(), 1).aliases;
+    assert.deepEqual([...held], [['default/web:80', 'ingressfed_spare_0']]);
+    assert.deepEqual([...planSpares(model([]), edge, onEdge(['ingressfed_spare_0']), held, 1).aliases], [], 'left the model');
+    assert.deepEqual([...planSpares(model([{ name: 'web', endpoints: 20 }]), edge, onEdge(['ingressfed_spare_0']), held, 1).aliases], [], 'outgrew the pools');
+    const own = onEdge(['ingressfed_spare_0', backendName(small.backends[0]!.id)]);
+    assert.deepEqual([...planSpares(small, edge, own, held, 1).aliases], [], 'its own backend exists');
+  });
+
+  it('finds which backends spares serve from the routing maps on the edge', () => {
+    const m = model([{ name: 'a', endpoints: 1 }, { name: 'b', endpoints: 1 }]);
+    const b = m.backends.find((x) => x.id.service === 'b')!;
+    const maps = planRouting(m, new Map([[backendKey(b.id), 'ingressfed_spare_7']])).maps;
+    assert.deepEqual([...aliasesOnEdge(m, maps)], [['default/b:80', 'ingressfed_spare_7']]);
+  });
+});

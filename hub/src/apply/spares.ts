@@ -1,0 +1,72 @@
+import { backendKey, type Backend, type FederatedModel } from '../model/types.js';
+import { SPARE_BACKEND, SPARE_POOL, backendName, planRouting, splitByPolicy, type EdgeTarget } from '../plan/plan.js';
+import type { RoutingMaps } from '../plan/routing.js';
+
+// Which backends spares serve on an edge (see SPARE_BACKEND). Nothing is stored for it: a spare
+// serves the backend its routing map entries lead to, so the edge itself says which, across hub
+// restarts, and a spare whose routes are gone is free again.
+
+/** Free spares kept ready by default; more are made when fewer than half are left. */
+export const DEFAULT_SPARES = 32;
+
+/** Whether a spare can serve a backend: not the default backend (named in the configuration), no HTTP check of its own, pools that fit. */
+function eligible(b: Backend, model: FederatedModel, edge: EdgeTarget): boolean {
+  if (b.health?.path || (model.defaultRoute && backendKey(model.defaultRoute.backend) === backendKey(b.id))) return false;
+  const { primary, backup } = splitByPolicy(b, edge);
+  return primary.length <= SPARE_POOL && backup.length <= SPARE_POOL;
+}
+
+/** The aliases the edge's routing maps show: backendKey → spare, for routes whose entry names a spare. */
+export function aliasesOnEdge(model: FederatedModel, entries: RoutingMaps): Map<string, string> {
+  const plain = planRouting(model).maps;
+  const keyOf = new Map(model.backends.map((b) => [backendName(b.id), backendKey(b.id)]));
+  const out = new Map<string, string>();
+  for (const kind of ['exact', 'prefix'] as const) {
+    for (const [k, v] of entries[kind]) {
+      if (!SPARE_BACKEND.test(v)) continue;
+      const key = keyOf.get(plain[kind].get(k) ?? '');
+      if (key !== undefined) out.set(key, v);
+    }
+  }
+  return out;
+}
+
+export interface SparePlan {
+  /** backendKey → spare; the same object as before when nothing changed. */
+  aliases: Map<string, string>;
+  /** Every spare the edge should have. */
+  spares: string[];
+}
+
+/**
+ * Keeps the aliases current: a spare whose backend left the model or no longer fits is released; a
+ * backend the edge does not have yet takes a free spare. When fewer than half of `target` spares are
+ * free, new ones are planned (the next transaction makes them).
+ */
+export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number): SparePlan {
+  const byKey = new Map(model.backends.map((b) => [backendKey(b.id), b]));
+  let aliases = current;
+  const change = (): Map<string, string> => (aliases === current ? (aliases = new Map(current)) : aliases);
+  for (const [key] of current) {
+    const b = byKey.get(key);
+    if (!b || !eligible(b, model, edge) || onEdge.has(backendName(b.id))) change().delete(key);
+  }
+  const inventory = [...onEdge.keys()].filter((n) => SPARE_BACKEND.test(n));
+  const taken = new Set(aliases.values());
+  const free = inventory.filter((n) => !taken.has(n)).sort(bySpareNumber);
+  for (const b of model.backends) {
+    if (free.length === 0) break;
+    const key = backendKey(b.id);
+    if (aliases.has(key) || onEdge.has(backendName(b.id)) || !eligible(b, model, edge)) continue;
+    change().set(key, free.shift() as string);
+  }
+  const spares = [...inventory];
+  if (free.length < target / 2) {
+    let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;
+    for (let missing = target - free.length; missing > 0; missing--) spares.push(`ingressfed_spare_${n++}`);
+  }
+  return { aliases, spares };
+}
+
+const spareNumber = (name: string): number => Number(name.slice('ingressfed_spare_'.length));
+const bySpareNumber = (a: string, b: string): number => spareNumber(a) - spareNumber(b);
