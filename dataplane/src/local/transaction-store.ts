@@ -13,7 +13,7 @@ export interface StoredTransaction {
   model: ConfigModel;
 }
 
-const FLUSH_MS = 200;
+const FLUSH_MS = 1000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /**

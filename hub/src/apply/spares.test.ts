@@ -31,7 +31,7 @@ describe('spare backends', () => {
     const plan = planEdge(m, edge, new Map(), { aliases: out.aliases, spares: out.spares });
     const spare = plan.backends.find((b) => b.name === 'ingressfed_spare_0');
     assert.equal(spare?.spare, true);
-    assert.equal(spare?.checked, false);
+    assert.equal(spare?.checked, true, 'the default checks');
     assert.equal(spare?.id?.service, 'new');
     assert.deepEqual(spare?.slots.filter((s) => s.endpoint).map((s) => s.address), addrs(3));
     assert.equal(spare?.slots.length, 32, 'fixed pools');

@@ -1,3 +1,4 @@
+import { DEFAULT_HEALTH } from '../model/parts.js';
 import { backendKey, type Backend, type FederatedModel } from '../model/types.js';
 import { SPARE_BACKEND, SPARE_POOL, backendName, planRouting, splitByPolicy, type EdgeTarget } from '../plan/plan.js';
 import type { RoutingMaps } from '../plan/routing.js';
@@ -9,9 +10,10 @@ import type { RoutingMaps } from '../plan/routing.js';
 /** Free spares kept ready by default; more are made when fewer than half are left. */
 export const DEFAULT_SPARES = 32;
 
-/** Whether a spare can serve a backend: not the default backend (named in the configuration), no HTTP check of its own, pools that fit. */
+/** Whether a spare can serve a backend: not the default backend (named in the configuration), the default checks, pools that fit. */
 function eligible(b: Backend, model: FederatedModel, edge: EdgeTarget): boolean {
-  if (b.health?.path || (model.defaultRoute && backendKey(model.defaultRoute.backend) === backendKey(b.id))) return false;
+  if (b.health.path !== DEFAULT_HEALTH.path || b.health.intervalMs !== DEFAULT_HEALTH.intervalMs) return false;
+  if (model.defaultRoute && backendKey(model.defaultRoute.backend) === backendKey(b.id)) return false;
   const { primary, backup } = splitByPolicy(b, edge);
   return primary.length <= SPARE_POOL && backup.length <= SPARE_POOL;
 }

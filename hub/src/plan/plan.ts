@@ -16,7 +16,8 @@ export const MANAGED_BACKEND = /^ingressfed_(not_found$|be_[a-z0-9_-]+_[0-9a-f]{
 /**
  * Spare backends: made ahead of need (a transaction reloads HAProxy, seconds at ten thousand
  * backends), so that a new Service is served at once by a spare, through runtime map entries and
- * slots. A spare has fixed pools and no active checks; its Service keeps it while it fits.
+ * slots. A spare has fixed pools and the default checks (a TCP connect every second, passive
+ * detection), and serves only Services with those; its Service keeps it while it fits.
  */
 export const SPARE_BACKEND = /^ingressfed_spare_\d+$/;
 /** Slots in each pool (primary, backup) of a spare. */
@@ -218,7 +219,8 @@ class BackendPlanner {
   private readonly used = new Set<string>();
 
   constructor(private readonly edge: EdgeTarget, private readonly current: CurrentSlots, private readonly opts: PlanOptions, private readonly memo: PlanMemo | undefined) {
-    this.checkBudget = edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS;
+    // Spares are always checked (their structure never changes): their slots come off the budget first.
+    this.checkBudget = (edge.maxCheckedSlots ?? DEFAULT_MAX_CHECKED_SLOTS) - (opts.spares?.length ?? 0) * 2 * SPARE_POOL;
   }
 
   add(b: Backend): void {
@@ -237,7 +239,7 @@ class BackendPlanner {
     }
     if (spare) {
       this.used.add(spare);
-      this.backends.push({ name, spare: true, id: b.id, health: undefined, checked: false, slots });
+      this.backends.push({ name, spare: true, id: b.id, health: undefined, checked: true, slots });
       return;
     }
     const checked = slots.length <= this.checkBudget;
@@ -251,7 +253,7 @@ class BackendPlanner {
       if (this.used.has(name)) continue;
       const cur = this.current.get(name);
       const slots = [...fillPool('p', [], cur, name, this.opts, SPARE_POOL), ...fillPool('b', [], cur, name, this.opts, SPARE_POOL)];
-      this.backends.push({ name, spare: true, id: undefined, health: undefined, checked: false, slots });
+      this.backends.push({ name, spare: true, id: undefined, health: undefined, checked: true, slots });
     }
   }
 }

@@ -71,9 +71,10 @@ describe('hub replicas: a standby takes over when the leader dies, with one writ
     assert.ok(a?.to !== undefined && b && b.from >= a.to, 'leadership periods do not overlap');
     assert.ok((standby.hub.leaseState().fence ?? 0) > oldFence, 'a new fencing token');
 
-    // The new leader writes: a change in the cluster reaches the edge, stamped with its fence.
+    // The new leader writes: a change in the cluster reaches the edge, stamped with its fence (a
+    // Service with its own HTTP check needs a backend of its own: a transaction, which carries it).
     const r = await fed.clusters.get('alpha')?.kube.kubectl(['create', '-f', '-'], `---\n${[service('new'), endpointSlice('new', [{ address: '127.0.180.5' }]),
-      ingress('new', [{ host: 'new.example.test', paths: [{ path: '/', service: 'new' }] }])].join('\n---\n')}\n`);
+      ingress('new', [{ host: 'new.example.test', paths: [{ path: '/', service: 'new' }] }], { annotations: { 'ingressfed.io/health-check-path': '/' } })].join('\n---\n')}\n`);
     assert.equal(r?.code, 0, r?.stderr);
     await fed.echo.settled();
     await waitFor('the new route served', async () => {
