@@ -78,6 +78,16 @@ interface PlannedStructure {
   backends: PlannedObject[];
 }
 
+/** After a transaction: the edge as the hub now knows it, the plan it wrote, and the reload. */
+interface Committed {
+  state: EdgeState;
+  want: PlannedStructure;
+  reloadId: string | undefined;
+  reloadStatus: string | undefined;
+  version: number | undefined;
+  reclaimed: number;
+}
+
 /** A structure change: what a transaction writes. */
 interface StructureChange {
   backends: PlannedObject[];
@@ -141,78 +151,76 @@ export class EdgeApplier {
 
   private async reconcileKnown(input: ApplyInput, signal?: AbortSignal): Promise<ApplyOutcome> {
     const started = Date.now();
-    const phasesMs: Record<string, number> = {};
-    let at = started;
-    const phase = (name: string): void => {
-      phasesMs[name] = (phasesMs[name] ?? 0) + Date.now() - at;
-      at = Date.now();
-    };
+    const phases = new Phases();
     let state = await this.current(signal);
     this.checkFence(state, input.fence);
     await this.readSessions(input, state);
-    phase('read');
+    phases.end('read');
     let want = await this.desired(input, state);
-    phase('plan');
-    let reloadId: string | undefined;
-    let reloadStatus: string | undefined;
-    let version: number | undefined;
-    let reclaimed = 0;
+    phases.end('plan');
     const change = this.structureChange(state, want);
     const changeId = change && changeHash(change, want);
     const refused = this.refused;
     if (change && refused && refused.hash === changeId) {
       // Refused before and unchanged since: not sent again, but endpoints and routes to existing
       // backends keep moving at runtime.
-      const message = refused.message;
       await this.syncRuntime(want.plan, state, signal);
       await this.syncRouting(state, want.plan.routing.maps, true, signal);
-      throw new RefusedConfigError(this.edge.name, message, false);
+      throw new RefusedConfigError(this.edge.name, refused.message, false);
     }
     let mapChanges = 0;
     let runtimeChanges = 0;
-    if (change) {
+    let committed: Committed | undefined;
+    if (change && changeId) {
       // Before the reload, what can go live now: slots of the backends the edge has (spares
       // included), then the routes to them; and the files the reload loads.
       runtimeChanges += await this.syncRuntime(want.plan, state, signal);
       mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
-      phase('maps');
-      let written: StructureChange = change;
-      try {
-        const out = await this.client.transaction(async (tx) => {
-          // A retry after a version conflict reads the edge again and plans on that.
-          if (tx.attempt > 1) {
-            state = await this.read(signal);
-            this.checkFence(state, input.fence);
-            want = await this.desired(input, state);
-          }
-          // With the backends just changed at runtime (they are written as they are now).
-          written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
-          await this.writeStructure(tx.query, written, want, state, input.fence);
-        }, { signal, onReclaimed: (n) => (reclaimed += n) });
-        reloadId = out.reloadId;
-        reloadStatus = out.reload?.status;
-        version = out.version;
-      } catch (err) {
-        if (isRefusal(err)) {
-          this.refused = { hash: changeId as string, message: (err as Error).message };
-          throw new RefusedConfigError(this.edge.name, (err as Error).message, true, { cause: err });
-        }
-        throw err;
-      }
-      this.refused = undefined;
-      state = await this.committed(state, want, written);
-      phase('transaction');
+      phases.end('maps');
+      committed = await this.commit(input, state, want, changeId, signal);
+      ({ state, want } = committed);
+      phases.end('transaction');
     }
     runtimeChanges += await this.syncRuntime(want.plan, state, signal);
-    phase('runtime');
+    phases.end('runtime');
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
-    phase('maps');
+    phases.end('maps');
     this.known = state;
     this.runtime = state.runtime;
     return {
-      edge: this.edge.name, transaction: change !== undefined, reloadId, reloadStatus, version, runtimeChanges, mapChanges, reclaimed,
-      durationMs: Date.now() - started, phasesMs, plan: want.plan,
+      edge: this.edge.name, transaction: committed !== undefined, reloadId: committed?.reloadId, reloadStatus: committed?.reloadStatus,
+      version: committed?.version, runtimeChanges, mapChanges, reclaimed: committed?.reclaimed ?? 0,
+      durationMs: Date.now() - started, phasesMs: phases.ms, plan: want.plan,
     };
+  }
+
+  /**
+   * One transaction bringing the edge's structure to the plan, and the hub's record after it. A
+   * retry after a version conflict reads the edge again and plans on that. A refusal by HAProxy is
+   * remembered (by `changeId`) so that the same structure is not sent again.
+   */
+  private async commit(input: ApplyInput, state: EdgeState, want: PlannedStructure, changeId: string, signal?: AbortSignal): Promise<Committed> {
+    let written: StructureChange | undefined;
+    let reclaimed = 0;
+    try {
+      const out = await this.client.transaction(async (tx) => {
+        if (tx.attempt > 1) {
+          state = await this.read(signal);
+          this.checkFence(state, input.fence);
+          want = await this.desired(input, state);
+        }
+        // With the backends just changed at runtime (they are written as they are now).
+        written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
+        await this.writeStructure(tx.query, written, want, state, input.fence);
+      }, { signal, onReclaimed: (n) => (reclaimed += n) });
+      this.refused = undefined;
+      const next = await this.committed(state, want, written ?? { backends: [], removed: [], frontend: false });
+      return { state: next, want, reloadId: out.reloadId, reloadStatus: out.reload?.status, version: out.version, reclaimed };
+    } catch (err) {
+      if (!isRefusal(err)) throw err;
+      this.refused = { hash: changeId, message: (err as Error).message };
+      throw new RefusedConfigError(this.edge.name, (err as Error).message, true, { cause: err });
+    }
   }
 
   /**
@@ -539,6 +547,17 @@ export class EdgeApplier {
       }
     }
     return changes;
+  }
+}
+
+/** Milliseconds spent per phase of an apply. */
+class Phases {
+  readonly ms: Record<string, number> = {};
+  private at = Date.now();
+
+  end(name: string): void {
+    this.ms[name] = (this.ms[name] ?? 0) + Date.now() - this.at;
+    this.at = Date.now();
   }
 }
 

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
-import { EdgeApplier, IncrementalMerge, backendName } from '@ingressfed/hub';
+import { EdgeApplier, IncrementalMerge } from '@ingressfed/hub';
 import { SCHEMA_VERSION, STATE_BUCKET, decodeStateEntry, heartbeatKey, infoKey, objectKey, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
 import { ManagedProcess, freePort, httpRequest, startLocalDataPlane, startNats, startRedis, tempDir, waitFor } from '../harness/index.js';
@@ -102,6 +102,13 @@ async function wrk(url: string, host: string): Promise<number> {
   return Number(m[1]);
 }
 
+/** The HAProxy backend the edge routes a host's `/` to, from its exact-path map. */
+async function edgeBackendOf(host: string): Promise<string> {
+  const c = dp.client;
+  const { data } = await c.unwrap('get map entry', c.api.GET('/services/haproxy/runtime/maps/{parent_name}/entries/{id}', { params: { path: { parent_name: 'ingressfed_exact.map', id: `${host}/` } } }));
+  return data.value ?? '';
+}
+
 function echoServers(): Promise<Server[]> {
   return Promise.all(Array.from({ length: LISTENERS }, (_, n) => new Promise<Server>((resolve, reject) => {
     const s = createServer((_req, res) => res.end('ok'));
@@ -179,7 +186,8 @@ try {
     const fresh = addressOf((LISTENERS - 1 - s) % LISTENERS);
     if (addrs.includes(fresh)) continue;
     addrs[0] = fresh;
-    const name = backendName({ namespace: `ns-${c}`, service: `app-${i}`, port: 80 });
+    // The backend serving the host on the edge (its own, or a spare): the routing map says.
+    const name = await edgeBackendOf(hostOf(c, i));
     const t = performance.now();
     await kv.put(objectKey(`c${c}`, 'endpoints', `ns-${c}`, `app-${i}`), check(objectKey(`c${c}`, 'endpoints', `ns-${c}`, `app-${i}`), endpointsRecord(c, i, addrs)));
     await waitFor('the moved endpoint live', async () => (await dp.client.listRuntimeServers(name)).some((x) => x.address === fresh && x.admin_state === 'ready'), { timeoutMs: 60_000, intervalMs: 2 });
