@@ -95,6 +95,7 @@ export class Hub {
   private statusChain: Promise<unknown> = Promise.resolve();
   private statusPending = false;
   private readonly statusMemo: StatusMemo = new Map();
+  private statusInputs: unknown[] | undefined;
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -192,6 +193,7 @@ export class Hub {
       // A new leader plans again from scratch: edges, Ingress statuses and the model copy alike.
       for (const e of this.edges) e.leadershipChanged();
       this.savedModel = undefined;
+      this.statusInputs = undefined;
       this.statusesChanged();
       this.saveModel();
       this.changed();
@@ -292,7 +294,7 @@ export class Hub {
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
       // The records this model was merged from, as they are now (the merge keeps changing its own).
-      this.desiredState = { model, records: new Map(this.merge.records) };
+      this.desiredState = { model, records: new Map(this.merge.records), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}` };
       this.updateModelMetrics(model);
       this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       this.statusesChanged();
@@ -358,9 +360,16 @@ export class Hub {
       this.statusPending = false;
       const d = this.desiredState;
       if (!d || !this.isLeader || this.stopped) return;
+      // Statuses depend on the Ingresses' states and records, and on which of them each edge has
+      // applied: when none of these moved (an endpoint change, a resync), nothing is recomputed.
+      const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion,
+        ...this.edges.flatMap((e) => [e.applied?.model.ingresses, e.applied?.ingressVersion, e.lastError])];
+      if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
       const statuses = computeStatuses(d.model, this.intake.ingresses(), this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
       await this.status?.sync(statuses);
+      // Written: the same inputs need no pass (a failed write is tried again with the next one).
+      this.statusInputs = this.status?.lastError ? undefined : inputs;
     });
   }
 

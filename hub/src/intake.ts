@@ -37,6 +37,8 @@ export class StateIntake {
   private readonly clusters = new Map<string, ClusterState>();
   private changes = new Set<string>();
   readonly refused = new Map<string, Refusal>();
+  /** Moves with every change of an Ingress record (statuses depend on nothing else of the records). */
+  ingressVersion = 0;
   initialized = false;
   private stopped = false;
 
@@ -82,7 +84,11 @@ export class StateIntake {
       this.refused.delete(key);
       const cluster = key.split('.')[0] ?? '';
       const c = this.clusters.get(cluster);
-      if (c?.records.delete(key)) this.changes.add(key);
+      const gone = c?.records.get(key);
+      if (gone && c?.records.delete(key)) {
+        this.changes.add(key);
+        if (gone.kind === 'ingress') this.ingressVersion++;
+      }
       return false;
     }
     const d = decodeStateEntry(key, e.value);
@@ -103,6 +109,7 @@ export class StateIntake {
     } else {
       this.cluster(entry.key.cluster).records.set(key, entry.record);
       this.changes.add(key);
+      if (entry.record.kind === 'ingress') this.ingressVersion++;
       if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt);
     }
     return false;

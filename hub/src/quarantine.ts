@@ -29,6 +29,8 @@ export function sameContent(a: ObjectRecord | undefined, b: ObjectRecord | undef
  */
 export class Quarantine {
   private readonly entries = new Map<string, QuarantinedRecord>();
+  /** Moves with every change of the quarantine. */
+  version = 0;
 
   list(): QuarantinedRecord[] {
     return [...this.entries.values()].sort((a, b) => a.key.localeCompare(b.key));
@@ -40,6 +42,7 @@ export class Quarantine {
 
   add(entry: QuarantinedRecord): void {
     this.entries.set(entry.key, entry);
+    this.version++;
   }
 
   get(key: string): QuarantinedRecord | undefined {
@@ -48,7 +51,7 @@ export class Quarantine {
 
   /** Lifts a quarantine (its record changed since it was refused: it is tried again). */
   lift(key: string): void {
-    this.entries.delete(key);
+    if (this.entries.delete(key)) this.version++;
   }
 
   /**

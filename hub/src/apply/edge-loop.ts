@@ -8,6 +8,8 @@ import { ApplyTimeoutError, RefusedConfigError, classifyApplyError, type ApplyEr
 export interface Desired extends ApplyInput {
   /** The records the model was merged from (quarantined keys at their last good version). */
   records: Map<string, ObjectRecord>;
+  /** The Ingress records and quarantine it was merged from, as versions (see Hub.statusesChanged). */
+  ingressVersion?: string;
 }
 
 export interface EdgeLoopDeps {
