@@ -26,6 +26,9 @@ export interface EdgeLoopDeps {
   applyTimeoutMs?: number;
 }
 
+/** How long an edge must go without changes before its idle work (map files, spare backends). */
+const IDLE_MS = 1000;
+
 /**
  * The level-based loop of one edge: a kick marks it dirty; each pass applies the hub's current
  * desired state, never a queue of changes. Failures are classified: retryable ones back off and try
@@ -35,6 +38,9 @@ export interface EdgeLoopDeps {
 export class EdgeLoop {
   private running: Promise<void> | undefined;
   private verifying: AbortController | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  /** The next apply is an idle one. */
+  private idle = false;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
@@ -85,11 +91,16 @@ export class EdgeLoop {
     }
   }
 
-  /** Applies while there are changes; between them, reads back a slice of the edge when one is due. */
+  /**
+   * Applies while there are changes; between them, reads back a slice of the edge when one is due;
+   * once the edge has been idle a while, does the work that waits for it (see ApplyInput.idle).
+   */
   private async run(): Promise<void> {
     for (;;) {
       await this.applyWhileDirty();
-      if (this.stopped || this.dirty || this.retry || !this.applier.verifyDue()) return;
+      if (this.stopped || this.dirty || this.retry) return;
+      if (this.applier.idleWorkDue()) this.scheduleIdleWork();
+      if (!this.applier.verifyDue()) return;
       const ac = new AbortController();
       this.verifying = ac;
       const drift = await this.applier.verify(ac.signal).catch((err: Error) => {
@@ -106,9 +117,21 @@ export class EdgeLoop {
     }
   }
 
+  /** An idle apply after IDLE_MS without changes (each change postpones it). */
+  private scheduleIdleWork(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      this.idle = true;
+      this.kick();
+    }, IDLE_MS);
+  }
+
   private async applyWhileDirty(): Promise<void> {
     for (let d = this.deps.desired(); this.dirty && !this.stopped && d; d = this.deps.desired()) {
       this.dirty = false;
+      if (this.idle) d = { ...d, idle: true };
+      this.idle = false;
       const observed = this.observed.splice(0);
       const startedAt = Date.now();
       const before = { model: this.applied?.model, error: this.lastError };
@@ -188,6 +211,7 @@ export class EdgeLoop {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
+    if (this.idleTimer) clearTimeout(this.idleTimer);
     await this.running;
   }
 }

@@ -8,7 +8,7 @@ import {
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { inParallel } from './parallel.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
-import { readEntries, readMap, readMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
+import { readEntries, readMap, readMaps, saveMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
 export interface EdgeConfig extends EdgeTarget {
@@ -26,6 +26,11 @@ export interface ApplyInput {
   drained?: (e: Endpoint) => boolean;
   /** The leader's fencing token, stamped on the edge with every transaction. */
   fence?: number;
+  /**
+   * The edge has been idle a while (the loop says): spare backends are made if fewer than half are
+   * free, and map files changed at runtime are written.
+   */
+  idle?: boolean;
 }
 
 export interface ApplyOutcome {
@@ -95,6 +100,8 @@ interface StructureChange {
   frontend: boolean;
 }
 
+/** Map files changed at runtime are written at least this often while the edge is busy. */
+const MAP_SAVE_MS = 10_000;
 /** Requests in flight within one transaction. */
 const WRITE_CONCURRENCY = 8;
 /** Backends whose slots are read again after an apply, in turn, to notice drift on the edge... */
@@ -130,7 +137,9 @@ export class EdgeApplier {
   private readonly hashes = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; hash: string }>();
   /** Planned slots found already as planned on the edge (a plan reused while the record of the edge did not change). */
   private settled = new WeakSet<PlannedSlot[]>();
-  private sparesMemo: { backends: FederatedModel['backends']; version: number; aliases: Map<string, string> | undefined; out: SparePlan } | undefined;
+  /** Since when map changes wait for their files to be written. */
+  private unsavedSince: number | undefined;
+  private sparesMemo: { backends: FederatedModel['backends']; version: number; aliases: Map<string, string> | undefined; refill: boolean; out: SparePlan } | undefined;
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
@@ -176,6 +185,7 @@ export class EdgeApplier {
       // included), then the routes to them; and the files the reload loads.
       runtimeChanges += await this.syncRuntime(want.plan, state, signal);
       mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
+      await this.saveMaps(state);
       phases.end('maps');
       committed = await this.commit(input, state, want, changeId, signal);
       ({ state, want } = committed);
@@ -184,6 +194,8 @@ export class EdgeApplier {
     runtimeChanges += await this.syncRuntime(want.plan, state, signal);
     phases.end('runtime');
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
+    // Files are written when the edge is idle, and at least every MAP_SAVE_MS while it is not.
+    if (input.idle || (this.unsavedSince !== undefined && Date.now() - this.unsavedSince >= MAP_SAVE_MS)) await this.saveMaps(state);
     phases.end('maps');
     this.known = state;
     this.runtime = state.runtime;
@@ -322,13 +334,34 @@ export class EdgeApplier {
   /** Which backends spares serve, and which spares the edge should have (kept while the model and the edge are unchanged). */
   private spares(input: ApplyInput, state: EdgeState): SparePlan {
     const m = this.sparesMemo;
-    if (m && m.backends === input.model.backends && m.version === state.version && m.aliases === state.aliases) return m.out;
+    const refill = input.idle === true;
+    if (m && m.backends === input.model.backends && m.version === state.version && m.aliases === state.aliases && m.refill === refill) return m.out;
     state.aliases ??= state.maps.entries ? aliasesOnEdge(input.model, state.maps.entries) : new Map();
-    const out = planSpares(input.model, this.edge, state.backends, state.aliases, this.edge.spareBackends ?? DEFAULT_SPARES);
+    const out = planSpares(input.model, this.edge, state.backends, state.aliases, this.target, refill);
     state.aliases = out.aliases;
-    this.sparesMemo = { backends: input.model.backends, version: state.version, aliases: out.aliases, out };
+    this.sparesMemo = { backends: input.model.backends, version: state.version, aliases: out.aliases, refill, out };
     return out;
   }
+
+  private get target(): number {
+    return this.edge.spareBackends ?? DEFAULT_SPARES;
+  }
+
+  /** Writes the files of the maps changed at runtime (before a reload, and when the edge is idle). */
+  private async saveMaps(state: EdgeState): Promise<void> {
+    if (!state.maps.entries || state.maps.unsaved.size === 0) return;
+    await saveMaps(this.client, state.maps.entries, state.maps.unsaved);
+    this.unsavedSince = undefined;
+  }
+
+  /** Work for an idle edge: map files to write, or fewer than half the spare backends free. */
+  idleWorkDue(): boolean {
+    const known = this.known;
+    if (!known) return false;
+    const free = this.sparesMemo?.out.free;
+    return known.maps.unsaved.size > 0 || (free !== undefined && free < this.target / 2);
+  }
+
 
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
   private structureChange(state: EdgeState, want: PlannedStructure): StructureChange | undefined {
@@ -408,7 +441,7 @@ export class EdgeApplier {
       frontend: { ...want.frontend, description: formatStamp({ config: want.frontendHash, fence: parseStamp(state.frontend?.description).fence }) },
       backends: new Map(state.backends), slots: new Map(state.slots), runtime: new Map(state.runtime),
       // Maps stored as files were loaded by the reload.
-      maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client) },
+      maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client), unsaved: new Set() },
       diverged: new Set(state.diverged),
       aliases: state.aliases,
     };
@@ -451,7 +484,8 @@ export class EdgeApplier {
     }
     if (maps.synced === want) return 0;
     const target = staged ? stagedMaps(maps.entries, want, (b) => state.backends.has(b)) : want;
-    const changes = await syncMaps(this.client, maps.entries, target, signal);
+    const changes = await syncMaps(this.client, maps.entries, target, maps.unsaved, signal);
+    if (changes > 0 && this.unsavedSince === undefined) this.unsavedSince = Date.now();
     if (!staged) maps.synced = want;
     return changes;
   }

@@ -4,8 +4,8 @@ import { MAP_FILES, MAP_KINDS, diffMaps, emptyMaps, mapFileText, type MapKind, t
 
 // The routing maps of one edge (see plan/routing.ts): stored as files in the Data Plane API's map
 // storage, which HAProxy loads at each reload, and changed at runtime entry by entry, without a
-// reload. Every runtime change batch ends with a write of the file (force_sync), so a reload or a
-// restart keeps what is live.
+// reload. The files are rewritten from the hub's record before every transaction and soon after
+// runtime changes (saveMaps), so a reload or a restart keeps what is live.
 
 export interface MapState {
   /** Where each map file is on the edge, as haproxy.cfg names it. */
@@ -14,6 +14,8 @@ export interface MapState {
   entries: RoutingMaps | undefined;
   /** The wanted maps last brought live: equal plans need no comparison. */
   synced?: RoutingMaps;
+  /** Maps changed at runtime whose files are not written yet. */
+  unsaved: Set<MapKind>;
 }
 
 /** Reads the maps of an edge, storing empty files for those it lacks. */
@@ -24,7 +26,8 @@ export async function readMaps(client: DataPlaneClient): Promise<MapState> {
     const name = MAP_FILES[kind];
     files[kind] = stored.get(name) || ((await client.createMapFile(name, mapFileText(new Map()))).file ?? '');
   }
-  return { files, entries: await readEntries(client) };
+  // The files may be older than what runs (a hub stopped before writing them): written again.
+  return { files, entries: await readEntries(client), unsaved: new Set(MAP_KINDS) };
 }
 
 /** The running entries of every map, or undefined when HAProxy has not loaded them. */
@@ -57,40 +60,51 @@ export async function storeMaps(client: DataPlaneClient, want: RoutingMaps): Pro
 
 /**
  * Brings the running maps from `have` to `want` and updates `have` as it goes: additions in one call
- * per map, a call per changed or removed key, and the file written with the last call of each map.
- * Paths are added before the hosts that lead to them and hosts removed before their paths, so no
- * request finds a host without its paths. Answers the number of entries changed.
+ * per map, a call per changed or removed key. Paths are added before the hosts that lead to them and
+ * hosts removed before their paths, so no request finds a host without its paths. The files are
+ * not written here (dataplaneapi would write a whole map file per call): the maps changed are added
+ * to `unsaved`, for saveMaps. Answers the number of entries changed.
  */
-export async function syncMaps(client: DataPlaneClient, have: RoutingMaps, want: RoutingMaps, signal?: AbortSignal): Promise<number> {
+export async function syncMaps(client: DataPlaneClient, have: RoutingMaps, want: RoutingMaps, unsaved: Set<MapKind>, signal?: AbortSignal): Promise<number> {
   const diffs = diffMaps(have, want);
-  const removals = [...diffs].reverse().filter((d) => d.removed.length > 0);
   let changes = 0;
-  for (const d of removals) {
-    const map = MAP_FILES[d.kind];
-    const last = d.added.length + d.changed.length === 0;
-    for (const [i, key] of d.removed.entries()) {
+  for (const d of [...diffs].reverse()) {
+    for (const key of d.removed) {
       signal?.throwIfAborted();
-      await client.deleteMapEntry(map, key, last && i === d.removed.length - 1);
+      unsaved.add(d.kind);
+      await client.deleteMapEntry(MAP_FILES[d.kind], key, false);
       have[d.kind].delete(key);
       changes++;
     }
   }
   for (const d of diffs) {
-    const map = MAP_FILES[d.kind];
-    for (const [i, [key, value]] of d.changed.entries()) {
+    for (const [key, value] of d.changed) {
       signal?.throwIfAborted();
-      await client.setMapEntry(map, key, value, d.added.length === 0 && i === d.changed.length - 1);
+      unsaved.add(d.kind);
+      await client.setMapEntry(MAP_FILES[d.kind], key, value, false);
       have[d.kind].set(key, value);
       changes++;
     }
     if (d.added.length > 0) {
       signal?.throwIfAborted();
-      await client.addMapEntries(map, d.added.map(([key, value]) => ({ key, value })), true);
+      unsaved.add(d.kind);
+      await client.addMapEntries(MAP_FILES[d.kind], d.added.map(([key, value]) => ({ key, value })), false);
       for (const [key, value] of d.added) have[d.kind].set(key, value);
       changes += d.added.length;
     }
   }
   return changes;
+}
+
+/**
+ * Writes the files of the maps changed at runtime, from the hub's record of their entries (which
+ * equals what HAProxy runs), without a reload: a reload or a restart then loads what is live.
+ */
+export async function saveMaps(client: DataPlaneClient, entries: RoutingMaps, unsaved: Set<MapKind>): Promise<void> {
+  for (const kind of [...unsaved]) {
+    await client.replaceMapFile(MAP_FILES[kind], mapFileText(entries[kind]), { skipReload: true });
+    unsaved.delete(kind);
+  }
 }
 
 /**

@@ -23,11 +23,13 @@ describe('spare backends', () => {
   it('serves a backend the edge lacks from a free spare, and plans more spares when fewer than half are free', () => {
     const m = model([{ name: 'old', endpoints: 2 }, { name: 'new', endpoints: 3 }]);
     const edgeHas = onEdge([backendName(m.backends.find((b) => b.id.service === 'old')!.id), 'ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2']);
-    const out = planSpares(m, edge, edgeHas, new Map(), 6);
+    const out = planSpares(m, edge, edgeHas, new Map(), 6, true);
     assert.deepEqual([...out.aliases], [['default/new:80', 'ingressfed_spare_0']]);
     assert.deepEqual(out.spares, ['ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2', 'ingressfed_spare_3', 'ingressfed_spare_4', 'ingressfed_spare_5', 'ingressfed_spare_6'],
       '2 free, fewer than half of 6: made up to 6 free');
-    assert.equal(planSpares(m, edge, edgeHas, new Map(), 4).spares.length, 3, '2 free of 4 is half: none made');
+    assert.equal(planSpares(m, edge, edgeHas, new Map(), 6, false).spares.length, 3, 'only when the edge is idle');
+    assert.equal(planSpares(m, edge, edgeHas, new Map(), 4, true).spares.length, 3, '2 free of 4 is half: none made');
+    assert.equal(planSpares(m, edge, onEdge([]), new Map(), 4, false).spares.length, 4, 'none left: made at once');
     const plan = planEdge(m, edge, new Map(), { aliases: out.aliases, spares: out.spares });
     const spare = plan.backends.find((b) => b.name === 'ingressfed_spare_0');
     assert.equal(spare?.spare, true);
@@ -37,23 +39,29 @@ describe('spare backends', () => {
     assert.equal(spare?.slots.length, 32, 'fixed pools');
     assert.equal(plan.routing.maps.exact.get('new.x.com/'), 'ingressfed_spare_0', 'routes lead to the spare');
     assert.ok(plan.backends.filter((b) => b.spare && !b.id).every((b) => b.slots.every((s) => s.state === 'maint')), 'free spares have no endpoint');
-    assert.equal(planSpares(m, edge, edgeHas, out.aliases, 6).aliases, out.aliases, 'nothing changed: the same aliases');
+    assert.equal(planSpares(m, edge, edgeHas, out.aliases, 6, true).aliases, out.aliases, 'nothing changed: the same aliases');
   });
 
   it('never serves the default backend, a Service with its own HTTP check, or one too big for the pools from a spare', () => {
     const m = model([{ name: 'checked', endpoints: 1, annotations: { 'ingressfed.io/health-check-path': '/healthz' } }, { name: 'big', endpoints: 17 }]);
-    const out = planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 2);
+    const out = planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 2, false);
     assert.deepEqual([...out.aliases], []);
+  });
+
+  it('takes no spare while more backends are missing than spares are free (a transaction makes them all)', () => {
+    const m = model([{ name: 'a', endpoints: 1 }, { name: 'b', endpoints: 1 }, { name: 'c', endpoints: 1 }]);
+    assert.deepEqual([...planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 2, false).aliases], []);
+    assert.equal(planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2']), new Map(), 3, false).aliases.size, 3);
   });
 
   it('releases a spare when its Service leaves, outgrows it, or has its own backend on the edge', () => {
     const small = model([{ name: 'web', endpoints: 2 }]);
-    const held = planSpares(small, edge, onEdge(['ingressfed_spare_0']), new Map(), 1).aliases;
+    const held = planSpares(small, edge, onEdge(['ingressfed_spare_0']), new Map(), 1, false).aliases;
     assert.deepEqual([...held], [['default/web:80', 'ingressfed_spare_0']]);
-    assert.deepEqual([...planSpares(model([]), edge, onEdge(['ingressfed_spare_0']), held, 1).aliases], [], 'left the model');
-    assert.deepEqual([...planSpares(model([{ name: 'web', endpoints: 20 }]), edge, onEdge(['ingressfed_spare_0']), held, 1).aliases], [], 'outgrew the pools');
+    assert.deepEqual([...planSpares(model([]), edge, onEdge(['ingressfed_spare_0']), held, 1, false).aliases], [], 'left the model');
+    assert.deepEqual([...planSpares(model([{ name: 'web', endpoints: 20 }]), edge, onEdge(['ingressfed_spare_0']), held, 1, false).aliases], [], 'outgrew the pools');
     const own = onEdge(['ingressfed_spare_0', backendName(small.backends[0]!.id)]);
-    assert.deepEqual([...planSpares(small, edge, own, held, 1).aliases], [], 'its own backend exists');
+    assert.deepEqual([...planSpares(small, edge, own, held, 1, false).aliases], [], 'its own backend exists');
   });
 
   it('finds which backends spares serve from the routing maps on the edge', () => {

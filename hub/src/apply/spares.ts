@@ -38,14 +38,17 @@ export interface SparePlan {
   aliases: Map<string, string>;
   /** Every spare the edge should have. */
   spares: string[];
+  /** Spares free after this plan. */
+  free: number;
 }
 
 /**
  * Keeps the aliases current: a spare whose backend left the model or no longer fits is released; a
- * backend the edge does not have yet takes a free spare. When fewer than half of `target` spares are
- * free, new ones are planned (the next transaction makes them).
+ * backend the edge does not have yet takes a free spare, unless more are missing than spares are
+ * free (a transaction is needed anyway, and creates them all). New spares, up to `target` free, are
+ * planned when `refill` (the edge is idle) and fewer than half are free, or when none is left.
  */
-export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number): SparePlan {
+export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number, refill: boolean): SparePlan {
   const byKey = new Map(model.backends.map((b) => [backendKey(b.id), b]));
   let aliases = current;
   const change = (): Map<string, string> => (aliases === current ? (aliases = new Map(current)) : aliases);
@@ -56,18 +59,16 @@ export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: Read
   const inventory = [...onEdge.keys()].filter((n) => SPARE_BACKEND.test(n));
   const taken = new Set(aliases.values());
   const free = inventory.filter((n) => !taken.has(n)).sort(bySpareNumber);
-  for (const b of model.backends) {
-    if (free.length === 0) break;
-    const key = backendKey(b.id);
-    if (aliases.has(key) || onEdge.has(backendName(b.id)) || !eligible(b, model, edge)) continue;
-    change().set(key, free.shift() as string);
+  const missing = model.backends.filter((b) => !aliases.has(backendKey(b.id)) && !onEdge.has(backendName(b.id)));
+  if (missing.length <= free.length) {
+    for (const b of missing) if (eligible(b, model, edge)) change().set(backendKey(b.id), free.shift() as string);
   }
   const spares = [...inventory];
-  if (free.length < target / 2) {
+  if (target > 0 && (free.length === 0 || (refill && free.length < target / 2))) {
     let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;
-    for (let missing = target - free.length; missing > 0; missing--) spares.push(`ingressfed_spare_${n++}`);
+    for (let more = target - free.length; more > 0; more--) spares.push(`ingressfed_spare_${n++}`);
   }
-  return { aliases, spares };
+  return { aliases, spares, free: free.length };
 }
 
 const spareNumber = (name: string): number => Number(name.slice('ingressfed_spare_'.length));

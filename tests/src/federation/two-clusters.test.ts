@@ -118,8 +118,12 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     const now = await dp.procState();
     assert.equal(now.master.reloads, before.master.reloads, 'HAProxy reported no reload');
     assert.deepEqual(now.workers.map((w) => w.pid), before.workers.map((w) => w.pid));
-    // A reload by anyone (here HAProxy's own, through its master CLI) loads the map files: the
-    // runtime changes were written to them.
+    // The files are written once the edge is idle; then a reload by anyone (here HAProxy's own,
+    // through its master CLI) loads what is live.
+    await waitFor('the map file written', async () => {
+      const r = await dp.client.api.GET('/services/haproxy/storage/maps/{name}', { params: { path: { name: 'ingressfed_exact.map' } }, parseAs: 'text' });
+      return String(r.data).includes('more.example.com/api ');
+    }, { timeoutMs: 10_000 });
     await socketCommand(dp.masterSocket, 'reload');
     await waitFor('HAProxy reloaded', async () => (await dp.procState()).master.reloads > now.master.reloads, { timeoutMs: 10_000 });
     const exact = new Map((await dp.client.mapEntries('ingressfed_exact.map')).map((e) => [e.key, e.value]));
