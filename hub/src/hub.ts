@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET, objectKey, type ObjectRecord } from '@ingressfed/schemas';
+import { STATE_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { EdgeLoop, type Desired } from './apply/edge-loop.js';
@@ -20,6 +20,15 @@ import type { RedisStore } from './store/redis-store.js';
 
 export type { ClusterState } from './cluster-health.js';
 export type { Drain } from './drains.js';
+
+const recordKeys = new WeakMap<ObjectRecord, string>();
+
+/** The state key of an Ingress record (remembered per record: statuses ask for ten thousand of them). */
+function recordKey(ing: IngressRecord): string {
+  let k = recordKeys.get(ing);
+  if (k === undefined) recordKeys.set(ing, (k = objectKey(ing.cluster, 'ingress', ing.namespace, ing.name)));
+  return k;
+}
 
 /** Record changes merged per slice: about 20 ms of work, so that the lease, heartbeats and API stay live. */
 const MERGE_SLICE = 1000;
@@ -346,7 +355,7 @@ export class Hub {
       live: (key, ing) => {
         const applied = e.applied;
         if (!applied) return false;
-        const k = objectKey(ing.cluster, 'ingress', ing.namespace, ing.name);
+        const k = recordKey(ing);
         return applied.model.ingresses.get(key)?.state === d.model.ingresses.get(key)?.state && sameContent(applied.records.get(k), d.records.get(k));
       },
     }));

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { backendKey, type Backend, type FederatedModel } from '../model/types.js';
+import { backendKey, type FederatedModel } from '../model/types.js';
 
 /** The model copy: a hash of routes (`host path pathType` → backend) and one of backends (→ endpoints). */
 export const MODEL_ROUTES_KEY = 'ingressfed:model:routes';
@@ -48,26 +48,28 @@ export class RedisStore {
    */
   async saveModel(prev: FederatedModel | undefined, next: FederatedModel): Promise<boolean> {
     const routeField = (r: FederatedModel['routes'][number]): string => `${r.host} ${r.path} ${r.pathType}`;
-    const routes = new Map(next.routes.map((r) => [routeField(r), backendKey(r.backend)]));
-    const backends = new Map<string, Backend>(next.backends.map((b) => [backendKey(b.id), b]));
     const setRoutes: string[] = [];
     const setBackends: string[] = [];
     let delRoutes: string[] = [];
     let delBackends: string[] = [];
     if (!prev) {
       delRoutes = ['*'];
-      for (const [f, v] of routes) setRoutes.push(f, v);
-      for (const [k, b] of backends) setBackends.push(k, JSON.stringify(b.endpoints));
+      for (const r of next.routes) setRoutes.push(routeField(r), backendKey(r.backend));
+      for (const b of next.backends) setBackends.push(backendKey(b.id), JSON.stringify(b.endpoints));
     } else {
+      // Unchanged routes and backends are the same objects from one model to the next: only the
+      // others are keyed and written.
       if (prev.routes !== next.routes) {
-        const before = new Map(prev.routes.map((r) => [routeField(r), backendKey(r.backend)]));
-        for (const [f, v] of routes) if (before.get(f) !== v) setRoutes.push(f, v);
-        delRoutes = [...before.keys()].filter((f) => !routes.has(f));
+        const { added, removed } = changedObjects(prev.routes, next.routes);
+        for (const r of added) setRoutes.push(routeField(r), backendKey(r.backend));
+        const kept = new Set(added.map(routeField));
+        delRoutes = removed.map(routeField).filter((f) => !kept.has(f));
       }
       if (prev.backends !== next.backends) {
-        const before = new Map<string, Backend>(prev.backends.map((b) => [backendKey(b.id), b]));
-        for (const [k, b] of backends) if (before.get(k) !== b) setBackends.push(k, JSON.stringify(b.endpoints));
-        delBackends = [...before.keys()].filter((k) => !backends.has(k));
+        const { added, removed } = changedObjects(prev.backends, next.backends);
+        for (const b of added) setBackends.push(backendKey(b.id), JSON.stringify(b.endpoints));
+        const kept = new Set(added.map((b) => backendKey(b.id)));
+        delBackends = removed.map((b) => backendKey(b.id)).filter((k) => !kept.has(k));
       }
     }
     try {
@@ -106,4 +108,11 @@ export class RedisStore {
   async close(): Promise<void> {
     this.redis.disconnect();
   }
+}
+
+/** The objects of `next` not in `prev`, and those of `prev` not in `next` (by identity). */
+function changedObjects<T extends object>(prev: readonly T[], next: readonly T[]): { added: T[]; removed: T[] } {
+  const before = new Set(prev);
+  const after = new Set(next);
+  return { added: next.filter((x) => !before.has(x)), removed: prev.filter((x) => !after.has(x)) };
 }
