@@ -16,6 +16,15 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
   const kubectl = (cluster: string, args: string[], input?: string): Promise<string> => fed.kubectl(cluster, args, input);
   const get = (host: string, path = '/'): Promise<{ status: number; json: () => EchoReply; body: string }> =>
     httpRequest(`${edgeUrl}${path}`, { host }).then((r) => ({ status: r.status, body: r.body, json: () => r.json<EchoReply>() }));
+  /** The endpoints that answer n requests for web.example.com. */
+  const endpoints = async (n: number): Promise<Set<string>> => {
+    const seen = new Set<string>();
+    for (let i = 0; i < n; i++) {
+      const r = await get('web.example.com');
+      if (r.status === 200) seen.add(r.json().endpoint);
+    }
+    return seen;
+  };
   const clustersServing = async (host: string, n: number): Promise<Set<string>> => {
     const seen = new Set<string>();
     for (let i = 0; i < n; i++) {
@@ -85,14 +94,6 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     const before = await dp.procState();
     await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.1' }, { address: '127.0.10.2' }]));
     await fed.echo.settled();
-    const endpoints = async (n: number): Promise<Set<string>> => {
-      const seen = new Set<string>();
-      for (let i = 0; i < n; i++) {
-        const r = await get('web.example.com');
-        if (r.status === 200) seen.add(r.json().endpoint);
-      }
-      return seen;
-    };
     await waitFor('the new endpoint answering', async () => (await endpoints(9)).has('127.0.10.2:8080'), { timeoutMs: 5000 });
     await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.2' }]));
     await waitFor('the removed endpoint gone', async () => !(await endpoints(9)).has('127.0.10.1:8080'), { timeoutMs: 5000 });
@@ -169,14 +170,6 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     await fed.hub.idle();
     await kubectl('alpha', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.10.3' }]));
     await fed.echo.settled();
-    const endpoints = async (n: number): Promise<Set<string>> => {
-      const seen = new Set<string>();
-      for (let i = 0; i < n; i++) {
-        const r = await get('web.example.com');
-        if (r.status === 200) seen.add(r.json().endpoint);
-      }
-      return seen;
-    };
     await waitFor('the moved endpoint answering', async () => (await endpoints(8)).has('127.0.10.3:8080'), { timeoutMs: 5000 });
     await fed.hub.idle();
     // A new Service with its own HTTP check (no spare backend serves it): a transaction, and a
