@@ -68,6 +68,8 @@ interface EdgeState {
   diverged: Set<string>;
   /** Backends served by a spare (backendKey → spare), once known from the routing maps. */
   aliases?: Map<string, string>;
+  /** Backends moving from a spare to their own backend (see SparePlan.moving). */
+  moving?: Map<string, string>;
 }
 
 /** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
@@ -311,8 +313,8 @@ export class EdgeApplier {
 
   /** The plan and its structure hashes; the event loop is yielded between slices of backends. */
   private async plan(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
-    const { aliases, spares } = this.spares(input, state);
-    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, spares }, this.memo);
+    const { aliases, moving, spares } = this.spares(input, state);
+    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, moving, spares }, this.memo);
     const frontend = frontendObject(plan, this.edge, state.maps.files);
     const feHash = frontendHash(frontend);
     const backends: PlannedObject[] = [];
@@ -337,8 +339,9 @@ export class EdgeApplier {
     const refill = input.idle === true;
     if (m && m.backends === input.model.backends && m.version === state.version && m.aliases === state.aliases && m.refill === refill) return m.out;
     state.aliases ??= state.maps.entries ? aliasesOnEdge(input.model, state.maps.entries) : new Map();
-    const out = planSpares(input.model, this.edge, state.backends, state.aliases, this.target, refill);
+    const out = planSpares(input.model, this.edge, state.backends, state.aliases, this.target, refill, state.moving);
     state.aliases = out.aliases;
+    state.moving = out.moving;
     this.sparesMemo = { backends: input.model.backends, version: state.version, aliases: out.aliases, refill, out };
     return out;
   }
@@ -444,6 +447,7 @@ export class EdgeApplier {
       maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client), unsaved: new Set() },
       diverged: new Set(state.diverged),
       aliases: state.aliases,
+      moving: state.moving,
     };
     for (const n of written.removed) {
       next.backends.delete(n);

@@ -54,14 +54,28 @@ describe('spare backends', () => {
     assert.equal(planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1', 'ingressfed_spare_2']), new Map(), 3, false).aliases.size, 3);
   });
 
-  it('releases a spare when its Service leaves, outgrows it, or has its own backend on the edge', () => {
+  it('releases a spare when its Service leaves or has its own backend on the edge', () => {
     const small = model([{ name: 'web', endpoints: 2 }]);
     const held = planSpares(small, edge, onEdge(['ingressfed_spare_0']), new Map(), 1, false).aliases;
     assert.deepEqual([...held], [['default/web:80', 'ingressfed_spare_0']]);
-    assert.deepEqual([...planSpares(model([]), edge, onEdge(['ingressfed_spare_0']), held, 1, false).aliases], [], 'left the model');
-    assert.deepEqual([...planSpares(model([{ name: 'web', endpoints: 20 }]), edge, onEdge(['ingressfed_spare_0']), held, 1, false).aliases], [], 'outgrew the pools');
+    const gone = planSpares(model([]), edge, onEdge(['ingressfed_spare_0']), held, 1, false);
+    assert.deepEqual([...gone.aliases, ...gone.moving], [], 'left the model');
     const own = onEdge(['ingressfed_spare_0', backendName(small.backends[0]!.id)]);
-    assert.deepEqual([...planSpares(small, edge, own, held, 1, false).aliases], [], 'its own backend exists');
+    const done = planSpares(small, edge, own, held, 1, false, new Map([['default/web:80', 'ingressfed_spare_0']]));
+    assert.deepEqual([...done.aliases, ...done.moving], [], 'its own backend exists');
+  });
+
+  it('keeps a Service that outgrew its spare on it until its own backend is on the edge', () => {
+    const held = new Map([['default/web:80', 'ingressfed_spare_0']]);
+    const big = model([{ name: 'web', endpoints: 20 }]);
+    const out = planSpares(big, edge, onEdge(['ingressfed_spare_0']), held, 1, false);
+    assert.deepEqual([...out.aliases], [], 'routes lead to its own backend');
+    assert.deepEqual([...out.moving], [['default/web:80', 'ingressfed_spare_0']]);
+    assert.deepEqual([...planSpares(big, edge, onEdge(['ingressfed_spare_0']), out.aliases, 1, false, out.moving).moving], [...out.moving], 'still moving');
+    const plan = planEdge(big, edge, new Map(), { aliases: out.aliases, moving: out.moving, spares: out.spares });
+    assert.equal(plan.routing.maps.exact.get('web.x.com/'), backendName(big.backends[0]!.id));
+    assert.equal(plan.backends.find((b) => b.name === backendName(big.backends[0]!.id))?.slots.filter((x) => x.endpoint).length, 20);
+    assert.equal(plan.backends.find((b) => b.name === 'ingressfed_spare_0')?.slots.filter((x) => x.endpoint).length, 16, 'the spare keeps what fits meanwhile');
   });
 
   it('finds which backends spares serve from the routing maps on the edge', () => {

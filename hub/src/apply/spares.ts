@@ -36,6 +36,11 @@ export function aliasesOnEdge(model: FederatedModel, entries: RoutingMaps): Map<
 export interface SparePlan {
   /** backendKey → spare; the same object as before when nothing changed. */
   aliases: Map<string, string>;
+  /**
+   * Backends moving from a spare to a backend of their own (they no longer fit, or changed checks):
+   * the spare keeps serving them until their own backend is on the edge and the routes lead there.
+   */
+  moving: Map<string, string>;
   /** Every spare the edge should have. */
   spares: string[];
   /** Spares free after this plan. */
@@ -48,16 +53,24 @@ export interface SparePlan {
  * free (a transaction is needed anyway, and creates them all). New spares, up to `target` free, are
  * planned when `refill` (the edge is idle) and fewer than half are free, or when none is left.
  */
-export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number, refill: boolean): SparePlan {
+export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number, refill: boolean,
+  wasMoving: ReadonlyMap<string, string> = new Map()): SparePlan {
   const byKey = new Map(model.backends.map((b) => [backendKey(b.id), b]));
   let aliases = current;
   const change = (): Map<string, string> => (aliases === current ? (aliases = new Map(current)) : aliases);
-  for (const [key] of current) {
+  // Moving until its own backend is on the edge (or it is gone).
+  const moving = new Map([...wasMoving].filter(([key]) => {
     const b = byKey.get(key);
-    if (!b || !eligible(b, model, edge) || onEdge.has(backendName(b.id))) change().delete(key);
+    return b !== undefined && !onEdge.has(backendName(b.id));
+  }));
+  for (const [key, spare] of current) {
+    const b = byKey.get(key);
+    if (b && eligible(b, model, edge) && !onEdge.has(backendName(b.id))) continue;
+    change().delete(key);
+    if (b && !onEdge.has(backendName(b.id))) moving.set(key, spare);
   }
   const inventory = [...onEdge.keys()].filter((n) => SPARE_BACKEND.test(n));
-  const taken = new Set(aliases.values());
+  const taken = new Set([...aliases.values(), ...moving.values()]);
   const free = inventory.filter((n) => !taken.has(n)).sort(bySpareNumber);
   const missing = model.backends.filter((b) => !aliases.has(backendKey(b.id)) && !onEdge.has(backendName(b.id)));
   if (missing.length <= free.length) {
@@ -68,7 +81,7 @@ export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: Read
     let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;
     for (let more = target - free.length; more > 0; more--) spares.push(`ingressfed_spare_${n++}`);
   }
-  return { aliases, spares, free: free.length };
+  return { aliases, moving, spares, free: free.length };
 }
 
 const spareNumber = (name: string): number => Number(name.slice('ingressfed_spare_'.length));

@@ -61,6 +61,8 @@ export interface PlanOptions {
   drained?: (e: Endpoint) => boolean;
   /** Backends served by a spare: backendKey → spare name. */
   aliases?: ReadonlyMap<string, string>;
+  /** Backends moving from a spare to their own backend: the spare keeps their endpoints meanwhile. */
+  moving?: ReadonlyMap<string, string>;
   /** Every spare the edge should have (those serving a backend and the free ones). */
   spares?: readonly string[];
   /** Current sessions of a slot on the edge, when known. */
@@ -171,7 +173,7 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
   for (const e of sorted) {
     if (placed.has(e) || opts.drained?.(e)) continue;
     const slot = slots.find((s) => !s.endpoint);
-    if (!slot) break; // cannot happen: the pool is sized for every endpoint
+    if (!slot) break; // only a fixed pool (a spare keeping a moving backend) can be full
     Object.assign(slot, { address: e.address, port: e.port, state: slotState(e), endpoint: e });
   }
   return slots;
@@ -245,6 +247,17 @@ class BackendPlanner {
     const checked = slots.length <= this.checkBudget;
     if (checked) this.checkBudget -= slots.length;
     this.backends.push({ name, id: b.id, health: b.health, checked, slots });
+    const from = opts.moving?.get(backendKey(b.id));
+    if (from) this.keepOnSpare(b, from);
+  }
+
+  /** A spare keeps serving what fits of a moving backend's endpoints until its routes lead elsewhere. */
+  private keepOnSpare(b: Backend, spare: string): void {
+    this.used.add(spare);
+    const cur = this.current.get(spare);
+    const { primary, backup } = splitByPolicy(b, this.edge);
+    const slots = [...fillPool('p', primary, cur, spare, this.opts, SPARE_POOL), ...fillPool('b', backup, cur, spare, this.opts, SPARE_POOL)];
+    this.backends.push({ name: spare, spare: true, id: undefined, health: undefined, checked: true, slots });
   }
 
   /** The spares no backend uses: every slot free. */
