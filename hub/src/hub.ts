@@ -14,7 +14,7 @@ import { IncrementalMerge } from './model/incremental.js';
 import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
-import { StatusWriter, computeStatuses, type EdgeProgress, type StatusMemo } from './status/status.js';
+import { StatusPass, StatusWriter, type EdgeProgress, type StatusMemo } from './status/status.js';
 import { LeaderLease, type LeaseState } from './store/lease.js';
 import type { RedisStore } from './store/redis-store.js';
 
@@ -29,6 +29,9 @@ function recordKey(ing: IngressRecord): string {
   if (k === undefined) recordKeys.set(ing, (k = objectKey(ing.cluster, 'ingress', ing.namespace, ing.name)));
   return k;
 }
+
+/** Ingresses whose statuses are computed per turn of the event loop. */
+const STATUS_SLICE = 1000;
 
 /** Record changes merged per slice: about 20 ms of work, so that the lease, heartbeats and API stay live. */
 const MERGE_SLICE = 1000;
@@ -375,8 +378,13 @@ export class Hub {
         ...this.edges.flatMap((e) => [e.applied?.model.ingresses, e.applied?.ingressVersion, e.lastError])];
       if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
-      const statuses = computeStatuses(d.model, this.intake.ingresses(), this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
-      await this.status?.sync(statuses);
+      const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
+      let n = 0;
+      for (const ing of this.intake.ingresses()) {
+        pass.add(ing);
+        if (++n % STATUS_SLICE === 0) await new Promise((r) => setImmediate(r));
+      }
+      await this.status?.sync(pass.finish());
       // Written: the same inputs need no pass (a failed write is tried again with the next one).
       this.statusInputs = this.status?.lastError ? undefined : inputs;
     });

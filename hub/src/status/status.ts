@@ -56,27 +56,44 @@ const sameInputs = (a: unknown[], b: unknown[]): boolean => a.length === b.lengt
  */
 export function computeStatuses(model: FederatedModel, ingresses: Iterable<IngressRecord>, edges: EdgeProgress[],
   quarantined: Map<string, QuarantinedRecord[]> = new Map(), memo: StatusMemo = new Map()): Map<string, IngressStatusRecord> {
-  const out = new Map<string, IngressStatusRecord>();
-  let served: Set<string> | undefined;
-  const isServed = (key: string): boolean => {
-    served ??= new Set(model.routes.flatMap((r) => r.sources.map((x) => ingressKey(x))));
-    return served.has(key);
-  };
-  const seen = new Set<string>();
-  for (const ing of ingresses) {
+  const pass = new StatusPass(model, edges, quarantined, memo);
+  for (const ing of ingresses) pass.add(ing);
+  return pass.finish();
+}
+
+/** computeStatuses one Ingress at a time, so that a caller can yield between slices of a large fleet. */
+export class StatusPass {
+  private readonly out = new Map<string, IngressStatusRecord>();
+  private readonly seen = new Set<string>();
+  private served: Set<string> | undefined;
+
+  constructor(private readonly model: FederatedModel, private readonly edges: EdgeProgress[],
+    private readonly quarantined: Map<string, QuarantinedRecord[]>, private readonly memo: StatusMemo) {}
+
+  add(ing: IngressRecord): void {
+    const { model, edges, memo } = this;
     const key = ingressKey({ cluster: ing.cluster, namespace: ing.namespace, name: ing.name });
-    seen.add(key);
+    this.seen.add(key);
     const st = model.ingresses.get(key);
-    const refused = quarantined.get(key) ?? NONE;
+    const refused = this.quarantined.get(key) ?? NONE;
     const live = edges.map((e) => e.live(key, ing));
     const inputs: unknown[] = [st, ing, refused, ...live, ...edges.map((e) => e.problem), st?.state === 'conflicted' ? model.routes : undefined];
     const hit = memo.get(key);
-    const status = hit && sameInputs(hit.inputs, inputs) ? hit.status : statusOf(key, ing, st, edges, live, refused, isServed);
+    const status = hit && sameInputs(hit.inputs, inputs) ? hit.status : statusOf(key, ing, st, edges, live, refused, (k) => this.isServed(k));
     if (hit?.status !== status || !hit) memo.set(key, { inputs, status });
-    if (status) out.set(statusKey(ing.cluster, ing.namespace, ing.name), status);
+    if (status) this.out.set(statusKey(ing.cluster, ing.namespace, ing.name), status);
   }
-  for (const k of memo.keys()) if (!seen.has(k)) memo.delete(k);
-  return out;
+
+  /** The statuses of every Ingress added; the memo forgets the others. */
+  finish(): Map<string, IngressStatusRecord> {
+    for (const k of this.memo.keys()) if (!this.seen.has(k)) this.memo.delete(k);
+    return this.out;
+  }
+
+  private isServed(key: string): boolean {
+    this.served ??= new Set(this.model.routes.flatMap((r) => r.sources.map((x) => ingressKey(x))));
+    return this.served.has(key);
+  }
 }
 
 /** The status of one Ingress; undefined for one that is not ingressfed's. */
