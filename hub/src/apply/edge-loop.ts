@@ -27,7 +27,7 @@ export interface EdgeLoopDeps {
 }
 
 /** How long an edge must go without changes before its idle work (map files, spare backends). */
-const IDLE_MS = 1000;
+const IDLE_MS = 5000;
 
 /**
  * The level-based loop of one edge: a kick marks it dirty; each pass applies the hub's current

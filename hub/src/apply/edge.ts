@@ -106,7 +106,7 @@ interface StructureChange {
 const MAP_SAVE_MS = 10_000;
 /** Requests in flight within one transaction. */
 const WRITE_CONCURRENCY = 8;
-/** Backends whose slots are read again after an apply, in turn, to notice drift on the edge... */
+/** Backends whose slots are read back between applies, in turn, to notice drift on the edge... */
 const VERIFY_SLICE = 256;
 /** ...at most this often, so that a burst of changes is not slowed by reads. */
 const VERIFY_EVERY_MS = 1000;
@@ -114,13 +114,13 @@ const VERIFY_EVERY_MS = 1000;
 /**
  * Brings one edge to the plan for a federated model, with work proportional to the change. The hub
  * reads the edge once, then keeps its own record of it: each apply reads only the configuration
- * version (anything written by someone else changes it, and the edge is read again), and after its
- * changes the slots of a slice of backends in turn (drift at runtime is repaired within a few
- * resyncs). A transaction is
- * opened only when the structure's hash differs from the one stamped on the edge, and writes only the
- * backends whose own stamp differs, the frontend if it changed, and deletions; an unchanged model
- * causes no reload. Slots (address, port, state) are then set through the runtime API, in an order
- * that never leaves a slot serving at a stale address.
+ * version (anything written by someone else changes it, and the edge is read again); between
+ * applies the slots of a slice of backends and one routing map are read back in turn (verify). A
+ * transaction is opened only when a backend's or the frontend's structure hash differs from the one
+ * stamped on it, or a backend is new or gone; it writes only those, and the backends changed at
+ * runtime since their configuration was written. Slots (address, port, state) are set through the
+ * runtime API, in an order that never leaves a slot serving at a stale address, and routes as
+ * runtime map entries; new Services go to spare backends (see spares.ts) so that they need no reload.
  */
 export class EdgeApplier {
   readonly client: DataPlaneClient;

@@ -43,23 +43,46 @@ export function scopeOf(host: string): string {
   return host.startsWith('*.') ? `~${host.slice(1)}` : host;
 }
 
+/** A route's map keys (remembered per route object: unchanged routes are the same objects from one model to the next). */
+interface RouteKeys {
+  scope: string;
+  host?: [MapKind, string];
+  exact: string;
+  prefix?: string;
+}
+
+const routeKeys = new WeakMap<Route, RouteKeys>();
+
+function keysOf(r: Route): RouteKeys {
+  let k = routeKeys.get(r);
+  if (k) return k;
+  const scope = scopeOf(r.host);
+  const exact = scope + r.path;
+  k = {
+    scope,
+    exact,
+    ...(r.host.startsWith('*.') ? { host: ['wildcards', r.host.slice(2)] as [MapKind, string] } : r.host !== '' ? { host: ['hosts', r.host] as [MapKind, string] } : {}),
+    ...(r.pathType === 'Exact' ? {} : { prefix: r.path === '/' ? exact : `${exact}/` }),
+  };
+  routeKeys.set(r, k);
+  return k;
+}
+
 /** The four maps for a set of routes; `backendOf` names the HAProxy backend of a route. */
 export function routingMaps(routes: readonly Route[], backendOf: (r: Route) => string): RoutingMaps {
   const maps = emptyMaps();
   const exactPaths = new Set<string>();
   for (const r of routes) {
-    const scope = scopeOf(r.host);
-    if (r.host.startsWith('*.')) maps.wildcards.set(r.host.slice(2), scope);
-    else if (r.host !== '') maps.hosts.set(r.host, scope);
+    const k = keysOf(r);
+    if (k.host) maps[k.host[0]].set(k.host[1], k.scope);
     const be = backendOf(r);
-    const key = scope + r.path;
-    if (r.pathType === 'Exact') {
-      maps.exact.set(key, be);
-      exactPaths.add(key);
+    if (k.prefix === undefined) {
+      maps.exact.set(k.exact, be);
+      exactPaths.add(k.exact);
       continue;
     }
-    if (!exactPaths.has(key)) maps.exact.set(key, be);
-    maps.prefix.set(r.path === '/' ? key : `${key}/`, be);
+    if (!exactPaths.has(k.exact)) maps.exact.set(k.exact, be);
+    maps.prefix.set(k.prefix, be);
   }
   return maps;
 }
