@@ -41,6 +41,8 @@ export class EdgeLoop {
   private idleTimer: NodeJS.Timeout | undefined;
   /** The next apply is an idle one. */
   private idle = false;
+  /** When an apply last changed something on the edge. */
+  private lastChangeAt = 0;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
@@ -117,14 +119,19 @@ export class EdgeLoop {
     }
   }
 
-  /** An idle apply after IDLE_MS without changes (each change postpones it). */
+  /** An idle apply once IDLE_MS have passed without a change to the edge (resyncs that change nothing do not count). */
   private scheduleIdleWork(): void {
-    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.idleTimer) return;
+    const wait = Math.max(0, this.lastChangeAt + IDLE_MS - Date.now());
     this.idleTimer = setTimeout(() => {
       this.idleTimer = undefined;
+      if (Date.now() - this.lastChangeAt < IDLE_MS) {
+        this.scheduleIdleWork();
+        return;
+      }
       this.idle = true;
       this.kick();
-    }, IDLE_MS);
+    }, wait);
   }
 
   private async applyWhileDirty(): Promise<void> {
@@ -185,6 +192,7 @@ export class EdgeLoop {
       if (out.reloadId) this.lastReload = { id: out.reloadId, status: out.reloadStatus ?? 'unknown' };
     }
     if (kind === 'none') return;
+    this.lastChangeAt = now;
     for (const at of observed) metrics.propagation.observe({ edge: this.name }, Math.max(0, now - at) / 1000);
     log('info', 'edge applied', { edge: this.name, transaction: out.transaction, reloadId: out.reloadId, version: out.version, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs, phasesMs: out.phasesMs });
     events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
