@@ -46,6 +46,8 @@ describe('spare backends', () => {
     const m = model([{ name: 'checked', endpoints: 1, annotations: { 'ingressfed.io/health-check-path': '/healthz' } }, { name: 'big', endpoints: 17 }]);
     const out = planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 2, false);
     assert.deepEqual([...out.aliases], []);
+    assert.equal(planSpares(m, edge, onEdge(['ingressfed_spare_0', 'ingressfed_spare_1']), new Map(), 4, false).spares.length, 4,
+      'their transaction makes up the spares too');
   });
 
   it('takes no spare while more backends are missing than spares are free (a transaction makes them all)', () => {

@@ -51,7 +51,8 @@ export interface SparePlan {
  * Keeps the aliases current: a spare whose backend left the model or no longer fits is released; a
  * backend the edge does not have yet takes a free spare, unless more are missing than spares are
  * free (a transaction is needed anyway, and creates them all). New spares, up to `target` free, are
- * planned when `refill` (the edge is idle) and fewer than half are free, or when none is left.
+ * planned when `refill` (the edge is idle) and fewer than half are free, when none is left, or when
+ * a backend of its own is planned anyway (its transaction makes them too).
  */
 export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number, refill: boolean,
   wasMoving: ReadonlyMap<string, string> = new Map()): SparePlan {
@@ -77,7 +78,9 @@ export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: Read
     for (const b of missing) if (eligible(b, model, edge)) change().set(backendKey(b.id), free.shift() as string);
   }
   const spares = [...inventory];
-  if (target > 0 && (free.length === 0 || (refill && free.length < target / 2))) {
+  // A backend of its own is coming (a transaction, a reload): the spares are made up in the same one.
+  const transaction = missing.some((b) => !aliases.has(backendKey(b.id)));
+  if (target > 0 && (free.length === 0 || (refill && free.length < target / 2) || (transaction && free.length < target))) {
     let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;
     for (let more = target - free.length; more > 0; more--) spares.push(`ingressfed_spare_${n++}`);
   }
