@@ -3,10 +3,11 @@ import type { Endpoint, FederatedModel } from '../model/types.js';
 import { backendHash, backendObject, frontendHash, frontendObject, sha, type Frontend } from '../plan/objects.js';
 import { MAP_KINDS, type RoutingMaps } from '../plan/routing.js';
 import {
-  FRONTEND_NAME, MANAGED_BACKEND, NOT_FOUND_BACKEND, PlanMemo, backendName, planEdgeSliced, type CurrentSlots, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
+  FRONTEND_NAME, MANAGED_BACKEND, PlanMemo, backendName, planEdgeSliced, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
 } from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { inParallel } from './parallel.js';
+import { readSlots, sameSlots, syncSlots, type SlotRecord } from './slots.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
 import { readEntries, readMap, readMaps, saveMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
@@ -52,20 +53,13 @@ export interface ApplyOutcome {
 }
 
 /** What the hub knows of an edge: read from it, then kept up to date with the hub's own writes. */
-interface EdgeState {
+interface EdgeState extends SlotRecord {
   /** The configuration version this state is at. */
   version: number;
   frontend: Frontend | undefined;
   /** The backends the hub owns on the edge, each with the structure hash stamped on it ('' if none). */
   backends: Map<string, string>;
-  slots: CurrentSlots;
-  runtime: Map<string, Map<string, RuntimeServer>>;
   maps: MapState;
-  /**
-   * Backends whose slots were changed at runtime since their configuration was written: a reload
-   * would bring them back to the configuration, so the next transaction writes them too.
-   */
-  diverged: Set<string>;
   /** Backends served by a spare (backendKey → spare), once known from the routing maps. */
   aliases?: Map<string, string>;
   /** Backends moving from a spare to their own backend (see SparePlan.moving). */
@@ -175,7 +169,7 @@ export class EdgeApplier {
     if (change && refused && refused.hash === changeId) {
       // Refused before and unchanged since: not sent again, but endpoints and routes to existing
       // backends keep moving at runtime.
-      await this.syncRuntime(want.plan, state, signal);
+      await syncSlots(this.client, want.plan, state, this.settled, signal);
       await this.syncRouting(state, want.plan.routing.maps, true, signal);
       throw new RefusedConfigError(this.edge.name, refused.message, false);
     }
@@ -185,7 +179,7 @@ export class EdgeApplier {
     if (change && changeId) {
       // Before the reload, what can go live now: slots of the backends the edge has (spares
       // included), then the routes to them; and the files the reload loads.
-      runtimeChanges += await this.syncRuntime(want.plan, state, signal);
+      runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
       mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
       await this.saveMaps(state);
       phases.end('maps');
@@ -193,7 +187,7 @@ export class EdgeApplier {
       ({ state, want } = committed);
       phases.end('transaction');
     }
-    runtimeChanges += await this.syncRuntime(want.plan, state, signal);
+    runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
     phases.end('runtime');
     mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
     // Files are written when the edge is idle, and at least every MAP_SAVE_MS while it is not.
@@ -299,7 +293,7 @@ export class EdgeApplier {
     const from = this.verifyCursor % Math.max(1, names.length);
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
-    const differ = (await this.readSlots(state, slice, signal)).map((b) => `slots of ${b}`);
+    const differ = (await readSlots(this.client, state, slice, signal)).map((b) => `slots of ${b}`);
     const map = await this.verifyMap(state);
     return map ? [...differ, `map ${map}`] : differ;
   }
@@ -404,37 +398,9 @@ export class EdgeApplier {
       .filter((b) => MANAGED_BACKEND.test(b.name));
     const backends = new Map(list.map((b) => [b.name, parseStamp(b.description).config ?? '']));
     const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c), diverged: new Set() };
-    await this.readSlots(state, [...backends.keys()], signal);
+    await readSlots(this.client, state, [...backends.keys()], signal);
     for (const b of list) if (!sameSlots(b.servers ?? {}, state.runtime.get(b.name))) state.diverged.add(b.name);
     return state;
-  }
-
-  /** Reads the slots of some backends into `state` (free slots too: the pool size is part of it). */
-  private async readSlots(state: EdgeState, names: string[], signal?: AbortSignal): Promise<string[]> {
-    const differ: string[] = [];
-    for (const name of names) {
-      if (name === NOT_FOUND_BACKEND) continue; // it has no slots
-      signal?.throwIfAborted();
-      const byName = new Map<string, RuntimeServer>();
-      const at = new Map<string, string>();
-      for (const s of await this.client.listRuntimeServers(name)) {
-        if (!s.name) continue;
-        // Only what the hub uses: a hundred thousand full runtime records would weigh hundreds of MB.
-        byName.set(s.name, { address: s.address, port: s.port, admin_state: s.admin_state, operational_state: s.operational_state, weight: s.weight });
-        at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
-      }
-      const was = state.runtime.get(name);
-      state.runtime.set(name, byName);
-      // A new map only when something differs (a new map is planned and set again); unchanged slots
-      // let the plan of the backend be reused.
-      const before = state.slots.get(name);
-      const stateMoved = was !== undefined && [...byName].some(([n, x]) => was.get(n)?.admin_state !== x.admin_state);
-      if (!before || before.size !== at.size || [...at].some(([n, v]) => before.get(n) !== v) || stateMoved) {
-        if (before) differ.push(name);
-        state.slots.set(name, at);
-      }
-    }
-    return differ;
   }
 
   /** After a commit: the hub's record takes the written structure, slots included. */
@@ -545,47 +511,6 @@ export class EdgeApplier {
     });
   }
 
-  /**
-   * Sets each slot's address, port and admin state where the running HAProxy differs from the plan,
-   * and records what it set. The Data Plane API applies a runtime PUT's state before its address, so
-   * a slot that moves is put in maint, then moved, then given its state, each in its own call: it
-   * never serves at an old or placeholder address.
-   */
-  private async syncRuntime(plan: EdgePlan, state: EdgeState, signal?: AbortSignal): Promise<number> {
-    let changes = 0;
-    for (const b of plan.backends) {
-      // Planned slots the edge was brought to before, and not read or rewritten since: nothing to compare.
-      if (this.settled.has(b.slots)) continue;
-      const running = state.runtime.get(b.name);
-      if (!running) continue; // not on the edge (its structure was refused): nothing to set
-      let moved = false;
-      for (const slot of b.slots) {
-        const cur = running.get(slot.name);
-        if (!cur) continue;
-        const moves = slot.state !== 'maint' && (cur.address !== slot.address || cur.port !== slot.port);
-        const steps: RuntimeServer[] = [];
-        if (moves && cur.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
-        if (moves) steps.push({ address: slot.address, port: slot.port });
-        if (moves ? slot.state !== 'maint' : cur.admin_state !== slot.state) steps.push({ admin_state: slot.state });
-        for (const step of steps) {
-          signal?.throwIfAborted();
-          await this.client.setRuntimeServer(b.name, slot.name, step);
-          Object.assign(cur, step);
-        }
-        if (steps.length > 0) {
-          changes++;
-          moved = true;
-        }
-      }
-      if (moved) {
-        state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`])));
-        state.diverged.add(b.name);
-      } else {
-        this.settled.add(b.slots);
-      }
-    }
-    return changes;
-  }
 }
 
 /** Milliseconds spent per phase of an apply. */
@@ -602,18 +527,6 @@ class Phases {
 /** Names one structure change (what HAProxy refused is not sent again while it is the same). */
 function changeHash(change: StructureChange, want: PlannedStructure): string {
   return sha(JSON.stringify([want.frontendHash, change.backends.map((b) => `${b.planned.name}=${b.hash}`).sort(), [...change.removed].sort()]));
-}
-
-/** Whether a backend's configured servers say what its running slots are (address, port, maintenance). */
-function sameSlots(configured: Record<string, { address?: string; port?: number | null; maintenance?: string }>, running: Map<string, RuntimeServer> | undefined): boolean {
-  for (const [name, srv] of Object.entries(configured)) {
-    const rt = running?.get(name);
-    if (!rt) return false;
-    const maint = srv.maintenance === 'enabled';
-    if ((rt.admin_state === 'maint') !== maint || rt.admin_state === 'drain') return false;
-    if (!maint && (rt.address !== srv.address || rt.port !== srv.port)) return false;
-  }
-  return true;
 }
 
 /**
