@@ -359,7 +359,6 @@ export class EdgeApplier {
     return known.maps.unsaved.size > 0 || (free !== undefined && free < this.target / 2);
   }
 
-
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
   private structureChange(state: EdgeState, want: PlannedStructure): StructureChange | undefined {
     const wanted = new Set(want.backends.map((b) => b.planned.name));
