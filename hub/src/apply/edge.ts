@@ -1,7 +1,6 @@
 import { DataPlaneClient, DataPlaneError, type RuntimeServer } from '@ingressfed/dataplane';
 import type { Endpoint, FederatedModel } from '../model/types.js';
 import { backendHash, backendObject, frontendHash, frontendObject, sha, type Frontend } from '../plan/objects.js';
-import { MAP_KINDS, type RoutingMaps } from '../plan/routing.js';
 import {
   FRONTEND_NAME, MANAGED_BACKEND, PlanMemo, backendName, planEdgeSliced, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
 } from '../plan/plan.js';
@@ -9,7 +8,7 @@ import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.j
 import { inParallel } from './parallel.js';
 import { readSlots, sameSlots, syncSlots, type SlotRecord } from './slots.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
-import { readEntries, readMap, readMaps, saveMaps, stagedMaps, storeMaps, syncMaps, type MapState } from './maps.js';
+import { MapSync, readEntries, readMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
 
 export interface EdgeConfig extends EdgeTarget {
@@ -96,8 +95,6 @@ interface StructureChange {
   frontend: boolean;
 }
 
-/** Map files changed at runtime are written at least this often while the edge is busy. */
-const MAP_SAVE_MS = 10_000;
 /** Requests in flight within one transaction. */
 const WRITE_CONCURRENCY = 8;
 /** Backends whose slots are read back between applies, in turn, to notice drift on the edge... */
@@ -126,22 +123,22 @@ export class EdgeApplier {
   runtime = new Map<string, Map<string, RuntimeServer>>();
   private known: EdgeState | undefined;
   private verifyCursor = 0;
-  private mapCursor = 0;
   private verifiedAt = 0;
   private readonly memo = new PlanMemo();
   /** Each planned backend's structure hash, while its slots, checks and health are the same. */
   private readonly hashes = new WeakMap<PlannedSlot[], { checked: boolean; health: unknown; hash: string }>();
   /** Planned slots found already as planned on the edge (a plan reused while the record of the edge did not change). */
   private settled = new WeakSet<PlannedSlot[]>();
-  /** Since when map changes wait for their files to be written. */
-  private unsavedSince: number | undefined;
   private sparesMemo: { backends: FederatedModel['backends']; version: number; aliases: Map<string, string> | undefined; refill: boolean; out: SparePlan } | undefined;
 
   /** Seconds each plan took (planning and comparing with the edge), for the hub's metrics. */
   onPlanned: (seconds: number) => void = () => undefined;
 
+  private readonly maps: MapSync;
+
   constructor(readonly edge: EdgeConfig) {
     this.client = new DataPlaneClient({ url: edge.url, username: edge.username, password: edge.password });
+    this.maps = new MapSync(this.client);
   }
 
   async reconcile(input: ApplyInput, signal?: AbortSignal): Promise<ApplyOutcome> {
@@ -170,7 +167,7 @@ export class EdgeApplier {
       // Refused before and unchanged since: not sent again, but endpoints and routes to existing
       // backends keep moving at runtime.
       await syncSlots(this.client, want.plan, state, this.settled, signal);
-      await this.syncRouting(state, want.plan.routing.maps, true, signal);
+      await this.maps.sync(state.maps, want.plan.routing.maps, (b) => state.backends.has(b), signal);
       throw new RefusedConfigError(this.edge.name, refused.message, false);
     }
     let mapChanges = 0;
@@ -180,8 +177,8 @@ export class EdgeApplier {
       // Before the reload, what can go live now: slots of the backends the edge has (spares
       // included), then the routes to them; and the files the reload loads.
       runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
-      mapChanges += await this.syncRouting(state, want.plan.routing.maps, true, signal);
-      await this.saveMaps(state);
+      mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, (b) => state.backends.has(b), signal);
+      await this.maps.save(state.maps);
       phases.end('maps');
       committed = await this.commit(input, state, want, changeId, signal);
       ({ state, want } = committed);
@@ -189,9 +186,9 @@ export class EdgeApplier {
     }
     runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
     phases.end('runtime');
-    mapChanges += await this.syncRouting(state, want.plan.routing.maps, false, signal);
+    mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, undefined, signal);
     // Files are written when the edge is idle, and at least every MAP_SAVE_MS while it is not.
-    if (input.idle || (this.unsavedSince !== undefined && Date.now() - this.unsavedSince >= MAP_SAVE_MS)) await this.saveMaps(state);
+    if (input.idle || this.maps.saveOverdue()) await this.maps.save(state.maps);
     phases.end('maps');
     this.known = state;
     this.runtime = state.runtime;
@@ -294,7 +291,7 @@ export class EdgeApplier {
     const slice = names.length <= VERIFY_SLICE ? names : [...names.slice(from, from + VERIFY_SLICE), ...names.slice(0, Math.max(0, from + VERIFY_SLICE - names.length))];
     this.verifyCursor = from + VERIFY_SLICE;
     const differ = (await readSlots(this.client, state, slice, signal)).map((b) => `slots of ${b}`);
-    const map = await this.verifyMap(state);
+    const map = await this.maps.verifyNext(state.maps);
     return map ? [...differ, `map ${map}`] : differ;
   }
 
@@ -342,13 +339,6 @@ export class EdgeApplier {
 
   private get target(): number {
     return this.edge.spareBackends ?? DEFAULT_SPARES;
-  }
-
-  /** Writes the files of the maps changed at runtime (before a reload, and when the edge is idle). */
-  private async saveMaps(state: EdgeState): Promise<void> {
-    if (!state.maps.entries || state.maps.unsaved.size === 0) return;
-    await saveMaps(this.client, state.maps.entries, state.maps.unsaved);
-    this.unsavedSince = undefined;
   }
 
   /** Work for an idle edge: map files to write, or fewer than half the spare backends free. */
@@ -438,39 +428,6 @@ export class EdgeApplier {
       next.slots.set(b.planned.name, at);
     }
     return next;
-  }
-
-  /**
-   * Brings the edge's routing maps to `want`. `staged`: before a transaction, only what can go live
-   * with the backends the edge has now (see stagedMaps); maps HAProxy has not loaded are written as
-   * files instead, for the transaction's reload to load. Answers the entries changed at runtime.
-   */
-  private async syncRouting(state: EdgeState, want: RoutingMaps, staged: boolean, signal?: AbortSignal): Promise<number> {
-    const maps = state.maps;
-    if (!maps.entries) {
-      if (staged) await storeMaps(this.client, want);
-      return 0;
-    }
-    if (maps.synced === want) return 0;
-    const target = staged ? stagedMaps(maps.entries, want, (b) => state.backends.has(b)) : want;
-    const changes = await syncMaps(this.client, maps.entries, target, maps.unsaved, signal);
-    if (changes > 0 && this.unsavedSince === undefined) this.unsavedSince = Date.now();
-    if (!staged) maps.synced = want;
-    return changes;
-  }
-
-  /** Reads one routing map in turn; answers its kind if it differs from the hub's record (corrected by the next apply). */
-  private async verifyMap(state: EdgeState): Promise<string | undefined> {
-    const kind = MAP_KINDS[this.mapCursor++ % MAP_KINDS.length] ?? 'hosts';
-    const entries = state.maps.entries;
-    if (!entries) return undefined;
-    const running = await readMap(this.client, kind);
-    const known = entries[kind];
-    if (running && running.size === known.size && [...running].every(([k, v]) => known.get(k) === v)) return undefined;
-    if (running) entries[kind] = running;
-    else state.maps.entries = undefined;
-    state.maps.synced = undefined;
-    return kind;
   }
 
   /** Reads current sessions of the backends that have drained endpoints. */

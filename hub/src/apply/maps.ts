@@ -130,3 +130,58 @@ export function stagedMaps(have: RoutingMaps, want: RoutingMaps, exists: (backen
   }
   return out;
 }
+
+/** Map files changed at runtime are written at least this often while the edge is busy. */
+const SAVE_AT_LEAST_EVERY_MS = 10_000;
+
+/** The hub's work on one edge's routing maps: runtime changes, file writes, and reading them back in turn. */
+export class MapSync {
+  /** Since when runtime changes wait for their files to be written. */
+  private unsavedSince: number | undefined;
+  private cursor = 0;
+
+  constructor(private readonly client: DataPlaneClient) {}
+
+  /**
+   * Brings the edge's maps to `want`. With `exists` (before a transaction), only what can go live with
+   * the backends the edge has now (see stagedMaps); maps HAProxy has not loaded are written as files
+   * instead, for the transaction's reload to load. Answers the entries changed at runtime.
+   */
+  async sync(maps: MapState, want: RoutingMaps, exists: ((backend: string) => boolean) | undefined, signal?: AbortSignal): Promise<number> {
+    if (!maps.entries) {
+      if (exists) await storeMaps(this.client, want);
+      return 0;
+    }
+    if (maps.synced === want) return 0;
+    const changes = await syncMaps(this.client, maps.entries, exists ? stagedMaps(maps.entries, want, exists) : want, maps.unsaved, signal);
+    if (changes > 0) this.unsavedSince ??= Date.now();
+    if (!exists) maps.synced = want;
+    return changes;
+  }
+
+  /** Whether changes have waited too long for their files (the edge busy all along). */
+  saveOverdue(): boolean {
+    return this.unsavedSince !== undefined && Date.now() - this.unsavedSince >= SAVE_AT_LEAST_EVERY_MS;
+  }
+
+  /** Writes the files of the maps changed at runtime (before a reload, and when the edge is idle). */
+  async save(maps: MapState): Promise<void> {
+    if (!maps.entries || maps.unsaved.size === 0) return;
+    await saveMaps(this.client, maps.entries, maps.unsaved);
+    this.unsavedSince = undefined;
+  }
+
+  /** Reads one map in turn; answers its kind if it differs from the hub's record (the record takes what runs). */
+  async verifyNext(maps: MapState): Promise<string | undefined> {
+    const kind = MAP_KINDS[this.cursor++ % MAP_KINDS.length] ?? 'hosts';
+    const entries = maps.entries;
+    if (!entries) return undefined;
+    const running = await readMap(this.client, kind);
+    const known = entries[kind];
+    if (running && running.size === known.size && [...running].every(([k, v]) => known.get(k) === v)) return undefined;
+    if (running) entries[kind] = running;
+    else maps.entries = undefined;
+    maps.synced = undefined;
+    return kind;
+  }
+}
