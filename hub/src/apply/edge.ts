@@ -6,7 +6,7 @@ import {
 } from '../plan/plan.js';
 import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
 import { inParallel } from './parallel.js';
-import { readSlots, sameSlots, syncSlots, type SlotRecord } from './slots.js';
+import { readSlots, sameSlots, slotAt, syncSlots, type SlotRecord } from './slots.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
 import { MapSync, readEntries, readMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
@@ -95,6 +95,8 @@ interface StructureChange {
   frontend: boolean;
 }
 
+/** No backend to write or delete (the frontend, with its stamp, is written with every transaction). */
+const NO_CHANGE: StructureChange = { backends: [], removed: [], frontend: false };
 /** Requests in flight within one transaction. */
 const WRITE_CONCURRENCY = 8;
 /** Backends whose slots are read back between applies, in turn, to notice drift on the edge... */
@@ -187,7 +189,7 @@ export class EdgeApplier {
     runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
     phases.end('runtime');
     mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, undefined, signal);
-    // Files are written when the edge is idle, and at least every MAP_SAVE_MS while it is not.
+    // Files are written when the edge is idle, and at least every 10 s while it is not (MapSync).
     if (input.idle || this.maps.saveOverdue()) await this.maps.save(state.maps);
     phases.end('maps');
     this.known = state;
@@ -215,11 +217,11 @@ export class EdgeApplier {
           want = await this.desired(input, state);
         }
         // With the backends just changed at runtime (they are written as they are now).
-        written = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
+        written = this.structureChange(state, want) ?? NO_CHANGE;
         await this.writeStructure(tx.query, written, want, state, input.fence);
       }, { signal, onReclaimed: (n) => (reclaimed += n) });
       this.refused = undefined;
-      const next = await this.committed(state, want, written ?? { backends: [], removed: [], frontend: false });
+      const next = await this.committed(state, want, written ?? NO_CHANGE);
       return { state: next, want, reloadId: out.reloadId, reloadStatus: out.reload?.status, version: out.version, reclaimed };
     } catch (err) {
       if (!isRefusal(err)) throw err;
@@ -241,7 +243,7 @@ export class EdgeApplier {
     const tx = await c.startTransaction(state.version);
     const id = tx.id as string;
     try {
-      const change = this.structureChange(state, want) ?? { backends: [], removed: [], frontend: false };
+      const change = this.structureChange(state, want) ?? NO_CHANGE;
       await this.writeStructure({ transaction_id: id }, change, want, state, input.fence);
       signal?.throwIfAborted();
       await c.validateTransaction(id);
@@ -415,17 +417,12 @@ export class EdgeApplier {
       next.diverged.delete(b.planned.name);
       this.settled.delete(b.planned.slots);
       // The reload runs what the transaction wrote: each slot's address and maintenance are in the
-      // configuration (drain is not; syncRuntime sets it next). Reading ten thousand backends back
+      // configuration (drain is not; syncSlots sets it next). Reading ten thousand backends back
       // here would take longer than the transaction; the read-back between applies checks them.
-      const runtime = new Map<string, RuntimeServer>();
-      const at = new Map<string, string>();
-      for (const slot of b.planned.slots) {
-        const maint = slot.state === 'maint';
-        runtime.set(slot.name, { address: slot.address, port: slot.port, admin_state: maint ? 'maint' : 'ready', weight: 1 });
-        at.set(slot.name, maint ? '' : `${slot.address}:${slot.port}`);
-      }
+      const runtime = new Map<string, RuntimeServer>(b.planned.slots.map((slot) => [slot.name,
+        { address: slot.address, port: slot.port, admin_state: slot.state === 'maint' ? 'maint' : 'ready', weight: 1 }]));
       next.runtime.set(b.planned.name, runtime);
-      next.slots.set(b.planned.name, at);
+      next.slots.set(b.planned.name, new Map([...runtime].map(([n, x]) => [n, slotAt(x)])));
     }
     return next;
   }

@@ -15,6 +15,11 @@ export interface SlotRecord {
   diverged: Set<string>;
 }
 
+/** What a slot holds, as plans compare it: 'address:port', or '' when free (maint). */
+export function slotAt(s: RuntimeServer): string {
+  return s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`;
+}
+
 /** Reads the slots of some backends into `state` (free slots too: the pool size is part of it). */
 export async function readSlots(client: DataPlaneClient, state: SlotRecord, names: string[], signal?: AbortSignal): Promise<string[]> {
   const differ: string[] = [];
@@ -27,7 +32,7 @@ export async function readSlots(client: DataPlaneClient, state: SlotRecord, name
       if (!s.name) continue;
       // Only what the hub uses: a hundred thousand full runtime records would weigh hundreds of MB.
       byName.set(s.name, { address: s.address, port: s.port, admin_state: s.admin_state, operational_state: s.operational_state, weight: s.weight });
-      at.set(s.name, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`);
+      at.set(s.name, slotAt(s));
     }
     const was = state.runtime.get(name);
     state.runtime.set(name, byName);
@@ -77,7 +82,7 @@ export async function syncSlots(client: DataPlaneClient, plan: EdgePlan, state: 
       }
     }
     if (moved) {
-      state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, s.admin_state === 'maint' ? '' : `${s.address ?? ''}:${s.port ?? ''}`])));
+      state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, slotAt(s)])));
       state.diverged.add(b.name);
     } else {
       settled.add(b.slots);

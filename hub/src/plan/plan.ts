@@ -233,15 +233,12 @@ class BackendPlanner {
     const hit = opts.drained ? undefined : memo?.slots.get(b);
     let slots = hit && hit.current === cur ? hit.slots : undefined;
     if (!slots) {
-      const { primary, backup } = splitByPolicy(b, this.edge);
-      const fixed = spare ? SPARE_POOL : undefined;
-      slots = [...fillPool('p', primary, cur, name, opts, fixed), ...fillPool('b', backup, cur, name, opts, fixed)];
+      slots = this.pools(name, splitByPolicy(b, this.edge), spare ? SPARE_POOL : undefined);
       // A plan made with drains in force is not one to reuse once they end.
       if (!opts.drained) memo?.slots.set(b, { current: cur, slots });
     }
     if (spare) {
-      this.used.add(spare);
-      this.backends.push({ name, spare: true, id: b.id, health: undefined, checked: true, slots });
+      this.addSpare(spare, b.id, slots);
       return;
     }
     const checked = slots.length <= this.checkBudget;
@@ -253,21 +250,26 @@ class BackendPlanner {
 
   /** A spare keeps serving what fits of a moving backend's endpoints until its routes lead elsewhere. */
   private keepOnSpare(b: Backend, spare: string): void {
-    this.used.add(spare);
-    const cur = this.current.get(spare);
-    const { primary, backup } = splitByPolicy(b, this.edge);
-    const slots = [...fillPool('p', primary, cur, spare, this.opts, SPARE_POOL), ...fillPool('b', backup, cur, spare, this.opts, SPARE_POOL)];
-    this.backends.push({ name: spare, spare: true, id: undefined, health: undefined, checked: true, slots });
+    this.addSpare(spare, undefined, this.pools(spare, splitByPolicy(b, this.edge), SPARE_POOL));
   }
 
   /** The spares no backend uses: every slot free. */
   addFreeSpares(): void {
     for (const name of this.opts.spares ?? []) {
-      if (this.used.has(name)) continue;
-      const cur = this.current.get(name);
-      const slots = [...fillPool('p', [], cur, name, this.opts, SPARE_POOL), ...fillPool('b', [], cur, name, this.opts, SPARE_POOL)];
-      this.backends.push({ name, spare: true, id: undefined, health: undefined, checked: true, slots });
+      if (!this.used.has(name)) this.addSpare(name, undefined, this.pools(name, { primary: [], backup: [] }, SPARE_POOL));
     }
+  }
+
+  /** Both pools of a backend, primary (`p…`) and backup (`b…`); `fixed`: a spare's pool size. */
+  private pools(name: string, split: { primary: Endpoint[]; backup: Endpoint[] }, fixed?: number): PlannedSlot[] {
+    const cur = this.current.get(name);
+    return [...fillPool('p', split.primary, cur, name, this.opts, fixed), ...fillPool('b', split.backup, cur, name, this.opts, fixed)];
+  }
+
+  /** A spare always has the default checks: its structure never changes with what it serves. */
+  private addSpare(name: string, id: BackendId | undefined, slots: PlannedSlot[]): void {
+    this.used.add(name);
+    this.backends.push({ name, spare: true, id, health: undefined, checked: true, slots });
   }
 }
 
