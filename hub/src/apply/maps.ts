@@ -53,11 +53,6 @@ export async function readMap(client: DataPlaneClient, kind: MapKind): Promise<M
   }
 }
 
-/** Writes whole map files, for HAProxy to load at the next reload (none is caused here). */
-export async function storeMaps(client: DataPlaneClient, want: RoutingMaps): Promise<void> {
-  for (const kind of MAP_KINDS) await client.replaceMapFile(MAP_FILES[kind], mapFileText(want[kind]), { skipReload: true });
-}
-
 /**
  * Brings the running maps from `have` to `want` and updates `have` as it goes: additions in one call
  * per map, a call per changed or removed key. Paths are added before the hosts that lead to them and
@@ -97,8 +92,9 @@ export async function syncMaps(client: DataPlaneClient, have: RoutingMaps, want:
 }
 
 /**
- * Writes the files of the maps changed at runtime, from the hub's record of their entries (which
- * equals what HAProxy runs), without a reload: a reload or a restart then loads what is live.
+ * Writes the files of the maps in `unsaved` from `entries` (the hub's record of what HAProxy runs, or
+ * what it is to load), without a reload: a reload or a restart then loads them. Each written map
+ * leaves `unsaved`.
  */
 export async function saveMaps(client: DataPlaneClient, entries: RoutingMaps, unsaved: Set<MapKind>): Promise<void> {
   for (const kind of [...unsaved]) {
@@ -149,7 +145,8 @@ export class MapSync {
    */
   async sync(maps: MapState, want: RoutingMaps, exists: ((backend: string) => boolean) | undefined, signal?: AbortSignal): Promise<number> {
     if (!maps.entries) {
-      if (exists) await storeMaps(this.client, want);
+      // Every file, for the transaction's reload to load (none is caused here).
+      if (exists) await saveMaps(this.client, want, new Set(MAP_KINDS));
       return 0;
     }
     if (maps.synced === want) return 0;
