@@ -4,7 +4,7 @@ import { writeFileAtomic } from './config-store.js';
 import type { MapStorage } from './map-storage.js';
 import type { MapEntry, MapFile } from './model.js';
 import { Mutex } from './mutex.js';
-import { socketCommand, socketPayloadCommand } from './unix-socket.js';
+import { statsCommand } from './runtime.js';
 
 // Runtime maps through HAProxy's stats socket: the maps the running configuration has loaded, read
 // with `show map` and changed with `add map`, `set map`, `del map` and `clear map`. Nothing here
@@ -94,12 +94,8 @@ export class RuntimeMaps {
 
   constructor(private readonly statsSocket: string, private readonly storage: MapStorage) {}
 
-  private async command(cmd: string, payload?: readonly string[]): Promise<string> {
-    try {
-      return await (payload ? socketPayloadCommand(this.statsSocket, cmd, payload) : socketCommand(this.statsSocket, cmd));
-    } catch (err) {
-      throw new ApiError(500, `runtime API unavailable: ${(err as Error).message}`, { cause: err });
-    }
+  private command(cmd: string, payload?: readonly string[]): Promise<string> {
+    return statsCommand(this.statsSocket, cmd, payload);
   }
 
   private async read<T>(cmd: string, parse: (text: string) => T): Promise<T> {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { ApiError, badRequest, notFound } from './api-error.js';
 import type { RuntimeServer } from './model.js';
-import { socketCommand } from './unix-socket.js';
+import { socketCommand, socketPayloadCommand } from './unix-socket.js';
 
 // Runtime server state through HAProxy's stats socket: read with `show servers state`, written with
 // `set server` / `set weight`. Nothing here touches haproxy.cfg, so nothing here reloads HAProxy.
@@ -88,15 +88,20 @@ export function parseShowStat(csv: string): Array<{ type: 'frontend' | 'backend'
   return out;
 }
 
+/** One command (with its payload lines, if any) on HAProxy's stats socket; a socket failure is a 500. */
+export async function statsCommand(statsSocket: string, cmd: string, payload?: readonly string[]): Promise<string> {
+  try {
+    return await (payload ? socketPayloadCommand(statsSocket, cmd, payload) : socketCommand(statsSocket, cmd));
+  } catch (err) {
+    throw new ApiError(500, `runtime API unavailable: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 export class RuntimeClient {
   constructor(private readonly statsSocket: string) {}
 
-  private async command(cmd: string): Promise<string> {
-    try {
-      return await socketCommand(this.statsSocket, cmd);
-    } catch (err) {
-      throw new ApiError(500, `runtime API unavailable: ${(err as Error).message}`, { cause: err });
-    }
+  private command(cmd: string): Promise<string> {
+    return statsCommand(this.statsSocket, cmd);
   }
 
   async listServers(backend: string): Promise<RuntimeServer[]> {

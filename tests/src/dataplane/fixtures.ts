@@ -1,4 +1,8 @@
 import type { DataPlaneClient, TransactionScope } from '@ingressfed/dataplane';
+import type { ProcState } from '@ingressfed/dataplane/local';
+
+/** HAProxy's worker PIDs, sorted: the same PIDs mean no reload happened. */
+export const workerPids = (s: ProcState): number[] => s.workers.map((w) => w.pid).sort();
 
 /** Writes the usual test layout into a transaction: one frontend routing by host and path to two backends. */
 export async function buildRoutingConfig(client: DataPlaneClient, tx: TransactionScope, opts: {

@@ -6,7 +6,7 @@ import {
   freePort, httpRequest, startEchoServer, startLocalDataPlane, waitFor,
   type EchoReply, type EchoServer, type LocalDataPlane,
 } from '@ingressfed/tests/harness';
-import type { ProcState } from '@ingressfed/dataplane/local';
+import { workerPids } from './fixtures.js';
 
 // Map files in the Data Plane API's storage and the maps HAProxy loaded from them: uploaded, named
 // by a frontend (set-var with map_beg, then use_backend %[var(...)]), and changed entry by entry at
@@ -15,7 +15,6 @@ import type { ProcState } from '@ingressfed/dataplane/local';
 interface Answer { status: number; text: string; json: unknown; headers: Headers }
 
 const MAP = 'routes.map';
-const workerPids = (s: ProcState): number[] => s.workers.map((w) => w.pid).sort();
 
 describe('dataplane: map files and runtime maps', { timeout: 120_000 }, () => {
   let dp: LocalDataPlane;

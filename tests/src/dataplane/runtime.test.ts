@@ -5,11 +5,11 @@ import {
   type EchoReply, type EchoServer, type LocalDataPlane,
 } from '@ingressfed/tests/harness';
 import type { ProcState } from '@ingressfed/dataplane/local';
+import { workerPids } from './fixtures.js';
 
 // Runtime server changes (address, port, weight, state) take effect without a reload. "No reload"
 // is read from HAProxy itself: the master's reload counter and the worker's PID from `show proc`.
 
-const workerPids = (s: ProcState): number[] => s.workers.map((w) => w.pid).sort();
 
 describe('dataplane: runtime server changes apply without a reload', { timeout: 60_000 }, () => {
   let dp: LocalDataPlane;
