@@ -1,7 +1,7 @@
 import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
-import { ANNOTATIONS, CONTROLLER, objectKey } from '@ingressfed/schemas';
+import { objectKey } from '@ingressfed/schemas';
 import {
-  SERVICE_NAME_LABEL, contentOf, endpointsRecord, ingressClassRecord, ingressRecord, isInClass, serviceRecord,
+  SERVICE_NAME_LABEL, classService, contentOf, endpointsRecord, ingressClassRecord, ingressRecord, isInClass, serviceRecord, servicesOf,
   type ClusterObjects, type DesiredRecord, type TranslateContext,
 } from './translate.js';
 
@@ -17,19 +17,6 @@ const split = (k: string): [string, string] => {
   const i = k.indexOf('/');
   return [k.slice(0, i), k.slice(i + 1)];
 };
-
-/** The Services (namespace/name) an Ingress's backends name. */
-function servicesOf(ing: V1Ingress): string[] {
-  const ns = ing.metadata?.namespace ?? 'default';
-  const backends = [ing.spec?.defaultBackend, ...(ing.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
-  return [...new Set(backends.flatMap((b) => (b?.service?.name ? [`${ns}/${b.service.name}`] : [])))];
-}
-
-/** The Service an ingressfed IngressClass names as its default backend, if any. */
-function classService(c: V1IngressClass): string[] {
-  const m = /^([a-z0-9-]+)\/([a-z0-9-]+):\d+$/.exec(c.metadata?.annotations?.[ANNOTATIONS.classDefaultBackend] ?? '');
-  return c.spec?.controller === CONTROLLER && m ? [`${m[1]}/${m[2]}`] : [];
-}
 
 export class RecordTracker {
   private readonly ingresses = new Map<string, V1Ingress>();

@@ -76,7 +76,18 @@ export function isInClass(ing: V1Ingress, classes: V1IngressClass[], only?: stri
   return classes.filter(isDefaultClass).some(ours);
 }
 
-const CLASS_DEFAULT_BACKEND = ANNOTATIONS.classDefaultBackend;
+/** The Services (namespace/name) an Ingress's backends name. */
+export function servicesOf(ing: V1Ingress): string[] {
+  const ns = ing.metadata?.namespace ?? 'default';
+  const backends = [ing.spec?.defaultBackend, ...(ing.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
+  return [...new Set(backends.flatMap((b) => (b?.service?.name ? [`${ns}/${b.service.name}`] : [])))];
+}
+
+/** The Service an ingressfed IngressClass names as its default backend, if any. */
+export function classService(c: V1IngressClass): string[] {
+  const m = /^([a-z0-9-]+)\/([a-z0-9-]+):\d+$/.exec(c.metadata?.annotations?.[ANNOTATIONS.classDefaultBackend] ?? '');
+  return c.spec?.controller === CONTROLLER && m ? [`${m[1]}/${m[2]}`] : [];
+}
 
 function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
   if (!b) return null;
@@ -246,17 +257,11 @@ export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): Des
     out.push({ key, record, content: contentOf(record) });
   };
   for (const c of objs.ingressClasses) add(objectKey(ctx.cluster, 'ingressclass', undefined, c.metadata?.name ?? ''), ingressClassRecord(c, ctx));
-  const referenced = new Set<string>();
-  for (const c of objs.ingressClasses) {
-    const m = /^([a-z0-9-]+)\/([a-z0-9-]+):\d+$/.exec(c.metadata?.annotations?.[CLASS_DEFAULT_BACKEND] ?? '');
-    if (c.spec?.controller === CONTROLLER && m) referenced.add(`${m[1]}/${m[2]}`);
-  }
+  const referenced = new Set(objs.ingressClasses.flatMap(classService));
   for (const ing of objs.ingresses) {
     if (!isInClass(ing, objs.ingressClasses, ctx.ingressClass)) continue;
-    const ns = ing.metadata?.namespace ?? 'default';
-    add(objectKey(ctx.cluster, 'ingress', ns, ing.metadata?.name ?? ''), ingressRecord(ing, ctx));
-    const backends = [ing.spec?.defaultBackend, ...(ing.spec?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.backend))];
-    for (const b of backends) if (b?.service?.name) referenced.add(`${ns}/${b.service.name}`);
+    add(objectKey(ctx.cluster, 'ingress', ing.metadata?.namespace ?? 'default', ing.metadata?.name ?? ''), ingressRecord(ing, ctx));
+    for (const svc of servicesOf(ing)) referenced.add(svc);
   }
   for (const svc of objs.services) {
     const ns = svc.metadata?.namespace ?? 'default';
