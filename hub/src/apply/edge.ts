@@ -347,8 +347,7 @@ export class EdgeApplier {
   idleWorkDue(): boolean {
     const known = this.known;
     if (!known) return false;
-    const free = this.sparesMemo?.out.free;
-    return known.maps.unsaved.size > 0 || (free !== undefined && free < this.target / 2);
+    return known.maps.unsaved.size > 0 || this.sparesMemo?.out.low === true;
   }
 
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */

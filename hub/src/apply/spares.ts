@@ -43,8 +43,8 @@ export interface SparePlan {
   moving: Map<string, string>;
   /** Every spare the edge should have. */
   spares: string[];
-  /** Spares free after this plan. */
-  free: number;
+  /** Fewer than half of the target are free after this plan: an idle edge makes more. */
+  low: boolean;
 }
 
 /**
@@ -80,11 +80,12 @@ export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: Read
   const spares = [...inventory];
   // A backend of its own is coming (a transaction, a reload): the spares are made up in the same one.
   const transaction = missing.some((b) => !aliases.has(backendKey(b.id)));
-  if (target > 0 && (free.length === 0 || (refill && free.length < target / 2) || (transaction && free.length < target))) {
+  const low = free.length < target / 2;
+  if (target > 0 && (free.length === 0 || (refill && low) || (transaction && free.length < target))) {
     let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;
     for (let more = target - free.length; more > 0; more--) spares.push(`ingressfed_spare_${n++}`);
   }
-  return { aliases, moving, spares, free: free.length };
+  return { aliases, moving, spares, low };
 }
 
 const spareNumber = (name: string): number => Number(name.slice('ingressfed_spare_'.length));
