@@ -17,6 +17,7 @@ import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js
 import { StatusPass, StatusWriter, type EdgeProgress, type StatusMemo } from './status/status.js';
 import { LeaderLease, type LeaseState } from './store/lease.js';
 import type { RedisStore } from './store/redis-store.js';
+import { Turns } from './turns.js';
 
 export type { ClusterState } from './cluster-health.js';
 export type { Drain } from './drains.js';
@@ -30,11 +31,9 @@ function recordKey(ing: IngressRecord): string {
   return k;
 }
 
-/** Ingresses whose statuses are computed per turn of the event loop. */
-const STATUS_SLICE = 1000;
 
-/** Record changes merged per slice: about 20 ms of work, so that the lease, heartbeats and API stay live. */
-const MERGE_SLICE = 1000;
+/** Records merged between checks of the turn's time (settling 64 records takes about a millisecond). */
+const MERGE_STEP = 64;
 
 export interface HubOptions {
   /** Leader lease time (default 5 s); a standby takes over within twice this after the leader dies. */
@@ -244,7 +243,7 @@ export class Hub {
 
   // ---- model --------------------------------------------------------------------------------------
 
-  private buildModel(records: Map<string, ObjectRecord>): FederatedModel {
+  private buildModel(records: ReadonlyMap<string, ObjectRecord>): FederatedModel {
     return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired() });
   }
 
@@ -276,22 +275,20 @@ export class Hub {
     for (const c of this.intake.clusterNames()) this.merge.setZone(c, this.intake.zone(c));
     for (const key of this.intake.takeChanges()) this.queued.add(key);
     const timer = this.metrics.merge.startTimer();
-    // A burst (a cluster's first records, a relist) is merged a slice at a time, the event loop free
-    // between slices; the model is published only once the burst is merged.
-    let fed = 0;
-    for (const key of this.queued) {
-      if (fed++ === MERGE_SLICE) break;
-      this.queued.delete(key);
-      this.feed(key);
-    }
+    // A burst (a cluster's first records, a relist) is merged in short turns, a few records at a
+    // time, the event loop free between turns; the model is published only once the burst is merged.
+    const turn = new Turns();
+    const fed = this.mergeSome(this.queued, (key) => this.feed(key), turn);
     // The full recompute goes on between changes, a slice at a time.
     const checking = fed === 0 && this.recompute.size > 0;
     // The model as it is (zones and expiry applied), to compare with after the slice is merged again.
     const before = checking ? this.merge.model() : undefined;
-    for (const key of checking ? this.recompute : []) {
-      if (fed++ === MERGE_SLICE) break;
-      this.recompute.delete(key);
-      this.merge.touch(key);
+    if (checking) this.mergeSome(this.recompute, (key) => this.merge.touch(key), turn);
+    if (this.queued.size > 0) {
+      // In the middle of a burst: the model is assembled once the burst is merged.
+      timer();
+      this.pending = setTimeout(() => this.rebuild(), 0);
+      return;
     }
     const model = this.merge.model();
     timer();
@@ -299,20 +296,35 @@ export class Hub {
       this.metrics.mergeDrift.inc();
       this.opts.log('error', 'the full recompute changed the model although no record changed: the incremental merge had missed a dependency; repaired', {});
     }
-    if (this.queued.size > 0 || this.recompute.size > 0) this.pending = setTimeout(() => this.rebuild(), 0);
-    // Nothing to publish in the middle of a burst, nor after a recompute slice that changed nothing.
-    if (this.queued.size > 0 || (checking && model === this.desiredState?.model)) return;
+    if (this.recompute.size > 0) this.pending = setTimeout(() => this.rebuild(), 0);
+    // Nothing to publish after a recompute slice that changed nothing.
+    if (checking && model === this.desiredState?.model) return;
     this.metrics.refused.set(this.intake.refused.size);
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
       // The records this model was merged from, as they are now (the merge keeps changing its own).
-      this.desiredState = { model, records: new Map(this.merge.records), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}` };
+      this.desiredState = { model, records: this.merge.records.snapshot(), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}` };
       this.updateModelMetrics(model);
       this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       this.statusesChanged();
       this.saveModel();
     }
     for (const e of this.edges) e.kick();
+  }
+
+  /** Takes keys from `keys` into the merge and settles them, a few at a time, until the turn is used. */
+  private mergeSome(keys: Set<string>, take: (key: string) => void, turn: Turns): number {
+    let n = 0;
+    for (const key of keys) {
+      keys.delete(key);
+      take(key);
+      if (++n % MERGE_STEP === 0) {
+        this.merge.settle();
+        if (turn.due) break;
+      }
+    }
+    this.merge.settle();
+    return n;
   }
 
   /** Hands the merge a changed record, or its last good version while it is quarantined. */
@@ -379,10 +391,10 @@ export class Hub {
       if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
       const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
-      let n = 0;
+      const turns = new Turns();
       for (const ing of this.intake.ingresses()) {
         pass.add(ing);
-        if (++n % STATUS_SLICE === 0) await new Promise((r) => setImmediate(r));
+        if (turns.due) await turns.pause();
       }
       await this.status?.sync(pass.finish());
       // Written: the same inputs need no pass (a failed write is tried again with the next one).

@@ -1,6 +1,7 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
 import { decodeStateEntry, type ClusterInfo, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
+import { Turns } from './turns.js';
 
 export interface Refusal {
   key: string;
@@ -49,8 +50,12 @@ export class StateIntake {
     const iter = await kv.watch({ key: '>' });
     if (status.values === 0) this.markInitialized();
     void (async () => {
+      // Entries already received are handed over without a turn of the event loop in between: a
+      // burst (every cluster's first listing) is decoded in short turns instead.
+      const turns = new Turns();
       for await (const e of iter) {
         if (this.stopped) break;
+        if (turns.due) await turns.pause();
         const heartbeat = this.apply(e);
         if (!this.initialized && (e.isUpdate || e.delta === 0)) this.markInitialized();
         if (heartbeat) this.hooks.onHeartbeat?.();
@@ -138,7 +143,7 @@ export class StateIntake {
   }
 
   /** One snapshot per known cluster, of the given records (default: as received). */
-  snapshots(records?: Map<string, ObjectRecord>): ClusterSnapshot[] {
+  snapshots(records?: ReadonlyMap<string, ObjectRecord>): ClusterSnapshot[] {
     const byCluster = new Map<string, ObjectRecord[]>();
     for (const r of records?.values() ?? []) {
       const list = byCluster.get(r.cluster);

@@ -42,6 +42,16 @@ export class HubMetrics {
     },
   });
 
+  readonly memory = new Gauge({
+    name: 'ingressfed_memory_bytes', help: 'Memory of the hub process: resident, heap used, heap total', labelNames: ['kind'], registers: [this.registry],
+    collect: () => {
+      const m = process.memoryUsage();
+      this.memory.set({ kind: 'resident' }, m.rss);
+      this.memory.set({ kind: 'heap_used' }, m.heapUsed);
+      this.memory.set({ kind: 'heap_total' }, m.heapTotal);
+    },
+  });
+
   constructor() {
     this.loop.enable();
   }

@@ -58,7 +58,7 @@ export class Quarantine {
    * What to report per Ingress (key `cluster/namespace/name`): a quarantined Ingress itself, and the
    * Ingresses of the same cluster and namespace that use a quarantined Service or its endpoints.
    */
-  byIngress(records: Map<string, ObjectRecord>): Map<string, QuarantinedRecord[]> {
+  byIngress(records: ReadonlyMap<string, ObjectRecord>): Map<string, QuarantinedRecord[]> {
     const out = new Map<string, QuarantinedRecord[]>();
     const add = (k: string, e: QuarantinedRecord): void => void out.set(k, [...(out.get(k) ?? []), e]);
     for (const e of this.entries.values()) {

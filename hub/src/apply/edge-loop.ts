@@ -7,7 +7,7 @@ import { ApplyTimeoutError, RefusedConfigError, classifyApplyError, type ApplyEr
 /** The hub's desired state: what every edge should serve. */
 export interface Desired extends ApplyInput {
   /** The records the model was merged from (quarantined keys at their last good version). */
-  records: Map<string, ObjectRecord>;
+  records: ReadonlyMap<string, ObjectRecord>;
   /** The Ingress records and quarantine it was merged from, as versions (see Hub.statusesChanged). */
   ingressVersion?: string;
 }

@@ -10,6 +10,7 @@ import { readSlots, sameSlots, slotAt, syncSlots, type SlotRecord } from './slot
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
 import { MapSync, readEntries, readMaps, type MapState } from './maps.js';
 import { formatStamp, parseStamp } from './stamp.js';
+import { Turns } from '../turns.js';
 
 export interface EdgeConfig extends EdgeTarget {
   url: string;
@@ -311,6 +312,7 @@ export class EdgeApplier {
     const frontend = frontendObject(plan, this.edge, state.maps.files);
     const feHash = frontendHash(frontend);
     const backends: PlannedObject[] = [];
+    const turns = new Turns();
     for (const b of plan.backends) {
       const hit = this.hashes.get(b.slots);
       if (hit && hit.checked === b.checked && hit.health === b.health && b.slots.length > 0) {
@@ -321,7 +323,7 @@ export class EdgeApplier {
       if (b.slots.length > 0) this.hashes.set(b.slots, { checked: b.checked, health: b.health, hash });
       backends.push({ planned: b, hash });
       // Hashing is the costly part of a plan from scratch.
-      if (backends.length % 250 === 0) await new Promise((r) => setImmediate(r));
+      if (turns.due) await turns.pause();
     }
     return { plan, frontend, frontendHash: feHash, backends };
   }
@@ -411,7 +413,9 @@ export class EdgeApplier {
       next.runtime.delete(n);
       next.diverged.delete(n);
     }
+    const turns = new Turns();
     for (const b of written.backends) {
+      if (turns.due) await turns.pause();
       next.backends.set(b.planned.name, b.hash);
       next.diverged.delete(b.planned.name);
       this.settled.delete(b.planned.slots);

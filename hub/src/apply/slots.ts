@@ -1,5 +1,6 @@
 import type { DataPlaneClient, RuntimeServer } from '@ingressfed/dataplane';
 import { NOT_FOUND_BACKEND, type CurrentSlots, type EdgePlan, type PlannedSlot } from '../plan/plan.js';
+import { Turns } from '../turns.js';
 
 // The slots of an edge: read from the runtime API, compared with the configuration, and set to the
 // plan through the runtime API (never a reload).
@@ -57,7 +58,9 @@ export async function readSlots(client: DataPlaneClient, state: SlotRecord, name
  */
 export async function syncSlots(client: DataPlaneClient, plan: EdgePlan, state: SlotRecord, settled: WeakSet<PlannedSlot[]>, signal?: AbortSignal): Promise<number> {
   let changes = 0;
+  const turns = new Turns();
   for (const b of plan.backends) {
+    if (turns.due) await turns.pause();
     // Planned slots the edge was brought to before, and not read or rewritten since: nothing to compare.
     if (settled.has(b.slots)) continue;
     const running = state.runtime.get(b.name);
@@ -91,8 +94,8 @@ export async function syncSlots(client: DataPlaneClient, plan: EdgePlan, state: 
   return changes;
 }
 
-export /** Whether a backend's configured servers say what its running slots are (address, port, maintenance). */
-function sameSlots(configured: Record<string, { address?: string; port?: number | null; maintenance?: string }>, running: Map<string, RuntimeServer> | undefined): boolean {
+/** Whether a backend's configured servers say what its running slots are (address, port, maintenance). */
+export function sameSlots(configured: Record<string, { address?: string; port?: number | null; maintenance?: string }>, running: Map<string, RuntimeServer> | undefined): boolean {
   for (const [name, srv] of Object.entries(configured)) {
     const rt = running?.get(name);
     if (!rt) return false;

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { buildHubApi } from '../api/server.js';
 import { loadHubConfig, type HubConfig } from '../config.js';
 import { connectHub } from '../connect.js';
+import { limitHeapGrowth } from '../heap.js';
 import type { Hub } from '../hub.js';
 
 const USAGE = `usage: ingressfed-hub --config FILE
@@ -17,6 +18,7 @@ const USAGE = `usage: ingressfed-hub --config FILE
 const values = parseCommandLine('ingressfed-hub', USAGE, { config: { type: 'string' } });
 if (!values.config) usageError('ingressfed-hub', USAGE, '--config is required');
 
+limitHeapGrowth();
 const logger = pino({ name: 'ingressfed-hub' });
 let hub: Hub;
 let cfg: HubConfig;

@@ -59,7 +59,7 @@ function randomRecord(r: () => number): { key: string; record: ObjectRecord | un
   return { key: objectKey(cluster, 'endpoints', 'default', svc), record: gone ? undefined : endpoints(cluster, svc, addrs) };
 }
 
-function snapshotsOf(records: Map<string, ObjectRecord>, zones: Map<string, string>): ClusterSnapshot[] {
+function snapshotsOf(records: ReadonlyMap<string, ObjectRecord>, zones: Map<string, string>): ClusterSnapshot[] {
   return CLUSTERS.map((c) => {
     const recs = [...records.values()].filter((x) => x.cluster === c);
     const snap = snapshot(c, zones.get(c) ?? 'none', {

@@ -1,8 +1,10 @@
 import type { EndpointsRecord, IngressClassRecord, IngressRecord, ObjectRecord, ServiceRecord } from '@ingressfed/schemas';
 import {
-  DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort, servicesNamed,
+  DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, servicesNamed,
   type Candidate, type ClusterView, type Examined, type ResolvedRoute,
 } from './parts.js';
+import { SnapshotMap } from './snapshot-map.js';
+import { SortedKeys } from './sorted.js';
 import { backendKey, ingressKey, type Backend, type BackendId, type DefaultRoute, type FederatedModel, type IngressState } from './types.js';
 
 // The federated model kept up to date one record at a time. Every record change marks what depends
@@ -36,7 +38,8 @@ const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) =
 
 export class IncrementalMerge {
   /** Every record put, by state key. */
-  readonly records = new Map<string, ObjectRecord>();
+  /** The records put so far; `records.snapshot()` keeps them as they are when a model is taken. */
+  readonly records = new SnapshotMap<ObjectRecord>();
   private readonly clusters = new Map<string, ClusterData>();
   private readonly ingressRecords = new Map<string, IngressRecord>();
   private readonly examined = new Map<string, Examined>();
@@ -71,8 +74,9 @@ export class IncrementalMerge {
   private defaultDirty = false;
 
   private out: FederatedModel | undefined;
-  private sortedRoutes: string[] | undefined;
-  private sortedBackends: string[] | undefined;
+  // Route keys (host, path, type joined by NUL, which none of them holds) sort as routes do.
+  private readonly sortedRoutes = new SortedKeys(byText);
+  private readonly sortedBackends = new SortedKeys(byText);
   private changed = { routes: true, defaultRoute: true, backends: true, conflicts: true, states: true, classes: true };
 
   /** Sets or (with undefined) removes the record of a state key. */
@@ -82,6 +86,21 @@ export class IncrementalMerge {
     if (!r || record === previous) return;
     if (record) this.records.set(key, record);
     else this.records.delete(key);
+    this.index(r, record);
+  }
+
+  /**
+   * Recomputes what depends on `key` as if its record had just arrived. Touching every key is the
+   * full recompute, in as many slices as the caller likes; with no record changed it must change
+   * nothing, so a model that changes is a merge bug found (and repaired).
+   */
+  touch(key: string): void {
+    const r = this.records.get(key);
+    if (r) this.index(r, r);
+  }
+
+  /** Files record `r` (set to `record`, or removed when undefined) and marks what depends on it. */
+  private index(r: ObjectRecord, record: ObjectRecord | undefined): void {
     const c = this.cluster(r.cluster);
     if (r.kind === 'ingressclass') {
       if (record) c.classes.set(r.name, record as IngressClassRecord);
@@ -115,18 +134,6 @@ export class IncrementalMerge {
   }
 
   /** The zone a cluster reports (endpoints without their own zone are in it). */
-  /**
-   * Recomputes what depends on `key` as if its record had just arrived. Touching every key is the
-   * full recompute, in as many slices as the caller likes; with no record changed it must change
-   * nothing, so a model that changes is a merge bug found (and repaired).
-   */
-  touch(key: string): void {
-    const r = this.records.get(key);
-    if (!r) return;
-    this.records.delete(key);
-    this.put(key, r);
-  }
-
   setZone(cluster: string, zone: string | null): void {
     const c = this.cluster(cluster);
     if (c.zone === zone) return;
@@ -143,6 +150,16 @@ export class IncrementalMerge {
 
   /** The model for the records put so far; the same object as last time when nothing changed. */
   model(): FederatedModel {
+    this.settle();
+    return this.out && !Object.values(this.changed).some(Boolean) ? this.out : this.assemble();
+  }
+
+  /**
+   * Works out what the records put since the last call change (Ingresses, routes, backends, states),
+   * without assembling a model: a burst is settled a few records at a time, and the model assembled
+   * once at its end.
+   */
+  settle(): void {
     this.flushClasses();
     for (const k of this.dirtyIngresses) this.reexamine(k);
     this.dirtyIngresses.clear();
@@ -155,7 +172,6 @@ export class IncrementalMerge {
     this.allBackendsDirty = false;
     for (const k of this.dirtyStates) this.restate(k);
     this.dirtyStates.clear();
-    return this.out && !Object.values(this.changed).some(Boolean) ? this.out : this.assemble();
   }
 
   private cluster(name: string): ClusterData {
@@ -256,7 +272,8 @@ export class IncrementalMerge {
       next = resolveRoute(claimants.flatMap((ex) => m.get(ingressKey(ex.ref)) as Candidate[]));
     }
     if (old && next && same(old.route, next.route) && same(old.conflict, next.conflict)) return;
-    if (!old || !next) this.sortedRoutes = undefined;
+    if (!old && next) this.sortedRoutes.add(rk);
+    if (old && !next) this.sortedRoutes.delete(rk);
     if (next) this.resolved.set(rk, next);
     else this.resolved.delete(rk);
     this.changed.routes = true;
@@ -304,7 +321,7 @@ export class IncrementalMerge {
       if (old) {
         this.backends.delete(bk);
         removeFrom(this.byService, `${old.id.namespace}/${old.id.service}`, bk);
-        this.sortedBackends = undefined;
+        this.sortedBackends.delete(bk);
         this.changed.backends = true;
       }
       return;
@@ -322,7 +339,7 @@ export class IncrementalMerge {
     if (old && same(old, next)) return;
     if (!old) {
       addTo(this.byService, `${next.id.namespace}/${next.id.service}`, bk);
-      this.sortedBackends = undefined;
+      this.sortedBackends.add(bk);
     }
     this.backends.set(bk, next);
     this.changed.backends = true;
@@ -345,14 +362,10 @@ export class IncrementalMerge {
   private assemble(): FederatedModel {
     const prev = this.out;
     const ch = this.changed;
-    if (ch.routes || !this.sortedRoutes) {
-      this.sortedRoutes ??= [...this.resolved.keys()].sort((a, b) => routeSort(this.routeOf(a), this.routeOf(b)));
-    }
-    const routes = prev && !ch.routes ? prev.routes : this.sortedRoutes.map((rk) => this.routeOf(rk));
+    const routes = prev && !ch.routes ? prev.routes : this.sortedRoutes.keys.map((rk) => this.routeOf(rk));
     const conflicts = prev && !ch.conflicts ? prev.conflicts
-      : this.sortedRoutes.flatMap((rk) => (this.resolved.get(rk) as ResolvedRoute).conflict ?? []);
-    this.sortedBackends ??= [...this.backends.keys()].sort(byText);
-    const backends = prev && !ch.backends ? prev.backends : this.sortedBackends.map((bk) => this.backends.get(bk) as Backend);
+      : this.sortedRoutes.keys.flatMap((rk) => (this.resolved.get(rk) as ResolvedRoute).conflict ?? []);
+    const backends = prev && !ch.backends ? prev.backends : this.sortedBackends.keys.map((bk) => this.backends.get(bk) as Backend);
     const ingresses = prev && !ch.states ? prev.ingresses : new Map(this.states);
     const classProblems = prev && !ch.classes ? prev.classProblems : new Map(this.classProblems);
     this.changed = { routes: false, defaultRoute: false, backends: false, conflicts: false, states: false, classes: false };

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { routingMaps, type RoutingPlan } from './routing.js';
 import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type HealthCheck, type Route } from '../model/types.js';
+import { Turns } from '../turns.js';
 
 // Federated model → the HAProxy objects one edge should have. Pure. Every name is generated from a
 // hash of the identity it stands for; hosts and paths reach map keys only after the allowlists of
@@ -195,13 +196,13 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
   return { routing: routingOf(model, opts, memo), backends: planner.backends };
 }
 
-/** planEdge, yielding the event loop every `slice` backends (a plan from scratch at 10,000 backends takes long). */
-export async function planEdgeSliced(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots, opts: PlanOptions, memo: PlanMemo, slice = 500): Promise<EdgePlan> {
+/** planEdge in short turns of the event loop (a plan from scratch at 10,000 backends takes long). */
+export async function planEdgeSliced(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots, opts: PlanOptions, memo: PlanMemo): Promise<EdgePlan> {
   const planner = new BackendPlanner(edge, current, opts, memo);
-  let n = 0;
+  const turns = new Turns();
   for (const b of model.backends) {
     planner.add(b);
-    if (++n % slice === 0) await new Promise((r) => setImmediate(r));
+    if (turns.due) await turns.pause();
   }
   planner.addFreeSpares();
   return { routing: routingOf(model, opts, memo), backends: planner.backends };
