@@ -27,3 +27,26 @@ export class Turns {
 
 /** Milliseconds of work per turn before yielding. */
 export const TURN_BUDGET_MS = 10;
+
+/**
+ * Work written once as a generator that yields between items can run at once (`atOnce`) or in
+ * short turns of the event loop (`inTurns`).
+ */
+export type Steps<T> = Generator<void, T, void>;
+
+/** Runs `steps` to the end in this turn. */
+export function atOnce<T>(steps: Steps<T>): T {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+  }
+}
+
+/** Runs `steps` to the end, yielding the event loop whenever `turns` says the turn is used. */
+export async function inTurns<T>(steps: Steps<T>, turns = new Turns()): Promise<T> {
+  for (;;) {
+    const r = steps.next();
+    if (r.done) return r.value;
+    if (turns.due) await turns.pause();
+  }
+}

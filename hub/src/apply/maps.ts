@@ -1,6 +1,7 @@
 import { DataPlaneError, type DataPlaneClient } from '@ingressfed/dataplane';
 import type { MapPaths } from '../plan/objects.js';
 import { MAP_FILES, MAP_KINDS, diffMaps, emptyMaps, mapFileText, type MapKind, type RoutingMaps } from '../plan/routing.js';
+import { inTurns, type Steps } from '../turns.js';
 
 // The routing maps of one edge (see plan/routing.ts): stored as files in the Data Plane API's map
 // storage, which HAProxy loads at each reload, and changed at runtime entry by entry, without a
@@ -104,15 +105,16 @@ export async function saveMaps(client: DataPlaneClient, entries: RoutingMaps, un
 }
 
 /**
- * What can go live before a transaction creates new backends: `want`, except path entries naming a
+ * What can go live before a transaction creates new backends (in steps, see Steps): `want`, except path entries naming a
  * backend the edge does not have yet (such a key keeps its current value, or stays absent), and the
  * host entries whose paths are held back (a new host waits for its paths).
  */
-export function stagedMaps(have: RoutingMaps, want: RoutingMaps, exists: (backend: string) => boolean): RoutingMaps {
+export function* stagedMaps(have: RoutingMaps, want: RoutingMaps, exists: (backend: string) => boolean): Steps<RoutingMaps> {
   const out = emptyMaps();
   const heldScopes = new Set<string>();
   for (const kind of ['exact', 'prefix'] as const) {
     for (const [k, v] of want[kind]) {
+      yield;
       if (exists(v)) out[kind].set(k, v);
       else {
         const cur = have[kind].get(k);
@@ -150,7 +152,7 @@ export class MapSync {
       return 0;
     }
     if (maps.synced === want) return 0;
-    const changes = await syncMaps(this.client, maps.entries, exists ? stagedMaps(maps.entries, want, exists) : want, maps.unsaved, signal);
+    const changes = await syncMaps(this.client, maps.entries, exists ? await inTurns(stagedMaps(maps.entries, want, exists)) : want, maps.unsaved, signal);
     if (changes > 0) this.unsavedSince ??= Date.now();
     if (!exists) maps.synced = want;
     return changes;

@@ -1,6 +1,7 @@
 import type { DataPlaneClient, RuntimeServer } from '@ingressfed/dataplane';
 import { NOT_FOUND_BACKEND, type CurrentSlots, type EdgePlan, type PlannedSlot } from '../plan/plan.js';
 import { Turns } from '../turns.js';
+import { inParallel } from './parallel.js';
 
 // The slots of an edge: read from the runtime API, compared with the configuration, and set to the
 // plan through the runtime API (never a reload).
@@ -53,11 +54,13 @@ export async function readSlots(client: DataPlaneClient, state: SlotRecord, name
  * Sets each slot's address, port and admin state where the running HAProxy differs from the plan,
  * and records what it set. The Data Plane API applies a runtime PUT's state before its address, so
  * a slot that moves is put in maint, then moved, then given its state, each in its own call: it
- * never serves at an old or placeholder address. Planned slots in `settled` were found as planned
- * before and are skipped; a backend whose slots all are as planned is added to it.
+ * never serves at an old or placeholder address. Backends are set several at a time (a first
+ * listing or a zone lost changes hundreds), each slot's calls in order. Planned slots in `settled`
+ * were found as planned before and are skipped; a backend whose slots all are as planned is added
+ * to it.
  */
 export async function syncSlots(client: DataPlaneClient, plan: EdgePlan, state: SlotRecord, settled: WeakSet<PlannedSlot[]>, signal?: AbortSignal): Promise<number> {
-  let changes = 0;
+  const work: Array<{ name: string; running: Map<string, RuntimeServer>; slots: Array<[string, RuntimeServer[]]> }> = [];
   const turns = new Turns();
   for (const b of plan.backends) {
     if (turns.due) await turns.pause();
@@ -65,33 +68,45 @@ export async function syncSlots(client: DataPlaneClient, plan: EdgePlan, state: 
     if (settled.has(b.slots)) continue;
     const running = state.runtime.get(b.name);
     if (!running) continue; // not on the edge (its structure was refused): nothing to set
-    let moved = false;
-    for (const slot of b.slots) {
+    const slots = b.slots.flatMap((slot): Array<[string, RuntimeServer[]]> => {
       const cur = running.get(slot.name);
-      if (!cur) continue;
-      const moves = slot.state !== 'maint' && (cur.address !== slot.address || cur.port !== slot.port);
-      const steps: RuntimeServer[] = [];
-      if (moves && cur.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
-      if (moves) steps.push({ address: slot.address, port: slot.port });
-      if (moves ? slot.state !== 'maint' : cur.admin_state !== slot.state) steps.push({ admin_state: slot.state });
-      for (const step of steps) {
-        signal?.throwIfAborted();
-        await client.setRuntimeServer(b.name, slot.name, step);
-        Object.assign(cur, step);
-      }
-      if (steps.length > 0) {
-        changes++;
-        moved = true;
-      }
-    }
-    if (moved) {
-      state.slots.set(b.name, new Map([...running].map(([n, s]) => [n, slotAt(s)])));
-      state.diverged.add(b.name);
-    } else {
-      settled.add(b.slots);
-    }
+      const steps = cur ? stepsTo(cur, slot) : [];
+      return steps.length > 0 ? [[slot.name, steps]] : [];
+    });
+    if (slots.length > 0) work.push({ name: b.name, running, slots });
+    else settled.add(b.slots);
   }
+  let changes = 0;
+  await inParallel(work, RUNTIME_CONCURRENCY, async ({ name, running, slots }) => {
+    try {
+      for (const [slot, steps] of slots) {
+        for (const step of steps) {
+          signal?.throwIfAborted();
+          await client.setRuntimeServer(name, slot, step);
+          Object.assign(running.get(slot) as RuntimeServer, step);
+        }
+        changes++;
+      }
+    } finally {
+      // What was set, even if not all of it: the record follows the edge.
+      state.slots.set(name, new Map([...running].map(([n, x]) => [n, slotAt(x)])));
+      state.diverged.add(name);
+    }
+  });
   return changes;
+}
+
+/** Runtime calls per edge in flight at once. */
+const RUNTIME_CONCURRENCY = 8;
+
+/** The runtime calls that bring a running slot to its plan, in order (none when it is as planned). */
+function stepsTo(cur: RuntimeServer, slot: PlannedSlot): RuntimeServer[] {
+  const moves = slot.state !== 'maint' && (cur.address !== slot.address || cur.port !== slot.port);
+  const steps: RuntimeServer[] = [];
+  if (moves && cur.admin_state !== 'maint') steps.push({ admin_state: 'maint' });
+  if (moves) steps.push({ address: slot.address, port: slot.port });
+  if (moves ? slot.state !== 'maint' : cur.admin_state !== slot.state) steps.push({ admin_state: slot.state });
+  return steps;
 }
 
 /** Whether a backend's configured servers say what its running slots are (address, port, maintenance). */

@@ -56,7 +56,14 @@ export interface SparePlan {
  */
 export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: ReadonlyMap<string, unknown>, current: Map<string, string>, target: number, refill: boolean,
   wasMoving: ReadonlyMap<string, string> = new Map()): SparePlan {
-  const byKey = new Map(model.backends.map((b) => [backendKey(b.id), b]));
+  // One pass over the model: the backends spares serve or served, and those the edge lacks.
+  const byKey = new Map<string, Backend>();
+  const lacking: Array<[string, Backend]> = [];
+  for (const b of model.backends) {
+    const key = backendKey(b.id);
+    if (current.has(key) || wasMoving.has(key)) byKey.set(key, b);
+    if (!onEdge.has(backendName(b.id))) lacking.push([key, b]);
+  }
   let aliases = current;
   const change = (): Map<string, string> => (aliases === current ? (aliases = new Map(current)) : aliases);
   // Moving until its own backend is on the edge (or it is gone).
@@ -73,13 +80,13 @@ export function planSpares(model: FederatedModel, edge: EdgeTarget, onEdge: Read
   const inventory = [...onEdge.keys()].filter((n) => SPARE_BACKEND.test(n));
   const taken = new Set([...aliases.values(), ...moving.values()]);
   const free = inventory.filter((n) => !taken.has(n)).sort(bySpareNumber);
-  const missing = model.backends.filter((b) => !aliases.has(backendKey(b.id)) && !onEdge.has(backendName(b.id)));
+  const missing = lacking.filter(([key]) => !aliases.has(key));
   if (missing.length <= free.length) {
-    for (const b of missing) if (eligible(b, model, edge)) change().set(backendKey(b.id), free.shift() as string);
+    for (const [key, b] of missing) if (eligible(b, model, edge)) change().set(key, free.shift() as string);
   }
   const spares = [...inventory];
   // A backend of its own is coming (a transaction, a reload): the spares are made up in the same one.
-  const transaction = missing.some((b) => !aliases.has(backendKey(b.id)));
+  const transaction = missing.some(([key]) => !aliases.has(key));
   const low = free.length < target / 2;
   if (target > 0 && (free.length === 0 || (refill && low) || (transaction && free.length < target))) {
     let n = Math.max(-1, ...inventory.map(spareNumber)) + 1;

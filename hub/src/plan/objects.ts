@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Schemas } from '@ingressfed/dataplane';
 import { NO_HOST_SCOPE, type MapKind } from './routing.js';
 import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
@@ -110,7 +110,7 @@ function checkedBackend(b: PlannedBackend): Partial<BackendObject> {
   };
 }
 
-export const sha = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 32);
+export const sha = (s: string): string => hash('sha256', s).slice(0, 32);
 
 /** Hash of a backend's structure: everything but slot contents (runtime state) and its stamp. */
 export function backendHash(b: BackendObject): string {

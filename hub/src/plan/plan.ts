@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { routingMaps, type RoutingPlan } from './routing.js';
+import { hash } from 'node:crypto';
+import { routingMapsSteps, type RoutingPlan } from './routing.js';
 import { backendKey, type Backend, type BackendId, type Endpoint, type FederatedModel, type HealthCheck, type Route } from '../model/types.js';
-import { Turns } from '../turns.js';
+import { Turns, atOnce, inTurns, type Steps } from '../turns.js';
 
 // Federated model → the HAProxy objects one edge should have. Pure. Every name is generated from a
 // hash of the identity it stands for; hosts and paths reach map keys only after the allowlists of
@@ -89,7 +89,7 @@ export interface EdgePlan {
 /** Every slot on the edge now: backend name → slot name → 'address:port' of its endpoint, or '' when free. */
 export type CurrentSlots = Map<string, Map<string, string>>;
 
-const hash8 = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 8);
+const hash8 = (s: string): string => hash('sha256', s).slice(0, 8);
 const slug = (s: string, n: number): string => s.replace(/[^a-z0-9-]/g, '-').slice(0, n);
 
 const names = new WeakMap<BackendId, string>();
@@ -193,7 +193,7 @@ export function planEdge(model: FederatedModel, edge: EdgeTarget, current: Curre
   const planner = new BackendPlanner(edge, current, opts, memo);
   for (const b of model.backends) planner.add(b);
   planner.addFreeSpares();
-  return { routing: routingOf(model, opts, memo), backends: planner.backends };
+  return { routing: atOnce(routingOf(model, opts, memo)), backends: planner.backends };
 }
 
 /** planEdge in short turns of the event loop (a plan from scratch at 10,000 backends takes long). */
@@ -205,12 +205,12 @@ export async function planEdgeSliced(model: FederatedModel, edge: EdgeTarget, cu
     if (turns.due) await turns.pause();
   }
   planner.addFreeSpares();
-  return { routing: routingOf(model, opts, memo), backends: planner.backends };
+  return { routing: await inTurns(routingOf(model, opts, memo), turns), backends: planner.backends };
 }
 
-function routingOf(model: FederatedModel, opts: PlanOptions, memo: PlanMemo | undefined): RoutingPlan {
+function* routingOf(model: FederatedModel, opts: PlanOptions, memo: PlanMemo | undefined): Steps<RoutingPlan> {
   const r = memo?.routing;
-  const routing = r && r.routes === model.routes && r.defaultRoute === model.defaultRoute && r.aliases === opts.aliases ? r.plan : planRouting(model, opts.aliases);
+  const routing = r && r.routes === model.routes && r.defaultRoute === model.defaultRoute && r.aliases === opts.aliases ? r.plan : yield* planRoutingSteps(model, opts.aliases);
   if (memo) memo.routing = { routes: model.routes, defaultRoute: model.defaultRoute, aliases: opts.aliases, plan: routing };
   return routing;
 }
@@ -276,8 +276,12 @@ class BackendPlanner {
 
 /** The routing maps for the model's routes (to the spares that serve some backends), and the default backend. */
 export function planRouting(model: Pick<FederatedModel, 'routes' | 'defaultRoute'>, aliases?: ReadonlyMap<string, string>): RoutingPlan {
+  return atOnce(planRoutingSteps(model, aliases));
+}
+
+function* planRoutingSteps(model: Pick<FederatedModel, 'routes' | 'defaultRoute'>, aliases?: ReadonlyMap<string, string>): Steps<RoutingPlan> {
   return {
-    maps: routingMaps(model.routes, (r) => aliases?.get(backendKey(r.backend)) ?? backendName(r.backend)),
+    maps: yield* routingMapsSteps(model.routes, (r) => aliases?.get(backendKey(r.backend)) ?? backendName(r.backend)),
     defaultBackend: model.defaultRoute ? backendName(model.defaultRoute.backend) : NOT_FOUND_BACKEND,
   };
 }

@@ -1,4 +1,5 @@
 import type { Route } from '../model/types.js';
+import { atOnce, type Steps } from '../turns.js';
 
 // Host and path routing as four HAProxy maps, so that a request costs the same at 10 routes as at
 // 10,000 (tree lookups instead of one ACL per route), and routes come and go as runtime map entries
@@ -70,9 +71,15 @@ function keysOf(r: Route): RouteKeys {
 
 /** The four maps for a set of routes; `backendOf` names the HAProxy backend of a route. */
 export function routingMaps(routes: readonly Route[], backendOf: (r: Route) => string): RoutingMaps {
+  return atOnce(routingMapsSteps(routes, backendOf));
+}
+
+/** routingMaps, a step per route (ten thousand routes are built in turns of the event loop). */
+export function* routingMapsSteps(routes: readonly Route[], backendOf: (r: Route) => string): Steps<RoutingMaps> {
   const maps = emptyMaps();
   const exactPaths = new Set<string>();
   for (const r of routes) {
+    yield;
     const k = keysOf(r);
     if (k.host) maps[k.host[0]].set(k.host[1], k.scope);
     const be = backendOf(r);

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { backendKey, type FederatedModel } from '../model/types.js';
+import { Turns } from '../turns.js';
 
 /** The model copy: a hash of routes (`host path pathType` → backend) and one of backends (→ endpoints). */
 export const MODEL_ROUTES_KEY = 'ingressfed:model:routes';
@@ -53,20 +54,28 @@ export class RedisStore {
     let delRoutes: string[] = [];
     let delBackends: string[] = [];
     if (!prev) {
+      // Ten thousand of each: keyed and serialized in short turns.
+      const turns = new Turns();
       delRoutes = ['*'];
-      for (const r of next.routes) setRoutes.push(routeField(r), backendKey(r.backend));
-      for (const b of next.backends) setBackends.push(backendKey(b.id), JSON.stringify(b.endpoints));
+      for (const r of next.routes) {
+        setRoutes.push(routeField(r), backendKey(r.backend));
+        if (turns.due) await turns.pause();
+      }
+      for (const b of next.backends) {
+        setBackends.push(backendKey(b.id), JSON.stringify(b.endpoints));
+        if (turns.due) await turns.pause();
+      }
     } else {
       // Unchanged routes and backends are the same objects from one model to the next: only the
       // others are keyed and written.
       if (prev.routes !== next.routes) {
-        const { added, removed } = changedObjects(prev.routes, next.routes);
+        const { added, removed } = await changedObjects(prev.routes, next.routes);
         for (const r of added) setRoutes.push(routeField(r), backendKey(r.backend));
         const kept = new Set(added.map(routeField));
         delRoutes = removed.map(routeField).filter((f) => !kept.has(f));
       }
       if (prev.backends !== next.backends) {
-        const { added, removed } = changedObjects(prev.backends, next.backends);
+        const { added, removed } = await changedObjects(prev.backends, next.backends);
         for (const b of added) setBackends.push(backendKey(b.id), JSON.stringify(b.endpoints));
         const kept = new Set(added.map((b) => backendKey(b.id)));
         delBackends = removed.map((b) => backendKey(b.id)).filter((k) => !kept.has(k));
@@ -110,9 +119,18 @@ export class RedisStore {
   }
 }
 
-/** The objects of `next` not in `prev`, and those of `prev` not in `next` (by identity). */
-function changedObjects<T extends object>(prev: readonly T[], next: readonly T[]): { added: T[]; removed: T[] } {
-  const before = new Set(prev);
-  const after = new Set(next);
+/** The objects of `next` not in `prev`, and those of `prev` not in `next` (by identity), in short turns. */
+async function changedObjects<T extends object>(prev: readonly T[], next: readonly T[]): Promise<{ added: T[]; removed: T[] }> {
+  const turns = new Turns();
+  const indexed = async (list: readonly T[]): Promise<Set<T>> => {
+    const set = new Set<T>();
+    for (const x of list) {
+      set.add(x);
+      if (turns.due) await turns.pause();
+    }
+    return set;
+  };
+  const before = await indexed(prev);
+  const after = await indexed(next);
   return { added: next.filter((x) => !before.has(x)), removed: prev.filter((x) => !after.has(x)) };
 }
