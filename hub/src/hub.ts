@@ -250,7 +250,9 @@ export class Hub {
   /** The desired state, with the fence and drains in force now. */
   private desiredWithLease(): Desired | undefined {
     const d = this.desiredState;
-    return d && { ...d, drained: this.drainBook.predicate(), fence: this.leaseState().fence };
+    // Records still arriving, or still being merged, count as a change now (see EdgeLoop SETTLE_MS).
+    const changedAt = this.queued.size > 0 ? Date.now() : Math.max(d?.changedAt ?? 0, this.intake.lastChangeAt);
+    return d && { ...d, drained: this.drainBook.predicate(), fence: this.leaseState().fence, changedAt };
   }
 
   /** Coalesces bursts of record changes into one pass. */
@@ -303,7 +305,7 @@ export class Hub {
     this.metrics.quarantined.set(this.quarantine.size);
     if (model !== this.desiredState?.model) {
       // The records this model was merged from, as they are now (the merge keeps changing its own).
-      this.desiredState = { model, records: this.merge.records.snapshot(), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}` };
+      this.desiredState = { model, records: this.merge.records.snapshot(), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}`, changedAt: Date.now() };
       this.updateModelMetrics(model);
       this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       this.statusesChanged();

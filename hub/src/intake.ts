@@ -40,6 +40,8 @@ export class StateIntake {
   readonly refused = new Map<string, Refusal>();
   /** Moves with every change of an Ingress record (statuses depend on nothing else of the records). */
   ingressVersion = 0;
+  /** When an object record or a cluster's info last changed (heartbeats do not count). */
+  lastChangeAt = 0;
   initialized = false;
   private stopped = false;
 
@@ -92,6 +94,7 @@ export class StateIntake {
       const gone = c?.records.get(key);
       if (gone && c?.records.delete(key)) {
         this.changes.add(key);
+        this.lastChangeAt = Date.now();
         if (gone.kind === 'ingress') this.ingressVersion++;
       }
       return false;
@@ -105,6 +108,7 @@ export class StateIntake {
     }
     this.refused.delete(key);
     const entry = d.entry;
+    if (entry.type !== 'heartbeat') this.lastChangeAt = Date.now();
     if (entry.type === 'info') this.cluster(entry.cluster).info = entry.info;
     else if (entry.type === 'heartbeat') {
       const c = this.cluster(entry.cluster);

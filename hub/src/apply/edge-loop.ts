@@ -10,6 +10,8 @@ export interface Desired extends ApplyInput {
   records: ReadonlyMap<string, ObjectRecord>;
   /** The Ingress records and quarantine it was merged from, as versions (see Hub.statusesChanged). */
   ingressVersion?: string;
+  /** When the records last changed (the model may not have caught up yet): a transaction waits until SETTLE_MS after (see deferring). */
+  changedAt?: number;
 }
 
 export interface EdgeLoopDeps {
@@ -30,6 +32,14 @@ export interface EdgeLoopDeps {
 const IDLE_MS = 5000;
 
 /**
+ * A transaction (a reload: seconds at ten thousand backends) waits until the records have not
+ * changed for this long, so that a burst of records (a cluster's first listing) goes live in one reload
+ * rather than one per part of it; runtime changes do not wait. It waits at most MAX_DEFER_MS.
+ */
+const SETTLE_MS = 300;
+const MAX_DEFER_MS = 5000;
+
+/**
  * The level-based loop of one edge: a kick marks it dirty; each pass applies the hub's current
  * desired state, never a queue of changes. Failures are classified: retryable ones back off and try
  * again, a refusal by HAProxy is handed to the hub once (to isolate its cause) and not looped on, and
@@ -45,6 +55,9 @@ export class EdgeLoop {
   private lastChangeAt = 0;
   private dirty = false;
   private retry: NodeJS.Timeout | undefined;
+  /** Since when a transaction has been put off while the model settles. */
+  private deferredSince: number | undefined;
+  private settleTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
   private stopped = false;
   private prepared = false;
@@ -144,7 +157,14 @@ export class EdgeLoop {
       const before = { model: this.applied?.model, error: this.lastError };
       try {
         if (!this.prepared) await this.prepare();
-        const out = await this.withTimeLimit((signal) => this.applier.reconcile(d, signal));
+        const input = d;
+        const defer = this.deferring(input);
+        const out = await this.withTimeLimit((signal) => this.applier.reconcile(defer ? { ...input, deferTransaction: true } : input, signal));
+        if (out.deferred) {
+          this.putOff(input, out, observed);
+          continue;
+        }
+        this.deferredSince = undefined;
         this.succeeded(d, out, startedAt, observed);
       } catch (err) {
         this.observed.unshift(...observed);
@@ -200,6 +220,28 @@ export class EdgeLoop {
     events.emit('apply', { edge: this.name, kind, version: out.version ?? null, reloadId: out.reloadId ?? null, runtimeChanges: out.runtimeChanges, mapChanges: out.mapChanges, durationMs: out.durationMs });
   }
 
+  /** Whether a transaction for `d` should wait for the model to settle (see SETTLE_MS). */
+  private deferring(d: Desired): boolean {
+    if (d.changedAt === undefined || Date.now() - d.changedAt >= SETTLE_MS) return false;
+    return this.deferredSince === undefined || Date.now() - this.deferredSince < MAX_DEFER_MS;
+  }
+
+  /**
+   * The transaction was put off: what went live at runtime did, but the edge is not at `d` (its
+   * changes stay unobserved and `applied` unchanged); the loop comes back once the model settles.
+   */
+  private putOff(d: Desired, out: ApplyOutcome, observed: number[]): void {
+    this.deferredSince ??= Date.now();
+    this.observed.unshift(...observed);
+    this.deps.metrics.applies.inc({ edge: this.name, kind: 'deferred', result: 'ok' });
+    if (out.runtimeChanges + out.mapChanges > 0) this.lastChangeAt = Date.now();
+    if (this.settleTimer) clearTimeout(this.settleTimer);
+    this.settleTimer = setTimeout(() => {
+      this.settleTimer = undefined;
+      this.kick();
+    }, Math.max(0, (d.changedAt ?? 0) + SETTLE_MS - Date.now()));
+  }
+
   private failed(err: Error, kind: ApplyErrorKind | 'timeout'): void {
     const { metrics, events, log } = this.deps;
     this.lastError = err.message;
@@ -222,6 +264,7 @@ export class EdgeLoop {
     this.stopped = true;
     if (this.retry) clearTimeout(this.retry);
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.settleTimer) clearTimeout(this.settleTimer);
     await this.running;
   }
 }

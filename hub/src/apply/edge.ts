@@ -32,11 +32,19 @@ export interface ApplyInput {
    * free, and map files changed at runtime are written.
    */
   idle?: boolean;
+  /**
+   * The model is still changing (a burst of records is arriving): what can go live at runtime does,
+   * and the transaction waits (the outcome says `deferred`), so that one reload takes the whole
+   * burst rather than each part of it.
+   */
+  deferTransaction?: boolean;
 }
 
 export interface ApplyOutcome {
   edge: string;
   transaction: boolean;
+  /** A transaction is needed and was put off (ApplyInput.deferTransaction): the edge is not at the plan yet. */
+  deferred?: boolean;
   reloadId: string | undefined;
   /** HAProxy's verdict on the reload of this apply's transaction, if there was one. */
   reloadStatus: string | undefined;
@@ -181,8 +189,9 @@ export class EdgeApplier {
       // included), then the routes to them; and the files the reload loads.
       runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
       mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, (b) => state.backends.has(b), signal);
-      await this.maps.save(state.maps);
       phases.end('maps');
+      if (input.deferTransaction) return this.outcome(state, started, phases, want, undefined, runtimeChanges, mapChanges, true);
+      await this.maps.save(state.maps);
       committed = await this.commit(input, state, want, changeId, signal);
       ({ state, want } = committed);
       phases.end('transaction');
@@ -193,10 +202,15 @@ export class EdgeApplier {
     // Files are written when the edge is idle, and at least every 10 s while it is not (MapSync).
     if (input.idle || this.maps.saveOverdue()) await this.maps.save(state.maps);
     phases.end('maps');
+    return this.outcome(state, started, phases, want, committed, runtimeChanges, mapChanges, false);
+  }
+
+  /** The end of an apply: the hub's record of the edge is `state`. */
+  private outcome(state: EdgeState, started: number, phases: Phases, want: PlannedStructure, committed: Committed | undefined, runtimeChanges: number, mapChanges: number, deferred: boolean): ApplyOutcome {
     this.known = state;
     this.runtime = state.runtime;
     return {
-      edge: this.edge.name, transaction: committed !== undefined, reloadId: committed?.reloadId, reloadStatus: committed?.reloadStatus,
+      edge: this.edge.name, transaction: committed !== undefined, deferred, reloadId: committed?.reloadId, reloadStatus: committed?.reloadStatus,
       version: committed?.version, runtimeChanges, mapChanges, reclaimed: committed?.reclaimed ?? 0,
       durationMs: Date.now() - started, phasesMs: phases.ms, plan: want.plan,
     };
