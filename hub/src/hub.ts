@@ -142,6 +142,7 @@ export class Hub {
   }
 
   async start(): Promise<void> {
+    this.metrics.start();
     if (this.redis) {
       await this.redis.connect();
       await this.drainBook.refresh();

@@ -35,7 +35,7 @@ export class HubMetrics {
   });
   private readonly loop = monitorEventLoopDelay({ resolution: 10 });
   readonly loopDelay = new Gauge({
-    name: 'ingressfed_event_loop_delay_seconds', help: 'Event loop delay since the hub started: p99 and max', labelNames: ['quantile'], registers: [this.registry],
+    name: 'ingressfed_event_loop_delay_seconds', help: 'Event loop delay since the hub started its work: p99 and max', labelNames: ['quantile'], registers: [this.registry],
     collect: () => {
       this.loopDelay.set({ quantile: 'p99' }, this.loop.percentile(99) / 1e9);
       this.loopDelay.set({ quantile: 'max' }, this.loop.max / 1e9);
@@ -52,7 +52,8 @@ export class HubMetrics {
     },
   });
 
-  constructor() {
+  /** Starts sampling the event loop (when the hub starts its work: loading and compiling code before does not count). */
+  start(): void {
     this.loop.enable();
   }
 

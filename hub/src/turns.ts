@@ -26,7 +26,7 @@ export class Turns {
 }
 
 /** Milliseconds of work per turn before yielding. */
-export const TURN_BUDGET_MS = 10;
+export const TURN_BUDGET_MS = 5;
 
 /**
  * Work written once as a generator that yields between items can run at once (`atOnce`) or in

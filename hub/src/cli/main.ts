@@ -36,8 +36,10 @@ try {
 stopOnSignals(() => hub.stop(), (signal) => logger.info({ signal }, 'stopping'));
 
 try {
-  await hub.start();
+  // The API's schemas are compiled before the hub starts its work, not in the middle of it.
   const api = await buildHubApi(hub, cfg.api?.tokens ?? []);
+  await api.ready();
+  await hub.start();
   const address = await api.listen({ host: cfg.api?.host ?? '127.0.0.1', port: cfg.api?.port ?? 9090 });
   logger.info({ api: address }, 'started');
 } catch (err) {
