@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 // Command-line plumbing shared by every ingressfed program: options with a usage text, and a
@@ -15,6 +16,11 @@ export function parseCommandLine<const O extends NonNullable<ParseArgsConfig['op
   } catch (err) {
     return usageError(program, usage, (err as Error).message);
   }
+}
+
+/** A secret read from a file (its first line, without the line end): secrets never go on a command line. */
+export function readSecret(path: string): string {
+  return (readFileSync(path, 'utf8').split(/\r?\n/)[0] ?? '').trim();
 }
 
 /** Reports a command-line problem with the usage text and exits 2. */

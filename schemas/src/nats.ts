@@ -2,36 +2,57 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { Backoff } from './backoff.js';
 
 export interface NatsTarget {
   url: string;
   user?: string;
   password?: string;
   name: string;
+  /** Where replies and watches are delivered (a spoke's permissions confine it to its own, see nats-auth.ts). */
+  inboxPrefix?: string;
 }
 
 /** Connects for ever: reconnects without limit (RELIABILITY rule 6), and retries the first connect too. */
 export async function connectNats(t: NatsTarget, log: (msg: string, f?: Record<string, unknown>) => void, signal?: AbortSignal): Promise<NatsConnection> {
-  let wait = 250;
+  return untilDone(() => connect({
+    servers: t.url, name: t.name, user: t.user, pass: t.password, ...(t.inboxPrefix ? { inboxPrefix: t.inboxPrefix } : {}),
+    maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000, waitOnFirstConnect: false,
+    // Otherwise every request (each KV put) captures a stack trace up front, in case it fails:
+    // a measurable share of the hub's time when it writes ten thousand statuses.
+    noAsyncTraces: true,
+  }), (err, retryInMs) => log('cannot connect to NATS; retrying', { url: t.url, error: err.message, retryInMs }), signal);
+}
+
+/** Runs `attempt` until it succeeds, waiting (with backoff) after each failure; stops when `signal` aborts. */
+async function untilDone<T>(attempt: () => Promise<T>, onFailure: (err: Error, retryInMs: number) => void, signal?: AbortSignal): Promise<T> {
+  const backoff = new Backoff(250, 5000);
   for (;;) {
     try {
-      return await connect({
-        servers: t.url, name: t.name, user: t.user, pass: t.password,
-        maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000, waitOnFirstConnect: false,
-        // Otherwise every request (each KV put) captures a stack trace up front, in case it fails:
-        // a measurable share of the hub's time when it writes ten thousand statuses.
-        noAsyncTraces: true,
-      });
+      return await attempt();
     } catch (err) {
       if (signal?.aborted) throw err;
-      log('cannot connect to NATS; retrying', { url: t.url, error: (err as Error).message, retryInMs: wait });
+      const wait = backoff.fail();
+      onFailure(err as Error, wait);
       await new Promise((r) => setTimeout(r, wait));
-      wait = Math.min(wait * 2, 5000);
     }
   }
 }
 
-/** Opens a KV bucket, creating it when missing (history 1: only the latest value of a key matters). */
+/**
+ * Opens a bucket the hub created, as a spoke does: a spoke may not create buckets, nor read any key
+ * but its own, so the bucket is known to exist once a direct get of one of its own keys (`probeKey`)
+ * answers; until then (the hub has not run yet) it waits.
+ */
+export async function openExistingBucket(nc: NatsConnection, name: string, probeKey: string, log: (msg: string, f?: Record<string, unknown>) => void, signal?: AbortSignal): Promise<KV> {
+  // Direct gets name the key in the request subject, where the server's permissions can see it.
+  const kv = await new Kvm(jetstream(nc)).open(name, { allow_direct: true });
+  await untilDone(() => kv.get(probeKey), (err, retryInMs) => log(`cannot read the ${name} bucket (the hub creates it); retrying`, { error: err.message, retryInMs }), signal);
+  return kv;
+}
+
+/** Opens a KV bucket, creating it when missing (the hub) (history 1: only the latest value of a key matters). */
 export function openBucket(nc: NatsConnection, name: string): Promise<KV> {
   return new Kvm(jetstream(nc)).create(name, { history: 1 });
 }
+export { natsAuthConfig, natsAuthFor, newPassword, spokeInboxPrefix, spokePermissions, spokeUser, type NatsAuth, type NatsIdentity, type SubjectPermissions } from './nats-auth.js';

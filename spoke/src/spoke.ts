@@ -7,7 +7,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
 import { SupervisedInformer } from './informers.js';
-import { connectNats, openBucket } from '@ingressfed/schemas/nats';
+import { connectNats, openExistingBucket, spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import { StatePublisher } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
 import { RecordTracker } from './tracker.js';
@@ -71,9 +71,11 @@ export class Spoke {
 
   async start(): Promise<void> {
     const { opts } = this;
-    this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}` },
-      (msg, f) => opts.log('warn', msg, f), this.abort.signal);
-    this.kv = await openBucket(this.nc, STATE_BUCKET);
+    const warn = (msg: string, f?: Record<string, unknown>): void => opts.log('warn', msg, f);
+    this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}`, inboxPrefix: spokeInboxPrefix(opts.cluster) },
+      warn, this.abort.signal);
+    // The hub creates the buckets; a spoke opens them and touches only its own keys.
+    this.kv = await openExistingBucket(this.nc, STATE_BUCKET, infoKey(opts.cluster), warn, this.abort.signal);
     this.publisher = new StatePublisher(this.kv, opts.cluster);
     const existing = await this.publisher.loadExisting();
     opts.log('info', 'connected to NATS', { url: opts.natsUrl, existingRecords: existing, epoch: this.epoch });
@@ -113,7 +115,7 @@ export class Spoke {
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
     const ingresses = this.informers.ingresses;
     this.statusWriter = new IngressStatusWriter({
-      cluster: opts.cluster, kv: await openBucket(this.nc, STATUS_BUCKET), networking: net, core,
+      cluster: opts.cluster, kv: await openExistingBucket(this.nc, STATUS_BUCKET, infoKey(opts.cluster), warn, this.abort.signal), networking: net, core,
       ingress: (ns, name) => ingresses.get(name, ns),
       log: (l, m, f) => opts.log(l, m, f),
     });

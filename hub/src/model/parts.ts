@@ -1,4 +1,4 @@
-import { ANNOTATIONS, CONTROLLER, hostProblem, pathProblem, type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
+import { ANNOTATIONS, CONTROLLER, hostProblem, isDnsLabel, pathProblem, type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
   type Backend, type BackendId, type Conflict, type Endpoint, type FailoverPolicy, type HealthCheck, type IngressRef, type IngressState, type PathType, type Route,
@@ -14,7 +14,6 @@ const HEALTH_PATH_ANNOTATION = ANNOTATIONS.healthCheckPath;
 const HEALTH_INTERVAL_ANNOTATION = ANNOTATIONS.healthCheckInterval;
 const KNOWN_ANNOTATIONS = new Set<string>([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION]);
 export const DEFAULT_HEALTH: HealthCheck = { path: undefined, intervalMs: 1000 };
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Code-unit order: deterministic, and much cheaper than localeCompare at ten thousand routes. */
 export const byText = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -49,7 +48,7 @@ export function parseFailover(value: string | undefined): FailoverPolicy | strin
   if (value === undefined || value === 'zone') return { kind: 'zone' };
   if (value === 'none') return { kind: 'none' };
   const order = value.split(',').map((s) => s.trim());
-  if (order.length > 0 && order.every((c) => DNS_LABEL.test(c)) && new Set(order).size === order.length) {
+  if (order.length > 0 && order.every(isDnsLabel) && new Set(order).size === order.length) {
     return { kind: 'clusters', order };
   }
   return `annotation ${FAILOVER_ANNOTATION}: '${value.slice(0, 80)}' is not zone, none or a comma-separated list of distinct cluster names`;

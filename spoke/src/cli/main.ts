@@ -1,6 +1,6 @@
 // ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
 import { isDnsLabel, isDnsSubdomain, isZoneName } from '@ingressfed/schemas';
-import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
+import { parseCommandLine, readSecret, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { Spoke } from '../spoke.js';
 
@@ -11,7 +11,8 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --region REGION           optional region
   --nats URL                NATS server (env INGRESSFED_NATS_URL)
   --nats-user USER          NATS user (env INGRESSFED_NATS_USER)
-  --nats-password PASS      NATS password (env INGRESSFED_NATS_PASSWORD)
+  --nats-password-file F    file holding the NATS password (or env INGRESSFED_NATS_PASSWORD;
+                            never on the command line, which every user can read in ps)
   --kubeconfig PATH         kubeconfig of the cluster (env KUBECONFIG)
   --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod); a Service can override it
                             with the annotation ingressfed.io/endpoint-mode
@@ -29,7 +30,7 @@ function fail(msg: string): never {
 
 const values = parseCommandLine('ingressfed-spoke', USAGE, {
   cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
-      'nats-user': { type: 'string' }, 'nats-password': { type: 'string' }, kubeconfig: { type: 'string' },
+      'nats-user': { type: 'string' }, 'nats-password-file': { type: 'string' }, kubeconfig: { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
@@ -51,11 +52,21 @@ if (!Number.isInteger(heartbeat) || heartbeat < 100) fail('--heartbeat-interval 
 const emptyGrace = Number(values['empty-list-grace']);
 if (!Number.isInteger(emptyGrace) || emptyGrace < 0) fail('--empty-list-grace must be a number of milliseconds');
 
+const passwordFile = values['nats-password-file'];
+let natsPassword = process.env.INGRESSFED_NATS_PASSWORD;
+if (passwordFile !== undefined) {
+  try {
+    natsPassword = readSecret(passwordFile);
+  } catch (err) {
+    fail(`--nats-password-file: ${(err as Error).message}`);
+  }
+}
+
 const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
 const spoke = new Spoke({
   cluster, zone, region: values.region, endpointMode: mode, ingressClass, watchNodes: values['watch-nodes'], kubeconfigPath: kubeconfig, natsUrl: nats,
   natsUser: values['nats-user'] ?? process.env.INGRESSFED_NATS_USER,
-  natsPassword: values['nats-password'] ?? process.env.INGRESSFED_NATS_PASSWORD,
+  natsPassword,
   heartbeatIntervalMs: heartbeat,
   emptyListGraceMs: emptyGrace,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),

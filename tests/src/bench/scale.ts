@@ -10,7 +10,6 @@ import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { connect } from '@nats-io/transport-node';
 import type { KV } from '@nats-io/kv';
 import { EdgeApplier, IncrementalMerge } from '@ingressfed/hub';
 import { SCHEMA_VERSION, STATE_BUCKET, decodeStateEntry, heartbeatKey, infoKey, objectKey, type ObjectRecord } from '@ingressfed/schemas';
@@ -132,13 +131,14 @@ const edgePort = await freePort();
 const smallPort = await freePort();
 const edge = { name: 'edge-a', url: dp.url, username: dp.username, password: dp.password, zone: 'zone-a', bindAddress: '127.0.0.1', bindPort: edgePort, publicAddress: '127.0.0.1' };
 writeFileSync(join(work.path, 'hub.json'), JSON.stringify({
-  nats: { url: nats.url }, redis: { url: redis.url }, edges: [edge], api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'bench', token, role: 'read' }] },
+  nats: { url: nats.url, user: nats.auth.hub.user, password: nats.auth.hub.password }, redis: { url: redis.url }, edges: [edge], api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'bench', token, role: 'read' }] },
 }));
 const hub = new ManagedProcess('ingressfed-hub', process.execPath, [
   ...(values['hub-node-args'] ?? '').split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), HUB_BIN, '--config', join(work.path, 'hub.json'),
 ], { logFile: join(work.path, 'hub.log') });
 const apiUrl = `http://127.0.0.1:${apiPort}`;
-const nc = await connect({ servers: nats.url });
+// The records spokes would write, written here as the hub's identity (one connection for every cluster).
+const nc = await nats.connectAsHub();
 const results: Record<string, unknown> = { clusters: C, ingressesPerCluster: N, endpointsPerIngress: E };
 let heartbeats: NodeJS.Timeout | undefined;
 try {

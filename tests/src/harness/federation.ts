@@ -5,7 +5,7 @@ import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
 import { startKubeApi, type KubeCluster } from './kube.js';
-import { startNats, type NatsServer } from './nats.js';
+import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { freePort } from './ports.js';
 
 export interface FederationOptions {
@@ -67,7 +67,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     if (logs.length > 5000) logs.splice(0, 1000);
     opts.log?.(line);
   };
-  const nats = await startNats();
+  const nats = await startNats({ clusters: [...new Set([...opts.clusters.map((c) => c.name), ...TEST_CLUSTERS])] });
   const redis = opts.redis ? await startRedis() : undefined;
   let api: HubApi | undefined;
   const serveApi = async (hub: Hub): Promise<{ api: HubApi | undefined; url: string | undefined }> => {
@@ -85,6 +85,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     if (!c) throw new Error(`no cluster ${name}`);
     return new Spoke({
       cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
+      natsUser: nats.spoke(name).user, natsPassword: nats.spoke(name).password,
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`),
     });
   };
@@ -108,7 +109,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       await c.spoke.start();
     }
     let hubs = 0;
-    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
+    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
     fed.hub = await makeHub();
     await fed.hub.start();
     ({ api, url: fed.apiUrl } = await serveApi(fed.hub));

@@ -3,7 +3,6 @@ import { connect as tcpConnect } from 'node:net';
 import { describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { connect } from '@nats-io/transport-node';
 import { Redis } from 'ioredis';
 import { httpRequest, startEchoServer, startNats, startRedis, waitFor, type EchoReply } from './index.js';
 
@@ -17,7 +16,7 @@ describe('harness: real servers on loopback, started and stopped by the tests', 
   it('starts nats-server with JetStream: a KV bucket stores and returns a value', async () => {
     const nats = await startNats();
     try {
-      const nc = await connect({ servers: nats.url });
+      const nc = await nats.connectAsHub();
       const kv = await new Kvm(jetstream(nc)).create('harness_check');
       await kv.put('a.b', 'hello');
       assert.equal((await kv.get('a.b'))?.string(), 'hello');

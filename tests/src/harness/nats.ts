@@ -1,3 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
+import { natsAuthConfig, natsAuthFor, openBucket, spokeInboxPrefix, type NatsAuth, type NatsIdentity } from '@ingressfed/schemas/nats';
 import { ManagedProcess } from './process.js';
 import { freePort } from './ports.js';
 import { tempDir } from './tmp.js';
@@ -6,25 +11,60 @@ export interface NatsServer {
   url: string;
   port: number;
   storeDir: string;
+  /** Every identity the server knows: the hub's and one per cluster (see schemas/src/nats-auth.ts). */
+  auth: NatsAuth;
   process: ManagedProcess;
+  /** The credentials of a cluster's spoke. */
+  spoke(cluster: string): NatsIdentity;
+  /** A raw connection as the hub (every key of every bucket). */
+  connectAsHub(): Promise<NatsConnection>;
+  /** A raw connection as a cluster's spoke, with its inbox prefix: what an attacker holding its credentials gets. */
+  connectAsSpoke(cluster: string): Promise<NatsConnection>;
   stop(): Promise<void>;
 }
 
-/** A real nats-server with JetStream on a free loopback port and a temporary store. */
-export async function startNats(opts: { port?: number; storeDir?: string } = {}): Promise<NatsServer> {
+/** Clusters the harness's NATS knows unless told otherwise. */
+export const TEST_CLUSTERS = ['alpha', 'beta', 'gamma'];
+
+/**
+ * A real nats-server with JetStream on a free loopback port and a temporary store, with the
+ * authorization ingressfed-nats-auth generates: no anonymous connections, one identity per cluster.
+ * The buckets are created as the hub creates them (spokes only open them), unless `buckets: false`.
+ */
+export async function startNats(opts: { port?: number; storeDir?: string; clusters?: readonly string[]; buckets?: boolean } = {}): Promise<NatsServer> {
   const port = opts.port ?? (await freePort());
-  const dir = opts.storeDir ? undefined : tempDir('nats');
-  const storeDir = opts.storeDir ?? (dir as { path: string }).path;
-  const proc = new ManagedProcess('nats-server', 'nats-server', ['-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]);
+  const dir = tempDir('nats');
+  const storeDir = opts.storeDir ?? join(dir.path, 'store');
+  const auth = natsAuthFor(opts.clusters ?? TEST_CLUSTERS);
+  const conf = join(dir.path, 'auth.conf');
+  writeFileSync(conf, natsAuthConfig(auth), { mode: 0o600 });
+  const proc = new ManagedProcess('nats-server', 'nats-server', ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]);
   await proc.waitForLine(/Server is ready/);
+  const url = `nats://127.0.0.1:${port}`;
+  const spoke = (cluster: string): NatsIdentity => {
+    const id = auth.clusters[cluster];
+    if (!id) throw new Error(`the test NATS has no identity for cluster '${cluster}'`);
+    return id;
+  };
+  const connectAsHub = (): Promise<NatsConnection> => connect({ servers: url, user: auth.hub.user, pass: auth.hub.password });
+  if (opts.buckets !== false) {
+    const nc = await connectAsHub();
+    await openBucket(nc, STATE_BUCKET);
+    await openBucket(nc, STATUS_BUCKET);
+    await nc.close();
+  }
   return {
-    url: `nats://127.0.0.1:${port}`,
+    url,
     port,
     storeDir,
+    auth,
     process: proc,
+    spoke,
+    connectAsHub,
+    connectAsSpoke: (cluster) => connect({ servers: url, user: spoke(cluster).user, pass: spoke(cluster).password, inboxPrefix: spokeInboxPrefix(cluster) }),
     async stop() {
       await proc.stop();
-      dir?.remove();
+      dir.remove();
     },
   };
 }

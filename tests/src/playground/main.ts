@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
 import { startControlServer } from './control-server.js';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
+import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import {
   EchoFleet, ManagedProcess, freePort, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
   type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer,
@@ -85,12 +86,12 @@ const node = process.execPath;
 const say = (s: string): void => void process.stdout.write(`${s}\n`);
 
 try {
-  nats = await startNats();
+  nats = await startNats({ clusters: clusterArgs.map((c) => c.name) });
   redis = await startRedis();
   dp = await startLocalDataPlane({ reloadDelaySeconds: 0.5 });
   say(`NATS ${nats.url}, Redis ${redis.url}, Data Plane API ${dp.url}/v3`);
 
-  const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string }> = {};
+  const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string; nats: { user: string; password: string } }> = {};
   for (const c of clusterArgs) {
     const kube = await startKubeApi(c.name);
     kubes.set(c.name, kube);
@@ -102,7 +103,7 @@ try {
       const r = await kube.kubectl(['create', '-f', join(c.dir, f)]);
       if (r.code !== 0) throw new Error(`kubectl create -f ${join(c.dir, f)} in cluster ${c.name}: ${r.stderr.trim()}`);
     }
-    clusters[c.name] = { zone: c.zone, kubeconfig, manifests: c.dir };
+    clusters[c.name] = { zone: c.zone, kubeconfig, manifests: c.dir, nats: nats.spoke(c.name) };
     say(`cluster ${c.name} (${c.zone}): ${files.length} manifest files, kubeconfig ${kubeconfig}`);
   }
 
@@ -111,7 +112,7 @@ try {
   const adminToken = randomBytes(16).toString('hex');
   const hubConfig = join(out, 'hub.json');
   writeFileSync(hubConfig, JSON.stringify({
-    nats: { url: nats.url },
+    nats: { url: nats.url, user: nats.auth.hub.user, password: nats.auth.hub.password },
     redis: { url: redis.url },
     api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'playground-read', token: readToken, role: 'read' }, { name: 'playground-admin', token: adminToken, role: 'admin' }] },
     edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, publicAddress: '127.0.0.1' }],
@@ -122,7 +123,11 @@ try {
     const spoke = new ManagedProcess(`ingressfed-spoke ${c.name}`, node, [
       join(ROOT, 'spoke/bin/ingressfed-spoke.mjs'), '--cluster', c.name, '--zone', c.zone, '--nats', nats.url,
       '--kubeconfig', clusters[c.name]?.kubeconfig as string,
-    ], { logFile: join(logs, `spoke-${c.name}.log`) });
+    ], {
+      logFile: join(logs, `spoke-${c.name}.log`),
+      // Secrets go through the environment, never the command line (which `ps` shows).
+      env: { ...process.env, INGRESSFED_NATS_USER: nats.spoke(c.name).user, INGRESSFED_NATS_PASSWORD: nats.spoke(c.name).password },
+    });
     spokes.push(spoke);
     await spoke.waitForLine(/"msg":"started"/, 30_000);
   }
@@ -151,6 +156,9 @@ try {
   say(`hub API              ${hubUrl}/api/v1/   read token ${readToken} (admin token in playground.json)`);
   say(`CLI:                 INGRESSFED_SERVER=${hubUrl} INGRESSFED_TOKEN=${readToken} npx ingressfed get routes`);
   for (const [name, c] of Object.entries(clusters)) say(`kubectl, ${name}:     KUBECONFIG=${c.kubeconfig} .tools/bin/kubectl get ingress -A`);
+  for (const [name, c] of Object.entries(clusters)) {
+    say(`NATS as ${name}:      ${nats.url} user ${c.nats.user}, password in playground.json (clusters.${name}.nats), inbox prefix ${spokeInboxPrefix(name)}; may write only ${name}.* keys`);
+  }
   say(`fail a zone:         npx ingressfed-playground fail --zone ${clusterArgs[0]?.zone ?? 'zone-a'}   (then: npx ingressfed-playground recover)`);
   say(`ready ${infoFile}`);
 } catch (err) {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { STATE_BUCKET } from '@ingressfed/schemas';
 import { Spoke } from '@ingressfed/spoke';
 import { startKubeApi, startNats, waitFor, type KubeCluster, type NatsServer } from '../harness/index.js';
@@ -26,7 +26,7 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
   let spoke: Spoke;
   const logs: string[] = [];
   const newSpoke = (): Spoke => new Spoke({
-    cluster: 'alpha', zone: 'zone-a', endpointMode: 'pod', kubeconfigPath: kube.kubeconfig, natsUrl: nats.url,
+    cluster: 'alpha', zone: 'zone-a', endpointMode: 'pod', kubeconfigPath: kube.kubeconfig, natsUrl: nats.url, natsUser: nats.spoke('alpha').user, natsPassword: nats.spoke('alpha').password,
     heartbeatIntervalMs: 200, emptyListGraceMs: 1500, log: (level, msg, f) => logs.push(`${level} ${msg} ${JSON.stringify(f ?? {})}`),
   });
   const kubectl = async (args: string[], input?: string): Promise<void> => {
@@ -37,8 +37,8 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
   before(async () => {
     nats = await startNats();
     kube = await startKubeApi('alpha');
-    nc = await connect({ servers: nats.url });
-    kv = await new Kvm(jetstream(nc)).create(STATE_BUCKET, { history: 1 });
+    nc = await nats.connectAsHub();
+    kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET);
     await kubectl(['create', '-f', '-'], ingressClass());
     spoke = newSpoke();
     await spoke.start();

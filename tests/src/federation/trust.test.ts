@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
+import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
+import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
+
+// An attacker who holds one cluster's NATS credentials (alpha's) tries to change, block or read
+// another cluster's routes (beta's). NATS refuses each attempt and logs it for the operator; beta's
+// routes keep being served and the edge's configuration does not move.
+
+describe('trust: one cluster cannot change, block or read another cluster\'s routes on NATS', { timeout: 120_000 }, () => {
+  let fed: Federation;
+  let edgeUrl: string;
+  let attacker: NatsConnection;
+  const served = async (host: string): Promise<string | undefined> => {
+    const r = await httpRequest(`${edgeUrl}/`, { host });
+    return r.status === 200 ? String(r.json<EchoReply>().cluster) : undefined;
+  };
+  /** The edge's configuration version and what beta's host answers, to compare after each attempt. */
+  const untouched = async (version: number): Promise<void> => {
+    await fed.hub.idle();
+    assert.equal(await fed.edges[0]?.dp.client.getVersion(), version, 'the edge configuration did not change');
+    assert.equal(await served('beta.example.com'), 'beta', "beta's route is still served by beta");
+    assert.equal(fed.hub.intake.refused.size, 0, 'nothing forged reached the hub');
+  };
+  /** nats-server logged the refusal for the operator, naming the identity and the subject. */
+  const logged = (kind: 'Publish' | 'Subscription', subject: string): Promise<string> =>
+    fed.nats.process.waitForLine(new RegExp(`${kind} Violation.*"spoke-alpha".*${subject.replace(/[$.>*]/g, (c) => `\\${c}`)}`), 10_000);
+
+  before(async () => {
+    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+    edgeUrl = fed.edges[0]?.url as string;
+    for (const [c, addr] of [['alpha', '127.0.30.1'], ['beta', '127.0.40.1']] as const) {
+      await fed.kubectl(c, ['create', '-f', '-'], ingressClass());
+      // A Service of its own in each cluster (one name in both would be one backend spanning both).
+      await fed.kubectl(c, ['create', '-f', '-'], service(`${c}-web`));
+      await fed.kubectl(c, ['create', '-f', '-'], endpointSlice(`${c}-web`, [{ address: addr }]));
+      await fed.kubectl(c, ['create', '-f', '-'], ingress('web', [{ host: `${c}.example.com`, paths: [{ path: '/', service: `${c}-web` }] }]));
+    }
+    await waitFor('both hosts served', async () => (await served('alpha.example.com')) === 'alpha' && (await served('beta.example.com')) === 'beta', { timeoutMs: 20_000 });
+    attacker = await fed.nats.connectAsSpoke('alpha');
+  });
+
+  after(async () => {
+    await attacker?.close().catch(() => undefined);
+    await fed?.stop();
+  });
+
+  it('refuses connections without credentials, and with a wrong password', async () => {
+    await assert.rejects(connect({ servers: fed.nats.url, reconnect: false }), /Authorization Violation/i);
+    await assert.rejects(connect({ servers: fed.nats.url, user: 'spoke-beta', pass: 'guessed', reconnect: false }), /Authorization Violation/i);
+  });
+
+  it("refuses alpha's identity writing or deleting beta's keys; beta's routes are untouched", async () => {
+    await fed.hub.idle();
+    const version = await fed.edges[0]?.dp.client.getVersion() as number;
+    const kv = await new Kvm(jetstream(attacker)).open(STATE_BUCKET, { allow_direct: true });
+    const forged = { cluster: 'beta', kind: 'ingress', name: 'web', namespace: 'default' };
+    await assert.rejects(kv.put('beta.ingress.default.takeover', JSON.stringify(forged)), /permissions violation/i);
+    await logged('Publish', '$KV.ingressfed_state.beta.ingress.default.takeover');
+    await assert.rejects(kv.delete('beta.endpoints.default.beta-web'), /permissions violation/i);
+    await logged('Publish', '$KV.ingressfed_state.beta.endpoints.default.beta-web');
+    await untouched(version);
+    // Its own keys it may write.
+    await kv.put('alpha.probe', 'x');
+    await kv.delete('alpha.probe');
+  });
+
+  it("refuses alpha's identity reading beta's records, by key, by watch, or from anyone's inbox", async () => {
+    const kv = await new Kvm(jetstream(attacker)).open(STATE_BUCKET, { allow_direct: true });
+    await assert.rejects(kv.get('beta.ingress.default.web'), /permissions violation/i);
+    await assert.rejects((async () => {
+      const w = await kv.watch({ key: 'beta.>' });
+      for await (const e of w) return e;
+      return undefined;
+    })(), /permissions violation/i);
+    // Reading beta's status, or every record as the hub's watch delivers them.
+    const status = await new Kvm(jetstream(attacker)).open(STATUS_BUCKET, { allow_direct: true });
+    await assert.rejects(status.get('beta.ingress.default.web'), /permissions violation/i);
+    for (const subject of ['_INBOX.>', '$KV.ingressfed_state.>', '_INBOX_beta.>']) {
+      const sub = attacker.subscribe(subject);
+      await assert.rejects((async () => {
+        for await (const m of sub) return m;
+        return undefined;
+      })(), /permissions violation/i, `subscribing to ${subject}`);
+      await logged('Subscription', subject);
+    }
+    // Its own keys it may read.
+    assert.ok(await kv.get('alpha._info'));
+  });
+
+  it("refuses alpha's identity deleting or reconfiguring the buckets, which would block every cluster", async () => {
+    const version = await fed.edges[0]?.dp.client.getVersion() as number;
+    const jsm = await jetstreamManager(attacker, { checkAPI: false });
+    await assert.rejects(jsm.streams.delete(`KV_${STATE_BUCKET}`), /permissions violation/i);
+    await assert.rejects(jsm.streams.purge(`KV_${STATE_BUCKET}`), /permissions violation/i);
+    await assert.rejects(new Kvm(jetstream(attacker)).create('ingressfed_rogue'), /permissions violation/i);
+    await untouched(version);
+    assert.equal(await served('alpha.example.com'), 'alpha');
+  });
+});
