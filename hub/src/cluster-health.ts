@@ -28,7 +28,7 @@ export class ClusterHealth {
   ) {}
 
   list(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
-    return this.intake.clusterNames().map((name) => ({ name, state: this.states.get(name) ?? 'live', heartbeatAgeMs: this.intake.heartbeatAge(name) }));
+    return this.intake.clusterNames().map((name) => ({ name, state: this.states.get(name) ?? 'stale', heartbeatAgeMs: this.intake.heartbeatAge(name) }));
   }
 
   expired(): Set<string> {
@@ -43,9 +43,11 @@ export class ClusterHealth {
     const counts = new Map<ClusterState, number>([['live', 0], ['stale', 0], ['expired', 0]]);
     for (const name of this.intake.clusterNames()) {
       const age = this.intake.heartbeatAge(name);
-      const state: ClusterState = age === undefined || age <= staleAfter ? 'live'
+      // A cluster that never sent a heartbeat is not known to be live (its records may be forged or
+      // left over): stale until one arrives. Its records are still merged, as a stale cluster's are.
+      const state: ClusterState = age === undefined ? 'stale' : age <= staleAfter ? 'live'
         : expireAfter !== undefined && age > expireAfter ? 'expired' : 'stale';
-      const before = this.states.get(name) ?? 'live';
+      const before = this.states.get(name) ?? 'stale';
       if (state !== before) {
         this.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before });
         this.events.emit('cluster', { cluster: name, state, was: before });

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
 import type { ApiToken } from './api/server.js';
 import type { EdgeConfig } from './apply/edge.js';
+import { cidrProblem } from './model/endpoint-policy.js';
 
 export interface HubConfig {
   nats: { url: string; user?: string; password?: string };
@@ -16,6 +17,10 @@ export interface HubConfig {
   fullRecomputeIntervalMs?: number;
   staleAfterMs?: number;
   expireAfterMs?: number;
+  /** The federation's clusters; entries of any other are refused (default: whatever NATS lets write). */
+  clusters?: string[];
+  /** Endpoint CIDRs a cluster (or every cluster, `*`) may use although refused by default (loopback, link-local…). */
+  allowedEndpointCidrs?: Record<string, string[]>;
 }
 
 /** Reads and checks the hub configuration file; every problem is reported with its field. */
@@ -52,6 +57,15 @@ export function loadHubConfig(path: string): HubConfig {
   for (const f of ['resyncIntervalMs', 'fullRecomputeIntervalMs', 'staleAfterMs', 'expireAfterMs', 'leaseTtlMs'] as const) {
     const v = c[f];
     if (v !== undefined && !(Number.isInteger(v) && v >= 100)) problems.push(`${f}: must be a whole number of milliseconds, at least 100`);
+  }
+  if (c.clusters !== undefined && !(Array.isArray(c.clusters) && c.clusters.every((x) => typeof x === 'string' && isDnsLabel(x)))) {
+    problems.push('clusters: must be a list of cluster names (DNS labels)');
+  }
+  for (const [cluster, cidrs] of Object.entries(c.allowedEndpointCidrs ?? {})) {
+    const at = `allowedEndpointCidrs.${cluster.slice(0, 63)}`;
+    if (cluster !== '*' && !isDnsLabel(cluster)) problems.push(`${at}: the key must be a cluster name or *`);
+    const problem = Array.isArray(cidrs) && cidrs.every((x) => typeof x === 'string') ? cidrProblem(cidrs) : 'must be a list of CIDRs';
+    if (problem) problems.push(`${at}: ${problem}`);
   }
   if (problems.length > 0) throw new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
   return c as HubConfig;

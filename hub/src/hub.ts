@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { isIP } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { STATE_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
@@ -10,7 +11,9 @@ import { ClusterHealth, type ClusterState } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { StateIntake } from './intake.js';
 import { HubMetrics } from './metrics.js';
+import { EndpointPolicy } from './model/endpoint-policy.js';
 import { IncrementalMerge } from './model/incremental.js';
+import { endpointRefusals } from './model/refusals.js';
 import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
@@ -49,6 +52,10 @@ export interface HubOptions {
   expireAfterMs?: number;
   /** Time limit of one edge apply (default 60 s). */
   applyTimeoutMs?: number;
+  /** The federation's clusters: entries of any other cluster are refused and reported (default: any cluster NATS lets write). */
+  clusters?: readonly string[];
+  /** Endpoint CIDRs a cluster (or `*`: every cluster) may use although refused by default (see EndpointPolicy). */
+  allowedEndpointCidrs?: Record<string, readonly string[]>;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -88,7 +95,8 @@ export class Hub {
   readonly events = new EventEmitter();
   readonly redis: RedisStore | undefined;
   readonly quarantine = new Quarantine();
-  private readonly merge = new IncrementalMerge();
+  private readonly endpointPolicy: EndpointPolicy;
+  private readonly merge: IncrementalMerge;
   private readonly health: ClusterHealth;
   private readonly drainBook: DrainBook;
   private readonly edges: EdgeLoop[];
@@ -107,6 +115,7 @@ export class Hub {
   private statusPending = false;
   private readonly statusMemo: StatusMemo = new Map();
   private statusInputs: unknown[] | undefined;
+  private loggedRefusals = new Set<string>();
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -116,6 +125,8 @@ export class Hub {
   constructor(private readonly opts: HubOptions, private readonly clients: HubClients) {
     this.events.setMaxListeners(1000);
     this.redis = clients.redis;
+    this.endpointPolicy = new EndpointPolicy({ allowedCidrs: opts.allowedEndpointCidrs, edgeAddresses: opts.edges.flatMap(edgeAddresses) });
+    this.merge = new IncrementalMerge(this.endpointPolicy);
     this.intake = new StateIntake({
       onChange: () => this.changed(),
       // A heartbeat changes only staleness; the model is merged again only if a cluster expired or came back.
@@ -124,6 +135,7 @@ export class Hub {
         for (const e of this.edges) e.observed.push(observedAt);
       },
       log: (l, m, f) => opts.log(l, m, f),
+      knownClusters: opts.clusters ? new Set(opts.clusters) : undefined,
     });
     this.health = new ClusterHealth(this.intake, opts, this.metrics, this.events, opts.log);
     this.drainBook = new DrainBook(clients.redis, opts.log);
@@ -245,7 +257,7 @@ export class Hub {
   // ---- model --------------------------------------------------------------------------------------
 
   private buildModel(records: ReadonlyMap<string, ObjectRecord>): FederatedModel {
-    return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired() });
+    return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired(), endpointPolicy: this.endpointPolicy });
   }
 
   /** The desired state, with the fence and drains in force now. */
@@ -360,6 +372,13 @@ export class Hub {
     const byState = new Map<string, number>([['accepted', 0], ['invalid', 0], ['conflicted', 0], ['ignored', 0]]);
     for (const st of model.ingresses.values()) byState.set(st.state, (byState.get(st.state) ?? 0) + 1);
     for (const [state, n] of byState) this.metrics.ingresses.set({ state }, n);
+    // Refused endpoints: counted per cluster, and each logged once, when it first appears.
+    const refusals = endpointRefusals(model);
+    this.metrics.refusedEndpoints.reset();
+    for (const [cluster, n] of refusals.byCluster) this.metrics.refusedEndpoints.set({ cluster }, n);
+    const lines = new Set(refusals.lines);
+    for (const line of lines) if (!this.loggedRefusals.has(line)) this.opts.log('warn', 'endpoint refused', { reason: line });
+    this.loggedRefusals = lines;
   }
 
   // ---- statuses -----------------------------------------------------------------------------------
@@ -389,11 +408,12 @@ export class Hub {
       if (!d || !this.isLeader || this.stopped) return;
       // Statuses depend on the Ingresses' states and records, and on which of them each edge has
       // applied: when none of these moved (an endpoint change, a resync), nothing is recomputed.
-      const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion,
+      const endpoints = endpointRefusals(d.model);
+      const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion, endpoints.lines.join('\n'),
         ...this.edges.flatMap((e) => [e.applied?.model.ingresses, e.applied?.ingressVersion, e.lastError])];
       if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
-      const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo);
+      const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo, endpoints.byIngress);
       const turns = new Turns();
       for (const ing of this.intake.ingresses()) {
         pass.add(ing);
@@ -498,4 +518,15 @@ export class Hub {
     this.metrics.close();
     await this.clients.close?.();
   }
+}
+
+/** The addresses of an edge that endpoints may never name: where it listens, its public address, its Data Plane API. */
+function edgeAddresses(e: EdgeConfig): string[] {
+  let api = '';
+  try {
+    api = new URL(e.url).hostname.replace(/^\[|\]$/g, '');
+  } catch {
+    // checked with the configuration
+  }
+  return [e.bindAddress, e.publicAddress, api].filter((a) => isIP(a) !== 0);
 }

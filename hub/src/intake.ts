@@ -1,5 +1,5 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { decodeStateEntry, type ClusterInfo, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { decodeStateEntry, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
 import { Turns } from './turns.js';
 
@@ -26,6 +26,8 @@ export interface IntakeHooks {
   /** Called with the spoke's observation time of every object record that arrives after start. */
   onObserved?: (observedAt: number) => void;
   log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void;
+  /** The clusters of the federation, when the hub is told them: any other cluster's entries are refused. */
+  knownClusters?: ReadonlySet<string>;
 }
 
 /**
@@ -99,7 +101,10 @@ export class StateIntake {
       }
       return false;
     }
-    const d = decodeStateEntry(key, e.value);
+    const decoded = decodeStateEntry(key, e.value);
+    const d = decoded.ok && this.hooks.knownClusters && !this.hooks.knownClusters.has(entryCluster(decoded.entry))
+      ? { ok: false as const, cluster: entryCluster(decoded.entry), reason: `cluster '${entryCluster(decoded.entry)}' is not one of the hub's clusters (configuration: clusters)` }
+      : decoded;
     if (!d.ok) {
       if (!this.refused.has(key)) this.hooks.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
       this.refused.set(key, { key, cluster: d.cluster, reason: d.reason, at: Date.now() });
@@ -181,4 +186,8 @@ export class StateIntake {
     this.stopped = true;
     this.stopWatch();
   }
+}
+
+function entryCluster(e: DecodedEntry): string {
+  return e.type === 'object' ? e.key.cluster : e.cluster;
 }

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { parseStateKey, type StateKey } from './keys.js';
 import { validators, type ClusterInfo, type Heartbeat, type ObjectRecord } from './records.js';
 
@@ -57,5 +58,9 @@ export function decodeStateEntry(key: string, value: Uint8Array): DecodeResult {
   if (r.name !== k.name || ('namespace' in r ? r.namespace : undefined) !== k.namespace) {
     return refuse('record namespace/name do not match the key');
   }
+  // The schema's patterns only shape addresses; an address HAProxy will connect to must parse as one.
+  const addresses = r.kind === 'endpoints' ? r.spec.endpoints.map((e) => e.address) : r.kind === 'service' ? r.spec.loadBalancerIngress : [];
+  const notIp = addresses.find((a) => isIP(a) === 0);
+  if (notIp !== undefined) return refuse(`'${notIp}' is not an IPv4 or IPv6 address`);
   return { ok: true, entry: { type: 'object', key: k, record: r } };
 }

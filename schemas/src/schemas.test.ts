@@ -85,4 +85,16 @@ describe('schemas: decoding state entries', () => {
       assert.match(!r.ok ? r.reason : '', re);
     }
   });
+  it('refuses endpoint addresses that only look like IP addresses, and accepts real ones', () => {
+    const endpoints = (address: string): Uint8Array => enc({
+      schema: 1, cluster: 'a', kind: 'endpoints', epoch: 'e1', observedAt: 1,
+      source: { uid: 'u-1', resourceVersion: '12', creationTimestamp: '2026-01-01T00:00:00Z' }, namespace: 'default', name: 'web',
+      spec: { endpoints: [{ address, ready: true, serving: true, terminating: false, zone: null, nodeName: null, ports: [{ name: '', port: 8080, protocol: 'TCP' }] }] },
+    });
+    for (const a of ['add', 'aaaa', '::::::::', 'dead:beef']) {
+      const r = decodeStateEntry('a.endpoints.default.web', endpoints(a));
+      assert.match(!r.ok ? r.reason : 'accepted', /is not an IPv4 or IPv6 address/, a);
+    }
+    for (const a of ['10.0.0.1', 'fd00::1', '2001:db8::8:800:200c:417a']) assert.equal(decodeStateEntry('a.endpoints.default.web', endpoints(a)).ok, true, a);
+  });
 });

@@ -119,6 +119,8 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
       drained: hub.drainList().some((d) => (d.kind === 'cluster' && d.name === name) || (d.kind === 'zone' && d.name === snap.info?.zone)),
       refused: [...hub.intake.refused.values()].filter((r) => r.cluster === name).map((r) => ({ key: r.key, reason: r.reason })),
       quarantined: quarantineView().filter((q) => q.cluster === name),
+      refusedEndpoints: (hub.currentModel()?.backends ?? []).flatMap((b) => (b.refused ?? []).filter((e) => e.cluster === name)
+        .map((e) => ({ backend: backendKey(b.id), address: e.address, port: e.port, reason: e.reason }))),
     };
   };
 

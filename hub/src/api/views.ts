@@ -49,6 +49,7 @@ export function backendView(b: Backend, edges: EdgeSnapshot[]) {
     healthCheck: { path: b.health.path ?? null, intervalMs: b.health.intervalMs },
     clustersWithoutEndpoints: b.clusters,
     servers,
+    refusedEndpoints: b.refused ?? [],
   };
 }
 

@@ -26,7 +26,8 @@ try {
   cfg = loadHubConfig(values.config);
   hub = await connectHub({
     natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
-    resyncIntervalMs: cfg.resyncIntervalMs, fullRecomputeIntervalMs: cfg.fullRecomputeIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    resyncIntervalMs: cfg.resyncIntervalMs, fullRecomputeIntervalMs: cfg.fullRecomputeIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs,
+    clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
   process.stderr.write(`ingressfed-hub: ${(err as Error).message}\n`);

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import { seededRandom as rng } from '@ingressfed/schemas/testing';
 import { endpoints, ingress, ingressClass, service, snapshot } from './fixtures.js';
+import { EndpointPolicy } from './endpoint-policy.js';
 import { IncrementalMerge } from './incremental.js';
 import { mergeClusters } from './merge.js';
 import type { ClusterSnapshot, FederatedModel } from './types.js';
@@ -82,7 +83,9 @@ describe('incremental merge', () => {
   for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
     it(`equals the full merge after every change of a random sequence (seed ${seed})`, () => {
       const r = rng(seed);
-      const inc = new IncrementalMerge();
+      // Endpoints at 10.0.1.1 are refused (as an edge's address): refusals must match too.
+      const policy = new EndpointPolicy({ edgeAddresses: ['10.0.1.1'] });
+      const inc = new IncrementalMerge(policy);
       const zones = new Map<string, string>();
       let expired = new Set<string>();
       let conflicts = 0;
@@ -105,7 +108,7 @@ describe('incremental merge', () => {
           }
         }
         const got = inc.model();
-        const want = mergeClusters(snapshotsOf(inc.records, zones), { expired });
+        const want = mergeClusters(snapshotsOf(inc.records, zones), { expired, endpointPolicy: policy });
         assert.deepEqual(normal(got), normal(want), `seed ${seed}, step ${step}`);
         conflicts += got.conflicts.length;
         routes += got.routes.length;

@@ -3,6 +3,7 @@ import {
   DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, servicesNamed,
   type Candidate, type ClusterView, type Examined, type ResolvedRoute,
 } from './parts.js';
+import type { EndpointPolicy } from './endpoint-policy.js';
 import { SnapshotMap } from './snapshot-map.js';
 import { SortedKeys } from './sorted.js';
 import { backendKey, ingressKey, type Backend, type BackendId, type DefaultRoute, type FederatedModel, type IngressState } from './types.js';
@@ -37,7 +38,8 @@ const removeFrom = <K, V>(m: Map<K, Set<V>>, k: K, v: V): void => {
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 export class IncrementalMerge {
-  /** Every record put, by state key. */
+  constructor(private readonly endpointPolicy?: EndpointPolicy) {}
+
   /** The records put so far; `records.snapshot()` keeps them as they are when a model is taken. */
   readonly records = new SnapshotMap<ObjectRecord>();
   private readonly clusters = new Map<string, ClusterData>();
@@ -335,7 +337,7 @@ export class IncrementalMerge {
     }
     const policyFrom = [...(this.namedBy.get(bk) ?? [])].map((k) => this.examined.get(k) as Examined).sort((a, b) => refOrder(a.ref, b.ref))[0];
     const views = [...clusters].sort(byText).map((c) => this.cluster(c).view);
-    const next = buildBackend(id as BackendId, policyFrom?.failover ?? { kind: 'zone' }, policyFrom?.health ?? DEFAULT_HEALTH, views, this.expired);
+    const next = buildBackend(id as BackendId, policyFrom?.failover ?? { kind: 'zone' }, policyFrom?.health ?? DEFAULT_HEALTH, views, this.expired, this.endpointPolicy);
     if (old && same(old, next)) return;
     if (!old) {
       addTo(this.byService, `${next.id.namespace}/${next.id.service}`, bk);

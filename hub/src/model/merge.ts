@@ -8,6 +8,7 @@ import {
   DEFAULT_HEALTH, backendsNamed, buildBackend, byText, classDefaults, examineIngress, finalState, olderFirst, refOrder, resolveRoute, routeKey, routeSort,
   type Candidate, type ClusterView,
 } from './parts.js';
+import type { EndpointPolicy } from './endpoint-policy.js';
 
 export { DEFAULT_HEALTH, parseFailover, parseHealth } from './parts.js';
 
@@ -32,6 +33,8 @@ export function viewOf(snap: ClusterSnapshot): ClusterView {
 export interface MergeOptions {
   /** Clusters silent past expireAfter: their endpoints leave every backend. */
   expired?: ReadonlySet<string>;
+  /** Which endpoint addresses each cluster may send the edges to (default: all). */
+  endpointPolicy?: EndpointPolicy;
 }
 
 export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions = {}): FederatedModel {
@@ -94,7 +97,7 @@ export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions =
   if (defaultRoute) routeTo(defaultRoute.backend, defaultRoute.source.cluster);
   const backends = [...routedFrom.entries()].sort(([a], [b]) => byText(a, b)).map(([key, { id, clusters }]) => {
     const policy = policyOf.get(key);
-    return buildBackend(id, policy?.failover ?? { kind: 'zone' }, policy?.health ?? DEFAULT_HEALTH, views.filter((v) => clusters.has(v.name)), opts.expired);
+    return buildBackend(id, policy?.failover ?? { kind: 'zone' }, policy?.health ?? DEFAULT_HEALTH, views.filter((v) => clusters.has(v.name)), opts.expired, opts.endpointPolicy);
   });
   return { routes, defaultRoute, backends, conflicts, ingresses, classProblems };
 }

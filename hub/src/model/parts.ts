@@ -1,8 +1,9 @@
 import { ANNOTATIONS, CONTROLLER, hostProblem, isDnsLabel, pathProblem, type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
-  type Backend, type BackendId, type Conflict, type Endpoint, type FailoverPolicy, type HealthCheck, type IngressRef, type IngressState, type PathType, type Route,
+  type Backend, type BackendId, type Conflict, type Endpoint, type FailoverPolicy, type HealthCheck, type IngressRef, type IngressState, type PathType, type RefusedEndpoint, type Route,
 } from './types.js';
+import type { EndpointPolicy } from './endpoint-policy.js';
 
 // The pure pieces the merge is made of, shared by the full merge (merge.ts) and the incremental one
 // (incremental.ts): what one Ingress declares, what one cluster contributes to one backend, and who
@@ -214,15 +215,21 @@ export function clusterEndpoints(view: ClusterView, id: BackendId): Endpoint[] |
 }
 
 /** One backend from the clusters (in name order) that route to it. */
-export function buildBackend(id: BackendId, failover: FailoverPolicy, health: HealthCheck, from: ClusterView[], expired: ReadonlySet<string> | undefined): Backend {
+export function buildBackend(id: BackendId, failover: FailoverPolicy, health: HealthCheck, from: ClusterView[], expired: ReadonlySet<string> | undefined,
+  policy?: EndpointPolicy): Backend {
   const endpoints: Endpoint[] = [];
   const clusters: string[] = [];
+  const refused: RefusedEndpoint[] = [];
   for (const view of from) {
     const eps = expired?.has(view.name) ? [] : clusterEndpoints(view, id);
     if (eps === undefined || eps.length === 0) clusters.push(view.name);
-    endpoints.push(...(eps ?? []));
+    for (const e of eps ?? []) {
+      const reason = policy?.problem(e.cluster, e.address);
+      if (reason === undefined) endpoints.push(e);
+      else refused.push({ cluster: e.cluster, address: e.address, port: e.port, reason });
+    }
   }
-  return { id, failover, health, endpoints, clusters };
+  return refused.length > 0 ? { id, failover, health, endpoints, clusters, refused } : { id, failover, health, endpoints, clusters };
 }
 
 /** One route's claims resolved: the oldest claim's backend wins; claims with another backend lose. */

@@ -70,6 +70,16 @@ export interface Backend {
   endpoints: Endpoint[];
   /** Clusters that route to this backend but have no endpoints for it (yet). */
   clusters: string[];
+  /** Endpoints the endpoint policy refused (present only when there are some). */
+  refused?: RefusedEndpoint[];
+}
+
+/** An endpoint a cluster sent that no edge may connect to (see EndpointPolicy). */
+export interface RefusedEndpoint {
+  cluster: string;
+  address: string;
+  port: number;
+  reason: string;
 }
 
 export interface Conflict {

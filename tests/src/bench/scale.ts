@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import type { KV } from '@nats-io/kv';
 import { EdgeApplier, IncrementalMerge } from '@ingressfed/hub';
+import { EndpointPolicy } from '@ingressfed/hub/internal';
 import { SCHEMA_VERSION, STATE_BUCKET, decodeStateEntry, heartbeatKey, infoKey, objectKey, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
 import { ManagedProcess, freePort, httpRequest, startLocalDataPlane, startNats, startRedis, tempDir, waitFor } from '../harness/index.js';
@@ -131,7 +132,7 @@ const edgePort = await freePort();
 const smallPort = await freePort();
 const edge = { name: 'edge-a', url: dp.url, username: dp.username, password: dp.password, zone: 'zone-a', bindAddress: '127.0.0.1', bindPort: edgePort, publicAddress: '127.0.0.1' };
 writeFileSync(join(work.path, 'hub.json'), JSON.stringify({
-  nats: { url: nats.url, user: nats.auth.hub.user, password: nats.auth.hub.password }, redis: { url: redis.url }, edges: [edge], api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'bench', token, role: 'read' }] },
+  nats: { url: nats.url, user: nats.auth.hub.user, password: nats.auth.hub.password }, redis: { url: redis.url }, edges: [edge], allowedEndpointCidrs: { '*': ['127.0.0.0/8'] }, api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'bench', token, role: 'read' }] },
 }));
 const hub = new ManagedProcess('ingressfed-hub', process.execPath, [
   ...(values['hub-node-args'] ?? '').split(' ').filter(Boolean), ...(values['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', values['cpu-prof']] : []), HUB_BIN, '--config', join(work.path, 'hub.json'),
@@ -216,7 +217,7 @@ try {
   // 4. The full recompute, timed here on the same records (the hub's merge code, in this process).
   const records = new Map<string, ObjectRecord>();
   for (const c of clusters) for (let i = 0; i < N; i++) for (const [k, r] of appRecords(c, i, addrsFor(c, i))) records.set(k, r);
-  const full = new IncrementalMerge();
+  const full = new IncrementalMerge(new EndpointPolicy({ allowedCidrs: { '*': ['127.0.0.0/8'] }, edgeAddresses: ['127.0.0.1'] }));
   for (const c of clusters) full.setZone(`c${c}`, c % 2 === 0 ? 'zone-a' : 'zone-b');
   for (const c of clusters) full.put(objectKey(`c${c}`, 'ingressclass', undefined, 'ingressfed'), { ...base(`c${c}`), kind: 'ingressclass', source: source(0), name: 'ingressfed', spec: { controller: 'ingressfed.io/hub', isDefault: true, annotations: {} } });
   const tf = performance.now();

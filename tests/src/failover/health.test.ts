@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { SCHEMA_VERSION, STATE_BUCKET, heartbeatKey, infoKey } from '@ingressfed/schemas';
 import { httpRequest, startFederation, startProber, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice } from '../kube/manifests.js';
 import { deployWeb } from './fixtures.js';
@@ -88,6 +91,24 @@ describe('failover: readiness, edges per zone, silent spokes', { timeout: 180_00
       const z = await serving(edge('zone-a'), 6);
       return z.size === 1 && z.has('zone-a');
     }, { timeoutMs: 10_000 });
+  });
+
+  it('calls a cluster that never sent a heartbeat stale, never live, until its first heartbeat', async () => {
+    // gamma's own identity writes its info and no heartbeat (a spoke that stopped at once, or a forgery).
+    const nc = await fed.nats.connectAsSpoke('gamma');
+    try {
+      const kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET, { allow_direct: true });
+      await kv.put(infoKey('gamma'), JSON.stringify({ schema: SCHEMA_VERSION, cluster: 'gamma', zone: 'zone-c', region: null, endpointMode: 'pod', spokeVersion: 'x', epoch: 'e', startedAt: Date.now() }));
+      const state = (): string | undefined => fed.hub.clusters().find((c) => c.name === 'gamma')?.state;
+      await waitFor('gamma known to the hub', () => state() !== undefined);
+      assert.equal(state(), 'stale');
+      await kv.put(heartbeatKey('gamma'), JSON.stringify({ schema: SCHEMA_VERSION, cluster: 'gamma', epoch: 'e', time: Date.now(), objectCount: 0, digest: 'a'.repeat(64), synced: true }));
+      await waitFor('gamma live after its heartbeat', () => state() === 'live', { timeoutMs: 5000 });
+      await kv.delete(heartbeatKey('gamma'));
+      await kv.delete(infoKey('gamma'));
+    } finally {
+      await nc.close();
+    }
   });
 });
 

@@ -11,6 +11,9 @@ import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests
 // another cluster's routes (beta's). NATS refuses each attempt and logs it for the operator; beta's
 // routes keep being served and the edge's configuration does not move.
 
+const TOKEN = 'trust-test-token-0123456789abcdef';
+interface KubeEvent { involvedObject: { name: string }; reason: string; message: string; type: string }
+
 describe('trust: one cluster cannot change, block or read another cluster\'s routes on NATS', { timeout: 120_000 }, () => {
   let fed: Federation;
   let edgeUrl: string;
@@ -31,7 +34,9 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     fed.nats.process.waitForLine(new RegExp(`${kind} Violation.*"spoke-alpha".*${subject.replace(/[$.>*]/g, (c) => `\\${c}`)}`), 10_000);
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }], api: { tokens: [{ name: 'ops', token: TOKEN, role: 'read' }] },
+      // gamma has NATS credentials but is not one of the hub's clusters.
+      hub: { clusters: ['alpha', 'beta'] } });
     edgeUrl = fed.edges[0]?.url as string;
     for (const [c, addr] of [['alpha', '127.0.30.1'], ['beta', '127.0.40.1']] as const) {
       await fed.kubectl(c, ['create', '-f', '-'], ingressClass());
@@ -100,5 +105,56 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     await assert.rejects(new Kvm(jetstream(attacker)).create('ingressfed_rogue'), /permissions violation/i);
     await untouched(version);
     assert.equal(await served('alpha.example.com'), 'alpha');
+  });
+
+  it('refuses a hostile EndpointSlice (the edge itself, cloud metadata, unspecified), tells its owner and the operator, and leaves other routes alone', async () => {
+    // The edges listen on 127.0.0.1 (their Data Plane API and the hub API too): an endpoint there
+    // would make the entry point a proxy to them. 169.254.169.254 is a cloud metadata service.
+    await fed.kubectl('alpha', ['create', '-f', '-'], service('evil'));
+    await fed.kubectl('alpha', ['create', '-f', '-'], endpointSlice('evil', [{ address: '127.0.0.1' }, { address: '169.254.169.254' }, { address: '0.0.0.0' }]));
+    await fed.kubectl('alpha', ['create', '-f', '-'], ingress('evil', [{ host: 'evil.example.com', paths: [{ path: '/', service: 'evil' }] }]));
+    // The owner: a Degraded condition and a Warning Event on the Ingress, naming each address.
+    const events = async (): Promise<KubeEvent[]> =>
+      (JSON.parse(await fed.kubectl('alpha', ['get', 'events', '-o', 'json'])) as { items: KubeEvent[] }).items.filter((e) => e.involvedObject.name === 'evil');
+    const ev = await waitFor('the EndpointsRefused event', async () => (await events()).find((e) => e.reason === 'EndpointsRefused'), { timeoutMs: 20_000 });
+    assert.equal(ev.type, 'Warning');
+    for (const a of ['127.0.0.1:8080', '169.254.169.254:8080', '0.0.0.0:8080']) assert.match(ev.message, new RegExp(a.replace(/\./g, '\\.')), a);
+    assert.match(ev.message, /address of an edge/);
+    // The operator: the hub API (the cluster's refused endpoints) and the log.
+    const view = await httpRequest(`${fed.apiUrl}/api/v1/clusters/alpha`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    const refused = view.json<{ refusedEndpoints: Array<{ address: string; reason: string }> }>().refusedEndpoints;
+    assert.deepEqual(refused.map((e) => e.address).sort(), ['0.0.0.0', '127.0.0.1', '169.254.169.254']);
+    assert.ok(fed.logs.some((l) => /endpoint refused/.test(l) && /169\.254\.169\.254/.test(l)), 'logged');
+    // No server of the edge points there; the route has no server to reach (503), never the edge itself.
+    await fed.hub.idle();
+    const servers = [...(fed.hub.edgeStatus()[0]?.runtime?.values() ?? [])].flatMap((slots) => [...slots.values()]);
+    for (const s of servers) assert.ok(!['127.0.0.1', '169.254.169.254', '0.0.0.0'].includes(String(s.address)) || s.admin_state === 'maint', `slot at ${s.address}`);
+    assert.equal((await httpRequest(`${edgeUrl}/`, { host: 'evil.example.com' })).status, 503);
+    assert.equal(await served('beta.example.com'), 'beta', "beta's route is untouched");
+    assert.equal(await served('alpha.example.com'), 'alpha', "alpha's other route is untouched");
+  });
+
+  it("refuses a cluster the hub is not configured for, even with valid NATS credentials, and reports it", async () => {
+    await fed.hub.idle();
+    const version = await fed.edges[0]?.dp.client.getVersion() as number;
+    const gamma = await fed.nats.connectAsSpoke('gamma');
+    try {
+      const kv = await new Kvm(jetstream(gamma)).open(STATE_BUCKET, { allow_direct: true });
+      await kv.put('gamma._info', JSON.stringify({ schema: 1, cluster: 'gamma', zone: 'zone-c', region: null, endpointMode: 'pod', spokeVersion: 'x', epoch: 'e', startedAt: Date.now() }));
+      const state = await waitFor('the refusal in the hub API', async () => {
+        const r = await httpRequest(`${fed.apiUrl}/api/v1/state`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        const s = r.json<{ refused: Array<{ key: string; reason: string }>; clusters: Array<{ name: string }> }>();
+        return s.refused.some((x) => x.key === 'gamma._info') ? s : undefined;
+      });
+      assert.match(state.refused.find((x) => x.key === 'gamma._info')?.reason ?? '', /cluster 'gamma' is not one of the hub's clusters/);
+      assert.deepEqual(state.clusters.map((c) => c.name).sort(), ['alpha', 'beta']);
+      assert.ok(fed.logs.some((l) => /record refused/.test(l) && /gamma\._info/.test(l)), 'logged');
+      await kv.delete('gamma._info');
+    } finally {
+      await gamma.close();
+    }
+    await fed.hub.idle();
+    assert.equal(await fed.edges[0]?.dp.client.getVersion(), version, 'the edge configuration did not change');
+    assert.equal(await served('beta.example.com'), 'beta');
   });
 });

@@ -6,6 +6,9 @@ import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
 import { startKubeApi, type KubeCluster } from './kube.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
+
+/** Where the harness's endpoints (echo servers) listen. */
+export const LOOPBACK = '127.0.0.0/8';
 import { freePort } from './ports.js';
 
 export interface FederationOptions {
@@ -14,7 +17,7 @@ export interface FederationOptions {
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
-  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'fullRecomputeIntervalMs' | 'leaseTtlMs'>>;
+  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'fullRecomputeIntervalMs' | 'leaseTtlMs' | 'clusters'>>;
   /** Start redis-server and give the hubs the leader lease, drains and the model copy. */
   redis?: boolean;
   /** Serve the hub API with these tokens. */
@@ -109,7 +112,9 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       await c.spoke.start();
     }
     let hubs = 0;
-    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000, ...opts.hub, log: log(`hub${++hubs}`) });
+    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000,
+      // The test's endpoints are echo servers on loopback addresses, refused by default.
+      allowedEndpointCidrs: { '*': [LOOPBACK] }, ...opts.hub, log: log(`hub${++hubs}`) });
     fed.hub = await makeHub();
     await fed.hub.start();
     ({ api, url: fed.apiUrl } = await serveApi(fed.hub));

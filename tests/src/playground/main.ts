@@ -114,6 +114,8 @@ try {
   writeFileSync(hubConfig, JSON.stringify({
     nats: { url: nats.url, user: nats.auth.hub.user, password: nats.auth.hub.password },
     redis: { url: redis.url },
+    // The playground's endpoints are echo servers on loopback addresses, which the hub refuses by default.
+    allowedEndpointCidrs: { '*': ['127.0.0.0/8'] },
     api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'playground-read', token: readToken, role: 'read' }, { name: 'playground-admin', token: adminToken, role: 'admin' }] },
     edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, publicAddress: '127.0.0.1' }],
   }, null, 2) + '\n', { mode: 0o600 });
