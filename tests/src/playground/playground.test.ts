@@ -4,6 +4,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect } from '@nats-io/transport-node';
+import { STATE_BUCKET, infoKey } from '@ingressfed/schemas';
+import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import { ManagedProcess, freePort, httpRequest, kubectlBin, tempDir, waitFor, type EchoReply } from '../harness/index.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
@@ -14,7 +19,8 @@ interface PlaygroundJson {
   hubUrl: string;
   hubTokens: { read: string; admin: string };
   dataplaneApi: { url: string; username: string; password: string };
-  clusters: Record<string, { zone: string; kubeconfig: string }>;
+  nats: string;
+  clusters: Record<string, { zone: string; kubeconfig: string; nats: { user: string; password: string } }>;
 }
 
 describe('playground: starts the whole product, serves the examples, stops everything', { timeout: 120_000 }, () => {
@@ -41,6 +47,20 @@ describe('playground: starts the whole product, serves the examples, stops every
     assert.ok(info.dataplaneApi.password.length > 0);
     assert.deepEqual(Object.keys(info.clusters).sort(), ['alpha', 'beta']);
     assert.equal(info.clusters.beta?.zone, 'zone-b');
+  });
+
+  it("writes each cluster's NATS credentials, prints how to connect, and confines them to that cluster's keys", async () => {
+    const alpha = info.clusters.alpha?.nats;
+    assert.ok(alpha && alpha.user === 'spoke-alpha' && alpha.password.length >= 24);
+    assert.ok(pg.output().includes(`NATS as alpha:      ${info.nats} user spoke-alpha`));
+    const nc = await connect({ servers: info.nats, user: alpha.user, pass: alpha.password, inboxPrefix: spokeInboxPrefix('alpha') });
+    try {
+      const kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET, { allow_direct: true });
+      assert.ok(await kv.get(infoKey('alpha')), "alpha reads its own keys");
+      await assert.rejects(kv.get(infoKey('beta')), /permissions violation/i, "and not beta's");
+    } finally {
+      await nc.close();
+    }
   });
 
   it('prints the hub API address and a read token that the hub accepts', async () => {
