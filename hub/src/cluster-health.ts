@@ -56,6 +56,7 @@ export class ClusterHealth {
       counts.set(state, (counts.get(state) ?? 0) + 1);
     }
     for (const [state, n] of counts) this.metrics.clusters.set({ state }, n);
+    this.metrics.outOfSync.set(this.intake.clusterNames().filter((c) => this.intake.inSync(c) === false).length);
     const expiredNow = this.expired();
     return expiredNow.size !== expiredBefore.size || [...expiredNow].some((c) => !expiredBefore.has(c));
   }

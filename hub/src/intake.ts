@@ -1,6 +1,7 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { decodeStateEntry, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { decodeStateEntry, isObjectKey, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
+import { KeyDigest, resourceVersionOf } from './digest.js';
 import { Turns } from './turns.js';
 
 export interface Refusal {
@@ -16,6 +17,10 @@ interface ClusterState {
   /** Hub clock (ms) when the last heartbeat arrived: staleness is judged on it, never on spoke clocks. */
   heartbeatAt: number | undefined;
   records: Map<string, ObjectRecord>;
+  /** The object keys received (valid or not), to compare with the spoke's heartbeat digest. */
+  keys: KeyDigest;
+  /** Whether the keys match the spoke's digest (undefined before a heartbeat). */
+  inSync: boolean | undefined;
 }
 
 export interface IntakeHooks {
@@ -80,7 +85,7 @@ export class StateIntake {
   private cluster(name: string): ClusterState {
     let c = this.clusters.get(name);
     if (!c) {
-      c = { info: undefined, heartbeat: undefined, heartbeatAt: undefined, records: new Map() };
+      c = { info: undefined, heartbeat: undefined, heartbeatAt: undefined, records: new Map(), keys: new KeyDigest(), inSync: undefined };
       this.clusters.set(name, c);
     }
     return c;
@@ -93,6 +98,7 @@ export class StateIntake {
       this.refused.delete(key);
       const cluster = key.split('.')[0] ?? '';
       const c = this.clusters.get(cluster);
+      c?.keys.delete(key);
       const gone = c?.records.get(key);
       if (gone && c?.records.delete(key)) {
         this.changes.add(key);
@@ -106,6 +112,8 @@ export class StateIntake {
       ? { ok: false as const, cluster: entryCluster(decoded.entry), reason: `cluster '${entryCluster(decoded.entry)}' is not one of the hub's clusters (configuration: clusters)` }
       : decoded;
     if (!d.ok) {
+      // A refused object record still counts among the cluster's keys (its spoke published it).
+      if (d.cluster !== undefined && this.clusters.has(d.cluster) && isObjectKey(key)) this.clusters.get(d.cluster)?.keys.set(key, resourceVersionOf(e.value));
       if (!this.refused.has(key)) this.hooks.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
       this.refused.set(key, { key, cluster: d.cluster, reason: d.reason, at: Date.now() });
       // A refused update leaves the last valid record of this key in place (nothing lost, nothing else affected).
@@ -119,14 +127,34 @@ export class StateIntake {
       const c = this.cluster(entry.cluster);
       c.heartbeat = entry.heartbeat;
       c.heartbeatAt = Date.now();
+      this.compareDigest(entry.cluster, c);
       return true;
     } else {
-      this.cluster(entry.key.cluster).records.set(key, entry.record);
+      const c = this.cluster(entry.key.cluster);
+      c.records.set(key, entry.record);
+      c.keys.set(key, entry.record.source.resourceVersion);
       this.changes.add(key);
       if (entry.record.kind === 'ingress') this.ingressVersion++;
       if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt);
     }
     return false;
+  }
+
+  /** Compares the cluster's keys with its heartbeat's digest; a lasting difference is reported once. */
+  private compareDigest(cluster: string, c: ClusterState): void {
+    if (!c.heartbeat) return;
+    const inSync = c.keys.check(c.heartbeat.digest);
+    if (c.inSync !== inSync && (inSync === false || c.inSync === false)) {
+      this.hooks.log(inSync ? 'info' : 'warn', inSync
+        ? 'cluster records in the state bucket match its spoke again'
+        : 'cluster records in the state bucket differ from what its spoke published (heartbeat digest): changed by someone else, or not repaired', { cluster });
+    }
+    c.inSync = inSync;
+  }
+
+  /** Whether a cluster's keys match its spoke's heartbeat digest (undefined before a heartbeat). */
+  inSync(cluster: string): boolean | undefined {
+    return this.clusters.get(cluster)?.inSync;
   }
 
   /** The keys of object records changed (set or deleted) since the last call. */
@@ -191,3 +219,4 @@ export class StateIntake {
 function entryCluster(e: DecodedEntry): string {
   return e.type === 'object' ? e.key.cluster : e.cluster;
 }
+

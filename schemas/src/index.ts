@@ -7,7 +7,7 @@ export { hostProblem, isDnsLabel, isDnsSubdomain, isZoneName, pathProblem } from
 export type { RecordKind, StateKey } from './keys.js';
 export {
   CLUSTER_SCOPED, RECORD_KINDS, STATE_BUCKET, STATUS_BUCKET,
-  decodeToken, encodeToken, heartbeatKey, infoKey, objectKey, parseStateKey, statusKey,
+  decodeToken, encodeToken, heartbeatKey, infoKey, isObjectKey, objectKey, parseStateKey, statusKey,
 } from './keys.js';
 export type {
   BackendRef, ClusterInfo, EndpointsRecord, EndpointsSpec, Heartbeat, IngressClassRecord, IngressClassSpec,

@@ -56,3 +56,12 @@ export function parseStateKey(key: string): StateKey {
   if (clusterScoped !== (nsToken === NO_NAMESPACE)) throw new Error(`key '${key.slice(0, 120)}': namespace token does not fit kind ${kind}`);
   return { type: 'object', cluster, kind, namespace: clusterScoped ? undefined : decodeToken(nsToken), name: decodeToken(parts[3] as string) };
 }
+
+/** Whether a key of the state bucket is an object record's (not a cluster's info or heartbeat, nor malformed). */
+export function isObjectKey(key: string): boolean {
+  try {
+    return parseStateKey(key).type === 'object';
+  } catch {
+    return false;
+  }
+}

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { KV } from '@nats-io/kv';
-import { parseStateKey } from '@ingressfed/schemas';
+import { KvWatchInclude, type KV } from '@nats-io/kv';
+import { isObjectKey } from '@ingressfed/schemas';
 import type { DesiredRecord } from './translate.js';
 
 export interface SyncResult {
@@ -26,20 +26,45 @@ function contentOfStored(json: string): string | undefined {
  */
 export class StatePublisher {
   private readonly published = new Map<string, { content: string; rv: string }>();
+  /** Writes in flight: key → the content being put, or null for a delete (their echoes are not drift). */
+  private readonly inFlight = new Map<string, string | null>();
+  private stopWatch: () => void = () => undefined;
 
   constructor(private readonly kv: KV, private readonly cluster: string) {}
+
+  /**
+   * Watches this cluster's keys for changes it did not make (a key deleted or altered by someone
+   * holding the cluster's credentials, a restored bucket): `onDrift` is told, and the spoke reads
+   * the bucket again and rewrites what differs (see reload).
+   */
+  async watchForDrift(onDrift: (key: string) => void): Promise<void> {
+    const iter = await this.kv.watch({ key: `${this.cluster}.>`, include: KvWatchInclude.UpdatesOnly });
+    this.stopWatch = () => iter.stop();
+    void (async () => {
+      for await (const e of iter) {
+        if (!isObjectKey(e.key)) continue;
+        const now = e.operation === 'PUT' ? contentOfStored(e.string()) ?? '' : null;
+        const expected = this.inFlight.has(e.key) ? this.inFlight.get(e.key) : this.published.get(e.key)?.content ?? null;
+        if (now !== expected && now !== (this.published.get(e.key)?.content ?? null)) onDrift(e.key);
+      }
+    })();
+  }
+
+  stop(): void {
+    this.stopWatch();
+  }
+
+  /** Forgets what it believes it published and reads the bucket again (the next sync rewrites what differs). */
+  async reload(): Promise<number> {
+    this.published.clear();
+    return this.loadExisting();
+  }
 
   /** Reads what this cluster already has in the bucket (after a restart). */
   async loadExisting(): Promise<number> {
     const keys = await this.kv.keys(`${this.cluster}.>`);
     for await (const key of keys) {
-      let parsed;
-      try {
-        parsed = parseStateKey(key);
-      } catch {
-        parsed = undefined;
-      }
-      if (!parsed || parsed.type !== 'object') continue;
+      if (!isObjectKey(key)) continue;
       const e = await this.kv.get(key);
       if (!e || e.operation !== 'PUT') continue;
       const json = e.string();
@@ -75,6 +100,7 @@ export class StatePublisher {
 
   private async put(d: DesiredRecord, result: SyncResult): Promise<void> {
     if (this.published.get(d.key)?.content === d.content) return;
+    this.inFlight.set(d.key, d.content);
     try {
       await this.kv.put(d.key, JSON.stringify(d.record));
       this.published.set(d.key, { content: d.content, rv: d.record.source.resourceVersion });
@@ -82,10 +108,13 @@ export class StatePublisher {
     } catch (err) {
       result.failed++;
       result.lastError = (err as Error).message;
+    } finally {
+      this.inFlight.delete(d.key);
     }
   }
 
   private async delete(key: string, result: SyncResult): Promise<void> {
+    this.inFlight.set(key, null);
     try {
       await this.kv.delete(key);
       this.published.delete(key);
@@ -93,6 +122,8 @@ export class StatePublisher {
     } catch (err) {
       result.failed++;
       result.lastError = (err as Error).message;
+    } finally {
+      this.inFlight.delete(key);
     }
   }
 

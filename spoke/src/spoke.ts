@@ -57,6 +57,8 @@ export class Spoke {
   private tracker: RecordTracker | undefined;
   /** The next pass recomputes every record from the caches (start, relists). */
   private resetNeeded = true;
+  /** This cluster's keys changed in the bucket without the spoke: read the bucket again, then rewrite what differs. */
+  private reloadNeeded = false;
   /** The next pass compares every record with the bucket (start, after a failed write). */
   private fullSync = true;
   private dirty = false;
@@ -78,6 +80,12 @@ export class Spoke {
     this.kv = await openExistingBucket(this.nc, STATE_BUCKET, infoKey(opts.cluster), warn, this.abort.signal);
     this.publisher = new StatePublisher(this.kv, opts.cluster);
     const existing = await this.publisher.loadExisting();
+    // Anti-entropy: a key of this cluster deleted or altered by anyone else is rewritten.
+    await this.publisher.watchForDrift((key) => {
+      if (!this.reloadNeeded) opts.log('warn', 'a key of this cluster changed in the state bucket without this spoke; reading the bucket again to restore it', { key });
+      this.reloadNeeded = true;
+      this.markDirty();
+    });
     opts.log('info', 'connected to NATS', { url: opts.natsUrl, existingRecords: existing, epoch: this.epoch });
     await this.kv.put(infoKey(opts.cluster), JSON.stringify(this.info()));
 
@@ -177,6 +185,19 @@ export class Spoke {
           services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [],
         });
       }
+      if (this.reloadNeeded) {
+        this.reloadNeeded = false;
+        const loaded = await this.publisher.reload().then(() => true, (err: Error) => {
+          this.opts.log('warn', 'reading the state bucket failed; retrying', { error: err.message });
+          return false;
+        });
+        if (!loaded) {
+          this.reloadNeeded = true;
+          this.retrySoon();
+          return;
+        }
+        this.fullSync = true;
+      }
       const changes = this.tracker.take(Date.now());
       const full = this.fullSync;
       this.fullSync = false;
@@ -187,14 +208,19 @@ export class Spoke {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
         // What failed is known only as a difference from the bucket: the retry compares everything.
         this.fullSync = true;
-        this.dirty = true;
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.markDirty();
-        }, 500);
+        this.retrySoon();
         return;
       }
     }
+  }
+
+  /** Another pass in half a second (after a failed read or write). */
+  private retrySoon(): void {
+    this.dirty = true;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.markDirty();
+    }, 500);
   }
 
   /** Kinds whose last list came back empty while objects were known, within the grace period. */
@@ -244,6 +270,7 @@ export class Spoke {
     if (this.heartbeatTimer) clearTimeout(this.heartbeatTimer);
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.statusWriter?.close();
+    this.publisher?.stop();
     await this.statusWriter?.idle();
     await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
     await this.running;

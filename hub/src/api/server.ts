@@ -113,6 +113,8 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
       state: st.state,
       heartbeatAgeMs: st.heartbeatAgeMs ?? null,
       synced: snap.heartbeat?.synced ?? null,
+      // Whether its keys in the state bucket match the digest its spoke published (null before a heartbeat).
+      recordsInSync: hub.intake.inSync(name) ?? null,
       spokeVersion: snap.info?.spokeVersion ?? null,
       endpointMode: snap.info?.endpointMode ?? null,
       objects: { ingressClasses: snap.ingressClasses.length, ingresses: snap.ingresses.length, services: snap.services.length, endpoints: snap.endpoints.length },

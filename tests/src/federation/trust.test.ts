@@ -3,7 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
+import { STATE_BUCKET, STATUS_BUCKET, heartbeatKey, type Heartbeat } from '@ingressfed/schemas';
+import type { Spoke } from '@ingressfed/spoke';
 import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
 
@@ -156,5 +157,48 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     await fed.hub.idle();
     assert.equal(await fed.edges[0]?.dp.client.getVersion(), version, 'the edge configuration did not change');
     assert.equal(await served('beta.example.com'), 'beta');
+  });
+
+  it("repairs a key of beta deleted by someone holding beta's credentials: beta's spoke rewrites it", async () => {
+    const holder = await fed.nats.connectAsSpoke('beta');
+    try {
+      const kv = await new Kvm(jetstream(holder)).open(STATE_BUCKET, { allow_direct: true });
+      await kv.delete('beta.endpoints.default.beta-web');
+      await waitFor('the key written again', async () => (await kv.get('beta.endpoints.default.beta-web'))?.operation === 'PUT', { timeoutMs: 10_000 });
+    } finally {
+      await holder.close();
+    }
+    assert.ok(fed.logs.some((l) => l.startsWith('spoke/beta warn') && /changed in the state bucket without this spoke/.test(l)), 'the spoke says so');
+    await waitFor("beta's route served", async () => (await served('beta.example.com')) === 'beta', { timeoutMs: 10_000 });
+  });
+
+  it('reports a cluster whose keys differ from what its spoke published, and repairs them when the spoke is back', async () => {
+    // beta's spoke is gone; someone holding beta's credentials deletes a key and keeps beta's
+    // heartbeats going, with the digest the spoke had published.
+    const beta = fed.clusters.get('beta') as { spoke: Spoke };
+    await beta.spoke.stop();
+    const holder = await fed.nats.connectAsSpoke('beta');
+    try {
+      const kv = await new Kvm(jetstream(holder)).open(STATE_BUCKET, { allow_direct: true });
+      const hb = (await kv.get(heartbeatKey('beta')))?.json<Heartbeat>() as Heartbeat;
+      await kv.delete('beta.endpoints.default.beta-web');
+      const view = async (): Promise<{ recordsInSync: boolean | null }> =>
+        (await httpRequest(`${fed.apiUrl}/api/v1/clusters/beta`, { headers: { authorization: `Bearer ${TOKEN}` } })).json();
+      await waitFor('beta reported out of sync', async () => {
+        await kv.put(heartbeatKey('beta'), JSON.stringify({ ...hb, time: Date.now() }));
+        return (await view()).recordsInSync === false;
+      }, { timeoutMs: 15_000, intervalMs: 300 });
+      assert.ok(fed.logs.some((l) => /differ from what its spoke published/.test(l) && /beta/.test(l)), 'logged for the operator');
+      const metrics = (await httpRequest(`${fed.apiUrl}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).body;
+      assert.match(metrics, /ingressfed_clusters_out_of_sync 1/);
+      // The spoke comes back: it reads the bucket, rewrites the key, and its digest matches again.
+      beta.spoke = fed.newSpoke('beta');
+      await beta.spoke.start();
+      await waitFor('beta in sync again', async () => (await view()).recordsInSync === true, { timeoutMs: 15_000 });
+      assert.equal((await kv.get('beta.endpoints.default.beta-web'))?.operation, 'PUT');
+    } finally {
+      await holder.close();
+    }
+    await waitFor("beta's route served", async () => (await served('beta.example.com')) === 'beta', { timeoutMs: 10_000 });
   });
 });
