@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
-import { STATE_BUCKET } from '@ingressfed/schemas';
+import { STATE_BUCKET, objectKey } from '@ingressfed/schemas';
 import { socketCommand } from '@ingressfed/dataplane/local';
 import { httpRequest, startFederation, startProber, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
@@ -236,25 +236,29 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     assert.ok(dp);
     await fed.hub.idle();
     const version = await dp.client.getVersion();
-    // As an identity that may write any key (the hub's): the hub's own checks are what is tested.
+    // As an identity that may write any key (the hub's): the hub's own checks are what is tested. The
+    // keys are gamma's, a cluster with no spoke here: a running spoke rewrites any key of its own it
+    // did not write (anti-entropy), which would remove these before the hub judged them.
     const nc = await fed.nats.connectAsHub();
     try {
       const kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET);
       const forged = JSON.parse(JSON.stringify((await kv.get('alpha.ingress.default.web'))?.json()));
-      await kv.put('beta.ingress.default.forged', JSON.stringify({ ...forged, name: 'forged' }));
-      await kv.put('alpha.ingress.default.garbage', '{"cluster":"alpha","kind":"ingress"');
-      const bad = { ...forged, name: 'bad-host', spec: { ...forged.spec, rules: [{ host: 'a.example.com\nglobal', paths: forged.spec.rules[0].paths }] } };
-      await kv.put('alpha.ingress.default.bad-host', JSON.stringify(bad));
-      await waitFor('the refusals', () => fed.hub.intake.refused.has('beta.ingress.default.forged') && fed.hub.intake.refused.has('alpha.ingress.default.garbage'));
-      assert.match(fed.hub.intake.refused.get('beta.ingress.default.forged')?.reason ?? '', /names cluster 'alpha', the key names 'beta'/);
-      assert.match(fed.hub.intake.refused.get('alpha.ingress.default.garbage')?.reason ?? '', /not valid JSON/);
-      await waitFor('the invalid Ingress judged', () => fed.hub.currentModel()?.ingresses.get('alpha/default/bad-host')?.state === 'invalid');
-      const st = fed.hub.currentModel()?.ingresses.get('alpha/default/bad-host');
+      const classKey = objectKey('gamma', 'ingressclass', undefined, 'ingressfed');
+      await kv.put(classKey, JSON.stringify({ ...(await kv.get(objectKey('alpha', 'ingressclass', undefined, 'ingressfed')))?.json<object>(), cluster: 'gamma' }));
+      await kv.put('gamma.ingress.default.forged', JSON.stringify({ ...forged, name: 'forged' }));
+      await kv.put('gamma.ingress.default.garbage', '{"cluster":"gamma","kind":"ingress"');
+      const bad = { ...forged, cluster: 'gamma', name: 'bad-host', spec: { ...forged.spec, rules: [{ host: 'a.example.com\nglobal', paths: forged.spec.rules[0].paths }] } };
+      await kv.put('gamma.ingress.default.bad-host', JSON.stringify(bad));
+      await waitFor('the refusals', () => fed.hub.intake.refused.has('gamma.ingress.default.forged') && fed.hub.intake.refused.has('gamma.ingress.default.garbage'));
+      assert.match(fed.hub.intake.refused.get('gamma.ingress.default.forged')?.reason ?? '', /names cluster 'alpha', the key names 'gamma'/);
+      assert.match(fed.hub.intake.refused.get('gamma.ingress.default.garbage')?.reason ?? '', /not valid JSON/);
+      await waitFor('the invalid Ingress judged', () => fed.hub.currentModel()?.ingresses.get('gamma/default/bad-host')?.state === 'invalid');
+      const st = fed.hub.currentModel()?.ingresses.get('gamma/default/bad-host');
       assert.match(st && st.state === 'invalid' ? st.reasons.join(';') : '', /spec\.rules\[0\]\.host/);
       await fed.hub.idle();
       assert.equal(await dp.client.getVersion(), version, 'the edge configuration did not change');
       assert.equal((await get('web.example.com')).status, 200);
-      for (const k of ['beta.ingress.default.forged', 'alpha.ingress.default.garbage', 'alpha.ingress.default.bad-host']) await kv.delete(k);
+      for (const k of ['gamma.ingress.default.forged', 'gamma.ingress.default.garbage', 'gamma.ingress.default.bad-host', classKey]) await kv.delete(k);
     } finally {
       await nc.close();
     }
