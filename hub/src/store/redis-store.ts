@@ -31,7 +31,16 @@ export class RedisStore {
       enableOfflineQueue: false, commandTimeout: 1000, maxRetriesPerRequest: 1, lazyConnect: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
-    this.redis.on('error', (err: Error) => (this.lastError = err.message));
+    this.redis.on('error', (err: Error) => (this.lastError = this.connectionError = err.message));
+    this.redis.on('ready', () => (this.connectionError = undefined));
+  }
+
+  /** Why the connection is down (a refused password, a refused connection), while it is. */
+  private connectionError: string | undefined;
+
+  /** A failed command's reason: the connection's own when it is down (not "stream isn't writeable"). */
+  private failure(err: unknown): string {
+    return this.redis.status !== 'ready' && this.connectionError ? `Redis unavailable: ${this.connectionError}` : (err as Error).message;
   }
 
   async connect(): Promise<void> {
@@ -94,7 +103,7 @@ export class RedisStore {
       this.lastError = undefined;
       return true;
     } catch (err) {
-      this.lastError = (err as Error).message;
+      this.lastError = this.failure(err);
       return false;
     }
   }

@@ -23,6 +23,17 @@ describe('model copy in Redis', { timeout: 60_000 }, () => {
     await redis?.stop();
   });
 
+  it('reports a Redis that refuses the hub (no password) as an error, and writes nothing', async () => {
+    const refused = new RedisStore(redis.address);
+    try {
+      await refused.connect();
+      assert.equal(await refused.saveModel(undefined, new IncrementalMerge().model()), false);
+      assert.match(refused.lastError ?? '', /NOAUTH/);
+    } finally {
+      await refused.close();
+    }
+  });
+
   it('equals the model after each of 60 random changes, each written as a diff', async () => {
     const r = seededRandom(3);
     const merge = new IncrementalMerge();

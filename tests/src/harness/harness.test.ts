@@ -27,9 +27,16 @@ describe('harness: real servers on loopback, started and stopped by the tests', 
     assert.ok(await portClosed(nats.port), 'the port is released after stop');
   });
 
-  it('starts redis-server: it answers PING and stores a key', async () => {
+  it('starts redis-server with a password: refused without it, it answers PING and stores a key with it', async () => {
     const redis = await startRedis();
     try {
+      const anonymous = new Redis(redis.address, { lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => null });
+      let why = '';
+      anonymous.on('error', (err: Error) => (why = err.message));
+      await assert.rejects(anonymous.connect().then(() => anonymous.get('k')));
+      assert.match(why, /NOAUTH/, 'a connection without the password is refused');
+      anonymous.disconnect();
+      assert.ok(!redis.process.output().includes(redis.password), 'the password is not on its command line or in its log');
       const r = new Redis(redis.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
       await r.connect();
       assert.equal(await r.ping(), 'PONG');

@@ -89,7 +89,7 @@ try {
   nats = await startNats({ clusters: clusterArgs.map((c) => c.name) });
   redis = await startRedis();
   dp = await startLocalDataPlane({ reloadDelaySeconds: 0.5 });
-  say(`NATS ${nats.url}, Redis ${redis.url}, Data Plane API ${dp.url}/v3`);
+  say(`NATS ${nats.url}, Redis ${redis.address}, Data Plane API ${dp.url}/v3 (credentials in playground.json)`);
 
   const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string; nats: { user: string; password: string } }> = {};
   for (const c of clusterArgs) {
