@@ -34,7 +34,6 @@ function recordKey(ing: IngressRecord): string {
   return k;
 }
 
-
 /** Records merged between checks of the turn's time (settling 64 records takes about a millisecond). */
 const MERGE_STEP = 64;
 
