@@ -193,7 +193,7 @@ export class Spoke {
         });
         if (!loaded) {
           this.reloadNeeded = true;
-          this.retrySoon();
+          this.passAgainIn();
           return;
         }
         this.fullSync = true;
@@ -208,19 +208,19 @@ export class Spoke {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
         // What failed is known only as a difference from the bucket: the retry compares everything.
         this.fullSync = true;
-        this.retrySoon();
+        this.passAgainIn();
         return;
       }
     }
   }
 
-  /** Another pass in half a second (after a failed read or write). */
-  private retrySoon(): void {
+  /** Another pass after `ms` (half a second after a failed read or write). */
+  private passAgainIn(ms = 500): void {
     this.dirty = true;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.markDirty();
-    }, 500);
+    }, ms);
   }
 
   /** Kinds whose last list came back empty while objects were known, within the grace period. */
@@ -237,11 +237,7 @@ export class Spoke {
     const until = Math.min(...Object.entries(this.informers ?? {})
       .filter(([k]) => kinds.includes(k)).map(([, i]) => (i.emptyListAt ?? Date.now()) + grace));
     this.opts.log('warn', 'a list came back empty although objects were known; holding the published state until it stays so', { kinds, holdMs: until - Date.now() });
-    this.dirty = true;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      this.markDirty();
-    }, Math.max(0, until - Date.now()) + 1);
+    this.passAgainIn(Math.max(0, until - Date.now()) + 1);
   }
 
   private scheduleHeartbeat(delay: number): void {
