@@ -22,3 +22,5 @@ export type { FederatedCluster, FederatedEdge, Federation, FederationOptions } f
 export { startFederation } from './federation.js';
 export type { LoadResult, LoadSummary, Prober } from './load.js';
 export { runLoad, startProber } from './load.js';
+export type { CertFiles, TestCa } from './certs.js';
+export { makeTestCa } from './certs.js';
