@@ -9,7 +9,7 @@ it('computes the digest a spoke puts in its heartbeat, and reports a difference 
   d.set('a.endpoints.default.web', '7');
   d.set('a.ingress.default.web', '3');
   d.delete('a.ingress.default.web');
-  // As spoke/src/publisher.ts digest(): sha256 over the sorted keys and resourceVersions.
+  // As spoke/src/publisher.ts digest(): sha256 over the sorted keys and revisions.
   const h = createHash('sha256');
   for (const k of ['a.endpoints.default.web', 'a.service.default.web']) h.update(`${k}=${k.includes('endpoints') ? '7' : '12'}\n`);
   const spoke = h.digest('hex');

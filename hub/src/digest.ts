@@ -5,8 +5,8 @@ export const OUT_OF_SYNC_BEATS = 3;
 
 /**
  * What a cluster's object keys in the state bucket are, as the hub received them (valid or not), to
- * compare with the digest its spoke puts in every heartbeat: sha256 over the sorted keys and source
- * resourceVersions the spoke published. A difference that lasts means someone else changed the
+ * compare with the digest its spoke puts in every heartbeat: sha256 over the sorted keys and record
+ * revisions the spoke published. A difference that lasts means someone else changed the
  * cluster's keys (or the spoke is not repairing them): reported, while the spoke's own watch repairs.
  */
 export class KeyDigest {
@@ -15,8 +15,8 @@ export class KeyDigest {
   /** Heartbeats in a row whose digest differed. */
   mismatches = 0;
 
-  set(key: string, resourceVersion: string): void {
-    this.versions.set(key, resourceVersion);
+  set(key: string, revision: string): void {
+    this.versions.set(key, revision);
     this.memo = undefined;
   }
 
@@ -37,11 +37,11 @@ export class KeyDigest {
   }
 }
 
-/** A stored record's source resourceVersion, read loosely (refused records count too). */
-export function resourceVersionOf(value: Uint8Array): string {
+/** A stored record's revision, read loosely (refused records count too). */
+export function revisionOf(value: Uint8Array): string {
   try {
-    const v = JSON.parse(Buffer.from(value).toString('utf8')) as { source?: { resourceVersion?: unknown } };
-    return String(v.source?.resourceVersion ?? '');
+    const v = JSON.parse(Buffer.from(value).toString('utf8')) as { revision?: unknown };
+    return String(v.revision ?? '');
   } catch {
     return '';
   }

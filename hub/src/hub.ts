@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { HELD_BUCKET, STATE_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { EdgeLoop, type Desired } from './apply/edge-loop.js';
@@ -10,6 +10,7 @@ import { isolateRefused } from './apply/isolate.js';
 import { ClusterHealth, type ClusterState } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { StateIntake } from './intake.js';
+import { TOMBSTONE_TTL_MS } from './held.js';
 import { HubMetrics } from './metrics.js';
 import { EndpointPolicy } from './model/endpoint-policy.js';
 import { IncrementalMerge } from './model/incremental.js';
@@ -164,7 +165,7 @@ export class Hub {
     }
     this.status = new StatusWriter(await openBucket(this.clients.nc, STATUS_BUCKET));
     await this.status.load();
-    await this.intake.start(await openBucket(this.clients.nc, STATE_BUCKET));
+    await this.intake.start(await openBucket(this.clients.nc, STATE_BUCKET), await openBucket(this.clients.nc, HELD_BUCKET, TOMBSTONE_TTL_MS));
     this.scheduleResync();
     this.scheduleFullRecompute();
     this.health.watch(() => this.changed());

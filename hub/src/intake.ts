@@ -1,7 +1,8 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { decodeStateEntry, isObjectKey, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { compareRevisions, decodeStateEntry, isObjectKey, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
-import { KeyDigest, resourceVersionOf } from './digest.js';
+import { KeyDigest, revisionOf } from './digest.js';
+import { HeldRecords } from './held.js';
 import { Turns } from './turns.js';
 
 export interface Refusal {
@@ -51,10 +52,19 @@ export class StateIntake {
   lastChangeAt = 0;
   initialized = false;
   private stopped = false;
+  readonly held: HeldRecords;
 
-  constructor(private readonly hooks: IntakeHooks) {}
+  constructor(private readonly hooks: IntakeHooks) {
+    this.held = new HeldRecords(hooks.log);
+  }
 
-  async start(kv: KV): Promise<void> {
+  /**
+   * Reads the state bucket `kv`, after the records held over older ones in `heldKv` (kept there across
+   * restarts; without it, only in memory).
+   */
+  async start(kv: KV, heldKv?: KV): Promise<void> {
+    const held = heldKv ? await this.held.open(heldKv) : 0;
+    if (held > 0) this.hooks.log('info', 'held records read', { held });
     const status = await kv.status();
     const iter = await kv.watch({ key: '>' });
     if (status.values === 0) this.markInitialized();
@@ -95,16 +105,7 @@ export class StateIntake {
   private apply(e: KvWatchEntry): boolean {
     const key = e.key;
     if (e.operation !== 'PUT') {
-      this.refused.delete(key);
-      const cluster = key.split('.')[0] ?? '';
-      const c = this.clusters.get(cluster);
-      c?.keys.delete(key);
-      const gone = c?.records.get(key);
-      if (gone && c?.records.delete(key)) {
-        this.changes.add(key);
-        this.lastChangeAt = Date.now();
-        if (gone.kind === 'ingress') this.ingressVersion++;
-      }
+      this.deleted(key);
       return false;
     }
     const decoded = decodeStateEntry(key, e.value);
@@ -113,10 +114,8 @@ export class StateIntake {
       : decoded;
     if (!d.ok) {
       // A refused object record still counts among the cluster's keys (its spoke published it).
-      if (d.cluster !== undefined && this.clusters.has(d.cluster) && isObjectKey(key)) this.clusters.get(d.cluster)?.keys.set(key, resourceVersionOf(e.value));
-      if (!this.refused.has(key)) this.hooks.log('warn', 'record refused', { key: key.slice(0, 200), reason: d.reason });
-      this.refused.set(key, { key, cluster: d.cluster, reason: d.reason, at: Date.now() });
-      // A refused update leaves the last valid record of this key in place (nothing lost, nothing else affected).
+      if (d.cluster !== undefined && this.clusters.has(d.cluster) && isObjectKey(key)) this.clusters.get(d.cluster)?.keys.set(key, revisionOf(e.value));
+      this.refuse(key, d.cluster, d.reason);
       return false;
     }
     this.refused.delete(key);
@@ -131,13 +130,57 @@ export class StateIntake {
       return true;
     } else {
       const c = this.cluster(entry.key.cluster);
-      c.records.set(key, entry.record);
-      c.keys.set(key, entry.record.source.resourceVersion);
-      this.changes.add(key);
-      if (entry.record.kind === 'ingress') this.ingressVersion++;
+      c.keys.set(key, entry.record.revision);
+      const older = this.olderThanAccepted(key, c, entry.record);
+      if (older) {
+        this.refuse(key, entry.key.cluster, older);
+        return false;
+      }
+      this.held.release(key);
+      this.setRecord(key, c, entry.record);
       if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt);
     }
     return false;
+  }
+
+  private setRecord(key: string, c: ClusterState, record: ObjectRecord): void {
+    c.records.set(key, record);
+    this.changes.add(key);
+    if (record.kind === 'ingress') this.ingressVersion++;
+  }
+
+  /** A refused entry leaves the last valid record of its key in place (nothing lost, nothing else affected). */
+  private refuse(key: string, cluster: string | undefined, reason: string): void {
+    if (!this.refused.has(key)) this.hooks.log('warn', 'record refused', { key: key.slice(0, 200), reason });
+    this.refused.set(key, { key, cluster, reason, at: Date.now() });
+  }
+
+  /**
+   * Why a record may not replace the one accepted for its key: it is older (a replay, a stale
+   * writer). The accepted record is then held, so that it survives a restart of the hub; after a
+   * restart the held record is what the bucket's older one is compared with, and taken back.
+   */
+  private olderThanAccepted(key: string, c: ClusterState, record: ObjectRecord): string | undefined {
+    const accepted = c.records.get(key);
+    const held = accepted ? undefined : this.held.get(key);
+    const floor = accepted?.revision ?? held?.revision;
+    if (floor === undefined || compareRevisions(record.revision, floor) >= 0) return undefined;
+    if (accepted) this.held.hold(key, { revision: accepted.revision, record: accepted, at: Date.now() });
+    else if (held?.record) this.setRecord(key, c, held.record);
+    return `revision ${record.revision} is older than revision ${floor} already ${held?.record === null ? 'deleted' : 'accepted'} for this key (a replayed or stale record); the newer one stays`;
+  }
+
+  /** A deleted key: its record goes, and its revision is remembered, so an older write cannot bring it back. */
+  private deleted(key: string): void {
+    this.refused.delete(key);
+    const c = this.clusters.get(key.split('.')[0] ?? '');
+    c?.keys.delete(key);
+    const gone = c?.records.get(key);
+    if (!gone || !c?.records.delete(key)) return;
+    this.held.hold(key, { revision: gone.revision, record: null, at: Date.now() });
+    this.changes.add(key);
+    this.lastChangeAt = Date.now();
+    if (gone.kind === 'ingress') this.ingressVersion++;
   }
 
   /** Compares the cluster's keys with its heartbeat's digest; a lasting difference is reported once. */
@@ -212,6 +255,7 @@ export class StateIntake {
 
   stop(): void {
     this.stopped = true;
+    this.held.stop();
     this.stopWatch();
   }
 }

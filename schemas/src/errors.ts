@@ -5,6 +5,7 @@
 export const ERROR_CODES = {
   INGRESSFED_ERR_DPAPI_UNREACHABLE: { status: 503, summary: 'the Data Plane API could not be reached' },
   INGRESSFED_ERR_DPAPI_TIMEOUT: { status: 504, summary: 'the Data Plane API did not answer in time' },
+  INGRESSFED_ERR_DPAPI_TLS: { status: 502, summary: 'the TLS connection to the Data Plane API failed' },
   INGRESSFED_ERR_DPAPI_UNAUTHORIZED: { status: 401, summary: 'the Data Plane API refused the credentials' },
   INGRESSFED_ERR_DPAPI_VERSION_CONFLICT: { status: 409, summary: 'the configuration version changed underneath' },
   INGRESSFED_ERR_DPAPI_TRANSACTION_OUTDATED: { status: 406, summary: 'the transaction is outdated or failed' },

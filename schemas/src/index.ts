@@ -6,13 +6,13 @@ export { ERROR_CODES, IngressfedError } from './errors.js';
 export { hostProblem, isDnsLabel, isDnsSubdomain, isZoneName, pathProblem } from './names.js';
 export type { RecordKind, StateKey } from './keys.js';
 export {
-  CLUSTER_SCOPED, RECORD_KINDS, STATE_BUCKET, STATUS_BUCKET,
+  CLUSTER_SCOPED, HELD_BUCKET, RECORD_KINDS, STATE_BUCKET, STATUS_BUCKET,
   decodeToken, encodeToken, heartbeatKey, infoKey, isObjectKey, objectKey, parseStateKey, statusKey,
 } from './keys.js';
 export type {
   BackendRef, ClusterInfo, EndpointsRecord, EndpointsSpec, Heartbeat, IngressClassRecord, IngressClassSpec,
   IngressRecord, IngressSpec, IngressStatusRecord, ObjectRecord, ServiceRecord, ServiceSpec,
 } from './records.js';
-export { SCHEMA_VERSION, validators } from './records.js';
+export { SCHEMA_VERSION, compareRevisions, validators } from './records.js';
 export type { DecodeResult, DecodedEntry } from './decode.js';
 export { MAX_RECORD_BYTES, decodeStateEntry } from './decode.js';

@@ -4,6 +4,8 @@ import { isDnsLabel } from './names.js';
 export const STATE_BUCKET = 'ingressfed_state';
 /** JetStream KV bucket of the per-Ingress status the hub writes back. */
 export const STATUS_BUCKET = 'ingressfed_status';
+/** JetStream KV bucket where the hub keeps records it holds over older ones (no spoke may read or write it). */
+export const HELD_BUCKET = 'ingressfed_held';
 
 export const RECORD_KINDS = ['ingressclass', 'ingress', 'service', 'endpoints', 'secret', 'node'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];

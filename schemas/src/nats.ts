@@ -51,8 +51,11 @@ export async function openExistingBucket(nc: NatsConnection, name: string, probe
   return kv;
 }
 
-/** Opens a KV bucket, creating it when missing (the hub) (history 1: only the latest value of a key matters). */
-export function openBucket(nc: NatsConnection, name: string): Promise<KV> {
-  return new Kvm(jetstream(nc)).create(name, { history: 1 });
+/**
+ * Opens a KV bucket, creating it when missing (the hub) (history 1: only the latest value of a key
+ * matters); `ttlMs`: how long a value lives.
+ */
+export function openBucket(nc: NatsConnection, name: string, ttlMs?: number): Promise<KV> {
+  return new Kvm(jetstream(nc)).create(name, { history: 1, ...(ttlMs ? { ttl: ttlMs } : {}) });
 }
 export { natsAuthConfig, natsAuthFor, newPassword, spokeInboxPrefix, spokePermissions, spokeUser, type NatsAuth, type NatsIdentity, type SubjectPermissions } from './nats-auth.js';

@@ -30,6 +30,13 @@ const envelopeFields = {
   epoch: Epoch,
   /** Spoke wall clock (ms) when the object was observed; used for latency figures only, never for ordering. */
   observedAt: Type.Integer({ minimum: 0 }),
+  /**
+   * Orders the records of one key: the highest resourceVersion the spoke had seen from its cluster's
+   * API server when it made the record (list and watch alike). It never goes down for a key, across
+   * spoke restarts too, since an API server's resourceVersions only grow; the hub refuses a record
+   * older than the one it accepted (see compareRevisions).
+   */
+  revision: Type.String({ pattern: '^[0-9]{1,20}$' }),
   source: Source,
   name: DnsSubdomain,
 };
@@ -133,7 +140,7 @@ export const Heartbeat = Type.Object({
   /** Spoke wall clock (ms); staleness is measured on the hub's clock from when a heartbeat arrives. */
   time: Type.Integer({ minimum: 0 }),
   objectCount: Type.Integer({ minimum: 0 }),
-  /** sha256 over the sorted keys and source resourceVersions the spoke has published. */
+  /** sha256 over the sorted keys and record revisions the spoke has published. */
   digest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   /** False while the spoke has not listed every kind successfully since it started. */
   synced: Type.Boolean(),
@@ -172,6 +179,13 @@ export type EndpointsRecord = Static<typeof EndpointsRecord>;
 export type ClusterInfo = Static<typeof ClusterInfo>;
 export type Heartbeat = Static<typeof Heartbeat>;
 export type ObjectRecord = IngressRecord | IngressClassRecord | ServiceRecord | EndpointsRecord;
+
+/** Orders two revisions (decimal strings of up to 20 digits): negative, zero or positive. */
+export function compareRevisions(a: string, b: string): number {
+  const x = a.replace(/^0+(?=\d)/, '');
+  const y = b.replace(/^0+(?=\d)/, '');
+  return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
+}
 
 export const validators = {
   ingress: Compile(IngressRecord),

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { decodeStateEntry, decodeToken, encodeToken, hostProblem, objectKey, parseStateKey, pathProblem } from './index.js';
+import { compareRevisions, decodeStateEntry, decodeToken, encodeToken, hostProblem, objectKey, parseStateKey, pathProblem } from './index.js';
 
 const enc = (v: unknown): Uint8Array => Buffer.from(JSON.stringify(v));
 
 const ingress = (over: Record<string, unknown> = {}): Record<string, unknown> => ({
-  schema: 1, cluster: 'a', kind: 'ingress', epoch: 'e1', observedAt: 1,
+  schema: 1, cluster: 'a', kind: 'ingress', epoch: 'e1', observedAt: 1, revision: '5',
   source: { uid: 'u-1', resourceVersion: '12', creationTimestamp: '2026-01-01T00:00:00Z' },
   namespace: 'default', name: 'web',
   spec: { className: 'ingressfed', annotations: {}, defaultBackend: null, tls: [],
@@ -87,7 +87,7 @@ describe('schemas: decoding state entries', () => {
   });
   it('refuses endpoint addresses that only look like IP addresses, and accepts real ones', () => {
     const endpoints = (address: string): Uint8Array => enc({
-      schema: 1, cluster: 'a', kind: 'endpoints', epoch: 'e1', observedAt: 1,
+      schema: 1, cluster: 'a', kind: 'endpoints', epoch: 'e1', observedAt: 1, revision: '5',
       source: { uid: 'u-1', resourceVersion: '12', creationTimestamp: '2026-01-01T00:00:00Z' }, namespace: 'default', name: 'web',
       spec: { endpoints: [{ address, ready: true, serving: true, terminating: false, zone: null, nodeName: null, ports: [{ name: '', port: 8080, protocol: 'TCP' }] }] },
     });
@@ -96,5 +96,21 @@ describe('schemas: decoding state entries', () => {
       assert.match(!r.ok ? r.reason : 'accepted', /is not an IPv4 or IPv6 address/, a);
     }
     for (const a of ['10.0.0.1', 'fd00::1', '2001:db8::8:800:200c:417a']) assert.equal(decodeStateEntry('a.endpoints.default.web', endpoints(a)).ok, true, a);
+  });
+});
+
+describe('schemas: record revisions', () => {
+  it('orders revisions as numbers, past the range of doubles', () => {
+    assert.ok(compareRevisions('9', '10') < 0);
+    assert.ok(compareRevisions('10', '9') > 0);
+    assert.equal(compareRevisions('0010', '10'), 0);
+    assert.ok(compareRevisions('18446744073709551615', '18446744073709551614') > 0);
+    assert.equal(compareRevisions('0', '000'), 0);
+  });
+
+  it('refuses a record without a revision', () => {
+    const { revision: _r, ...rest } = ingress();
+    const d = decodeStateEntry('a.ingress.default.web', enc(rest));
+    assert.equal(d.ok, false);
   });
 });

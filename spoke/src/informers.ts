@@ -29,6 +29,8 @@ export class SupervisedInformer<T extends KubernetesObject> {
   lastError: string | undefined;
   /** When a (re)list returned no objects although the cache had some; cleared by a non-empty list. */
   emptyListAt: number | undefined;
+  /** The highest resourceVersion seen: of every list (the API server's revision then) and every object. */
+  revision = 0n;
 
   constructor(private readonly opts: SupervisedInformerOptions<T>) {
     this.backoff = new Backoff(opts.initialBackoffMs ?? 250, opts.maxBackoffMs ?? 10_000);
@@ -36,15 +38,26 @@ export class SupervisedInformer<T extends KubernetesObject> {
     // signature of a broken API server, and must not be believed at once (see Spoke).
     const list: ListPromise<T> = async () => {
       const res = await opts.list();
+      this.see(res.metadata?.resourceVersion);
       if ((res.items?.length ?? 0) > 0) this.emptyListAt = undefined;
       else if (this.informer.list().length > 0) this.emptyListAt = Date.now();
       return res;
     };
     this.informer = makeInformer<T>(opts.kubeconfig, opts.path, list);
-    this.informer.on('add', (obj) => opts.onChange({ obj, deleted: false }));
-    this.informer.on('update', (obj) => opts.onChange({ obj, deleted: false }));
-    this.informer.on('delete', (obj) => opts.onChange({ obj, deleted: true }));
+    for (const [event, deleted] of [['add', false], ['update', false], ['delete', true]] as const) {
+      this.informer.on(event, (obj) => {
+        this.see(obj.metadata?.resourceVersion);
+        opts.onChange({ obj, deleted });
+      });
+    }
     this.informer.on('error', (err: unknown) => this.failed(err));
+  }
+
+  /** resourceVersions are opaque to clients; an API server backed by etcd gives decimal revisions, the only ones used. */
+  private see(resourceVersion: string | undefined): void {
+    if (resourceVersion === undefined || !/^[0-9]{1,20}$/.test(resourceVersion)) return;
+    const v = BigInt(resourceVersion);
+    if (v > this.revision) this.revision = v;
   }
 
   get synced(): boolean {

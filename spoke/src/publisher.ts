@@ -12,7 +12,7 @@ export interface SyncResult {
 
 function contentOfStored(json: string): string | undefined {
   try {
-    const { epoch: _e, observedAt: _o, ...rest } = JSON.parse(json) as Record<string, unknown>;
+    const { epoch: _e, observedAt: _o, revision: _r, ...rest } = JSON.parse(json) as Record<string, unknown>;
     return JSON.stringify(rest);
   } catch {
     return undefined;
@@ -25,7 +25,7 @@ function contentOfStored(json: string): string | undefined {
  * complete; what it has published is known from the bucket itself, so a restart writes nothing new.
  */
 export class StatePublisher {
-  private readonly published = new Map<string, { content: string; rv: string }>();
+  private readonly published = new Map<string, { content: string; revision: string }>();
   /** Writes in flight: key → the content being put, or null for a delete (their echoes are not drift). */
   private readonly inFlight = new Map<string, string | null>();
   private stopWatch: () => void = () => undefined;
@@ -70,8 +70,7 @@ export class StatePublisher {
       const json = e.string();
       const content = contentOfStored(json);
       if (content !== undefined) {
-        const rv = String((JSON.parse(json) as { source?: { resourceVersion?: string } }).source?.resourceVersion ?? '');
-        this.published.set(key, { content, rv });
+        this.published.set(key, { content, revision: String((JSON.parse(json) as { revision?: unknown }).revision ?? '') });
       }
     }
     return this.published.size;
@@ -81,10 +80,10 @@ export class StatePublisher {
     return this.published.size;
   }
 
-  /** sha256 over the sorted keys and source resourceVersions published. */
+  /** sha256 over the sorted keys and the revisions published. */
   digest(): string {
     const h = createHash('sha256');
-    for (const k of [...this.published.keys()].sort()) h.update(`${k}=${this.published.get(k)?.rv ?? ''}\n`);
+    for (const k of [...this.published.keys()].sort()) h.update(`${k}=${this.published.get(k)?.revision ?? ''}\n`);
     return h.digest('hex');
   }
 
@@ -103,7 +102,7 @@ export class StatePublisher {
     this.inFlight.set(d.key, d.content);
     try {
       await this.kv.put(d.key, JSON.stringify(d.record));
-      this.published.set(d.key, { content: d.content, rv: d.record.source.resourceVersion });
+      this.published.set(d.key, { content: d.content, revision: d.record.revision });
       result.puts++;
     } catch (err) {
       result.failed++;

@@ -144,6 +144,11 @@ export class Spoke {
     return this.informers !== undefined && Object.values(this.informers).every((i) => i.synced);
   }
 
+  /** The highest resourceVersion any informer has seen: the revision of the records made now. */
+  private revision(): bigint {
+    return Object.values(this.informers ?? {}).reduce((m, i) => (i.revision > m ? i.revision : m), 0n);
+  }
+
   /** Objects in each informer's cache. */
   cacheSizes(): Record<string, number> {
     return Object.fromEntries(Object.entries(this.informers ?? {}).map(([k, i]) => [k, i.list().length]));
@@ -198,7 +203,7 @@ export class Spoke {
         }
         this.fullSync = true;
       }
-      const changes = this.tracker.take(Date.now());
+      const changes = this.tracker.take(Date.now(), this.revision().toString());
       const full = this.fullSync;
       this.fullSync = false;
       const res = full ? await this.publisher.sync(this.tracker.records.values(), this.synced) : await this.publisher.apply(changes, this.synced);

@@ -64,7 +64,7 @@ describe('spoke record tracker', () => {
       let objs: ClusterObjects = { ingressClasses: make.classes(), ingresses: [], services: [], endpointSlices: [], nodes: make.nodes() };
       const tracker = new RecordTracker(ctx);
       tracker.reset(objs);
-      tracker.take(0);
+      tracker.take(0, '1');
       let kinds = new Set<string>();
       for (let step = 0; step < 300; step++) {
         const kind = pick(['ingress', 'ingress', 'service', 'slice', 'slice', 'classes', 'nodes', 'reset']);
@@ -98,8 +98,8 @@ describe('spoke record tracker', () => {
         }
         objs = { ...objs, ingresses: [...state.ingresses.values()], services: [...state.services.values()], endpointSlices: [...state.slices.values()] };
         if (kind === 'reset') tracker.reset(objs);
-        const changed = tracker.take(step);
-        const want = new Map(desiredRecords(objs, { ...ctx, now: step }).map((d) => [d.key, d.content]));
+        const changed = tracker.take(step, '1');
+        const want = new Map(desiredRecords(objs, { ...ctx, now: step, revision: '1' }).map((d) => [d.key, d.content]));
         assert.deepEqual(contents(tracker.records), want, `step ${step} (${kind})`);
         for (const [k, rec] of changed) assert.equal(rec?.content, want.get(k), `change of ${k} at step ${step}`);
         for (const k of want.keys()) kinds.add(k.split('.')[1] ?? '');
@@ -115,10 +115,10 @@ describe('spoke record tracker', () => {
     const ingresses = SERVICES.map((s, i): V1Ingress => ({ metadata: meta(`i${i}`), spec: { ingressClassName: 'ingressfed', rules: [{ host: 'h.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: s, port: { number: 80 } } } }] } }] } }));
     const classes: V1IngressClass[] = [{ metadata: meta('ingressfed', undefined, { namespace: undefined }), spec: { controller: 'ingressfed.io/hub' } }];
     tracker.reset({ ingressClasses: classes, ingresses, services, endpointSlices: [] });
-    assert.equal(tracker.take(0).size, 1 + 5 + 5 + 5);
+    assert.equal(tracker.take(0, '1').size, 1 + 5 + 5 + 5);
     const slice: V1EndpointSlice = { metadata: meta('x', 'default', { labels: { 'kubernetes.io/service-name': 's2' } }), addressType: 'IPv4', ports: [{ port: 8080 }], endpoints: [{ addresses: ['10.1.1.1'] }] };
     tracker.note('endpointslice', slice, false);
-    assert.deepEqual([...tracker.take(1).keys()], ['a.endpoints.default.s2']);
-    assert.equal(tracker.take(2).size, 0, 'nothing noted, nothing changed');
+    assert.deepEqual([...tracker.take(1, '1').keys()], ['a.endpoints.default.s2']);
+    assert.equal(tracker.take(2, '1').size, 0, 'nothing noted, nothing changed');
   });
 });

@@ -39,7 +39,7 @@ export class RecordTracker {
   /** Record keys whose content changed since the last take(). */
   private readonly changed = new Set<string>();
 
-  constructor(private readonly ctx: Omit<TranslateContext, 'now'>) {}
+  constructor(private readonly ctx: Omit<TranslateContext, 'now' | 'revision'>) {}
 
   /** Replaces everything with a full listing: every record is recomputed. */
   reset(objs: ClusterObjects): void {
@@ -105,8 +105,8 @@ export class RecordTracker {
   }
 
   /** Recomputes what the noted changes bear on; answers the keys whose record changed, with the record or undefined (gone). */
-  take(now: number): Map<string, DesiredRecord | undefined> {
-    const ctx = { ...this.ctx, now };
+  take(now: number, revision: string): Map<string, DesiredRecord | undefined> {
+    const ctx = { ...this.ctx, now, revision };
     if (this.classesDirty) this.recomputeClasses(ctx);
     for (const k of this.dirtyIngresses) this.recomputeIngress(k, ctx);
     this.dirtyIngresses.clear();

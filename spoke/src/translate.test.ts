@@ -4,7 +4,7 @@ import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Service } from '@kub
 import { validators } from '@ingressfed/schemas';
 import { desiredRecords, endpointsRecord, isInClass } from './translate.js';
 
-const ctx = { cluster: 'a', epoch: 'e1', now: 5 };
+const ctx = { cluster: 'a', epoch: 'e1', now: 5, revision: '9' };
 const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'default', uid: `uid-${name}`, resourceVersion: '7', creationTimestamp: new Date('2026-01-01T00:00:00Z'), ...extra });
 const cls = (name: string, controller: string, isDefault = false): V1IngressClass => ({
   metadata: { name, uid: `uid-${name}`, resourceVersion: '1', annotations: isDefault ? { 'ingressclass.kubernetes.io/is-default-class': 'true' } : {} },

@@ -15,6 +15,8 @@ export interface TranslateContext {
   cluster: string;
   epoch: string;
   now: number;
+  /** The highest resourceVersion seen from the API server when the records are made (see the record's `revision`). */
+  revision: string;
   /** Serve only this IngressClass (it must be one of ingressfed's); undefined: every ingressfed class. */
   ingressClass?: string;
   /** How Services are reached, unless a Service's `ingressfed.io/endpoint-mode` says otherwise (default pod). */
@@ -101,7 +103,7 @@ function backendRef(b: V1IngressBackend | undefined): BackendRef | null {
 
 export function ingressRecord(ing: V1Ingress, ctx: TranslateContext): IngressRecord {
   return {
-    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingress', epoch: ctx.epoch, observedAt: ctx.now,
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingress', epoch: ctx.epoch, observedAt: ctx.now, revision: ctx.revision,
     source: source(ing.metadata), namespace: ing.metadata?.namespace ?? 'default', name: ing.metadata?.name ?? '',
     spec: {
       className: requestedClass(ing),
@@ -122,7 +124,7 @@ export function ingressRecord(ing: V1Ingress, ctx: TranslateContext): IngressRec
 
 export function ingressClassRecord(c: V1IngressClass, ctx: TranslateContext): IngressClassRecord {
   return {
-    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingressclass', epoch: ctx.epoch, observedAt: ctx.now,
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'ingressclass', epoch: ctx.epoch, observedAt: ctx.now, revision: ctx.revision,
     source: source(c.metadata), name: c.metadata?.name ?? '',
     spec: { controller: c.spec?.controller ?? '', isDefault: isDefaultClass(c), annotations: ownAnnotations(c.metadata?.annotations) },
   };
@@ -131,7 +133,7 @@ export function ingressClassRecord(c: V1IngressClass, ctx: TranslateContext): In
 export function serviceRecord(s: V1Service, ctx: TranslateContext): ServiceRecord {
   const lb = (s.status?.loadBalancer?.ingress ?? []).map((i) => i.ip).filter((ip): ip is string => typeof ip === 'string');
   return {
-    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'service', epoch: ctx.epoch, observedAt: ctx.now,
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'service', epoch: ctx.epoch, observedAt: ctx.now, revision: ctx.revision,
     source: source(s.metadata), namespace: s.metadata?.namespace ?? 'default', name: s.metadata?.name ?? '',
     spec: {
       type: (s.spec?.type ?? 'ClusterIP') as ServiceRecord['spec']['type'],
@@ -195,7 +197,7 @@ export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: 
       return v > m ? v : m;
     }, 0n);
     return {
-      schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now,
+      schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now, revision: ctx.revision,
       source: { ...source(svc.metadata), resourceVersion: rv.toString() },
       namespace: svc.metadata?.namespace ?? 'default', name: svc.metadata?.name ?? '',
       spec: { endpoints: eps },
@@ -235,15 +237,16 @@ export function endpointsRecord(svc: V1Service, slices: V1EndpointSlice[], ctx: 
   }
   endpoints.sort((a, b) => a.address.localeCompare(b.address) || JSON.stringify(a.ports).localeCompare(JSON.stringify(b.ports)));
   return {
-    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now,
+    schema: SCHEMA_VERSION, cluster: ctx.cluster, kind: 'endpoints', epoch: ctx.epoch, observedAt: ctx.now, revision: ctx.revision,
     source: { ...source(svc.metadata), resourceVersion: rv.toString() },
     namespace: ns, name,
     spec: { endpoints },
   };
 }
 
+/** What "unchanged" is judged on: the record without when and by which spoke process it was made. */
 export function contentOf(r: ObjectRecord): string {
-  const { epoch: _e, observedAt: _o, ...rest } = r;
+  const { epoch: _e, observedAt: _o, revision: _r, ...rest } = r;
   return JSON.stringify(rest);
 }
 

@@ -19,7 +19,7 @@ export function snapshot(name: string, zone: string, parts: Partial<ClusterSnaps
 }
 
 export function ingressClass(cluster: string, name = 'ingressfed', isDefault = true, annotations: Record<string, string> = {}): IngressClassRecord {
-  return { schema: 1, cluster, kind: 'ingressclass', epoch: 'e', observedAt: 0, source: src(), name, spec: { controller: 'ingressfed.io/hub', isDefault, annotations } };
+  return { schema: 1, cluster, kind: 'ingressclass', epoch: 'e', observedAt: 0, revision: '1', source: src(), name, spec: { controller: 'ingressfed.io/hub', isDefault, annotations } };
 }
 
 export interface RuleSpec { host?: string; path?: string; pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; service: string; port?: number }
@@ -28,7 +28,7 @@ export function ingress(cluster: string, name: string, rules: RuleSpec[], opts: 
   const byHost = new Map<string, RuleSpec[]>();
   for (const r of rules) byHost.set(r.host ?? '', [...(byHost.get(r.host ?? '') ?? []), r]);
   return {
-    schema: 1, cluster, kind: 'ingress', epoch: 'e', observedAt: 0, source: src(opts.created, `uid-${cluster}-${name}`), namespace: 'default', name,
+    schema: 1, cluster, kind: 'ingress', epoch: 'e', observedAt: 0, revision: '1', source: src(opts.created, `uid-${cluster}-${name}`), namespace: 'default', name,
     spec: {
       className: opts.className === undefined ? 'ingressfed' : opts.className,
       annotations: opts.annotations ?? {},
@@ -44,14 +44,14 @@ export function ingress(cluster: string, name: string, rules: RuleSpec[], opts: 
 
 export function service(cluster: string, name: string): ServiceRecord {
   return {
-    schema: 1, cluster, kind: 'service', epoch: 'e', observedAt: 0, source: src(), namespace: 'default', name,
+    schema: 1, cluster, kind: 'service', epoch: 'e', observedAt: 0, revision: '1', source: src(), namespace: 'default', name,
     spec: { type: 'ClusterIP', annotations: {}, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080, nodePort: null }], loadBalancerIngress: [] },
   };
 }
 
 export function endpoints(cluster: string, name: string, addrs: Array<string | { address: string; ready?: boolean; terminating?: boolean; zone?: string }>): EndpointsRecord {
   return {
-    schema: 1, cluster, kind: 'endpoints', epoch: 'e', observedAt: 0, source: src(), namespace: 'default', name,
+    schema: 1, cluster, kind: 'endpoints', epoch: 'e', observedAt: 0, revision: '1', source: src(), namespace: 'default', name,
     spec: {
       endpoints: addrs.map((a) => {
         const e = typeof a === 'string' ? { address: a } : a;

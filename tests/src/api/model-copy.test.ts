@@ -37,7 +37,7 @@ describe('model copy in Redis', { timeout: 60_000 }, () => {
   it('equals the model after each of 60 random changes, each written as a diff', async () => {
     const r = seededRandom(3);
     const merge = new IncrementalMerge();
-    const base = (cluster: string) => ({ schema: 1 as const, cluster, epoch: 'e', observedAt: 0, source: { uid: 'u', resourceVersion: '1', creationTimestamp: '2026-01-01T00:00:00Z' } });
+    const base = (cluster: string) => ({ schema: 1 as const, cluster, epoch: 'e', observedAt: 0, revision: '1', source: { uid: 'u', resourceVersion: '1', creationTimestamp: '2026-01-01T00:00:00Z' } });
     merge.put(objectKey('a', 'ingressclass', undefined, 'ingressfed'), { ...base('a'), kind: 'ingressclass', name: 'ingressfed', spec: { controller: 'ingressfed.io/hub', isDefault: true, annotations: {} } });
     let prev;
     for (let step = 0; step < 60; step++) {

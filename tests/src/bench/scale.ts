@@ -32,7 +32,7 @@ const HUB_BIN = fileURLToPath(new URL('../../../hub/bin/ingressfed-hub.mjs', imp
 // ---- records, as a spoke writes them ---------------------------------------------------------------
 
 const source = (i: number) => ({ uid: `uid-${i}-${randomBytes(4).toString('hex')}`, resourceVersion: String(i + 1), creationTimestamp: '2026-01-01T00:00:00Z' });
-const base = (cluster: string) => ({ schema: SCHEMA_VERSION as typeof SCHEMA_VERSION, cluster, epoch: 'bench', observedAt: Date.now() });
+const base = (cluster: string) => ({ schema: SCHEMA_VERSION as typeof SCHEMA_VERSION, cluster, epoch: 'bench', observedAt: Date.now(), revision: '1' });
 const addressOf = (n: number): string => `127.77.${Math.floor(n / 250) % 250}.${(n % 250) + 1}`;
 const hostOf = (c: number, i: number): string => `app-${i}.c${c}.example.test`;
 

@@ -40,7 +40,7 @@ function percentile(xs: number[], p: number): number {
 const tracker = new RecordTracker(ctx);
 const t0 = performance.now();
 tracker.reset({ ingressClasses: classes, ingresses, services, endpointSlices: slices });
-const first = tracker.take(Date.now());
+const first = tracker.take(Date.now(), '1');
 const resetMs = performance.now() - t0;
 
 const change: number[] = [];
@@ -52,10 +52,10 @@ for (let s = 0; s < SAMPLES; s++) {
   slices[i] = next;
   const a = performance.now();
   tracker.note('endpointslice', next, false);
-  changedRecords += tracker.take(Date.now()).size;
+  changedRecords += tracker.take(Date.now(), '1').size;
   change.push(performance.now() - a);
   const b = performance.now();
-  desiredRecords({ ingressClasses: classes, ingresses, services, endpointSlices: slices }, { ...ctx, now: Date.now() });
+  desiredRecords({ ingressClasses: classes, ingresses, services, endpointSlices: slices }, { ...ctx, now: Date.now(), revision: '1' });
   full.push(performance.now() - b);
 }
 

@@ -201,4 +201,47 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     }
     await waitFor("beta's route served", async () => (await served('beta.example.com')) === 'beta', { timeoutMs: 10_000 });
   });
+  it("refuses a replayed older record of beta (written with beta's credentials), keeps the newer route, and still does after a hub restart", async () => {
+    const holder = await fed.nats.connectAsSpoke('beta');
+    const key = 'beta.ingress.default.web';
+    try {
+      const kv = await new Kvm(jetstream(holder)).open(STATE_BUCKET, { allow_direct: true });
+      const old = (await kv.get(key))?.string() as string;
+      // beta's owner adds a host: a newer record of the same key.
+      await fed.kubectl('beta', ['replace', '-f', '-'], ingress('web', [
+        { host: 'beta.example.com', paths: [{ path: '/', service: 'beta-web' }] },
+        { host: 'beta2.example.com', paths: [{ path: '/', service: 'beta-web' }] },
+      ]));
+      await waitFor('beta2 served', async () => (await served('beta2.example.com')) === 'beta', { timeoutMs: 20_000 });
+      // The spoke is away (its own watch would rewrite the key at once); the old record is replayed.
+      const beta = fed.clusters.get('beta') as { spoke: Spoke };
+      await beta.spoke.stop();
+      await fed.hub.idle();
+      const version = await fed.edges[0]?.dp.client.getVersion() as number;
+      await kv.put(key, old);
+      const reason = async (): Promise<string | undefined> => {
+        const r = await httpRequest(`${fed.apiUrl}/api/v1/clusters/beta`, { headers: { authorization: `Bearer ${TOKEN}` } });
+        return r.json<{ refused: Array<{ key: string; reason: string }> }>().refused.find((x) => x.key === key)?.reason;
+      };
+      assert.match(await waitFor('the refusal in the hub API', reason), /revision \d+ is older than revision \d+ already accepted/);
+      assert.ok(fed.logs.some((l) => /record refused/.test(l) && l.includes(key)), 'logged');
+      await fed.hub.idle();
+      assert.equal(await fed.edges[0]?.dp.client.getVersion(), version, 'the edge configuration did not change');
+      assert.equal(await served('beta2.example.com'), 'beta', 'the newer route is still served');
+      // A new hub reads the older record from the state bucket, and the newer one it held.
+      await fed.restartHub();
+      await waitFor('the new hub ready', async () => fed.hub.ready);
+      assert.match(await waitFor('the refusal after the restart', reason), /older than revision/);
+      await fed.hub.idle();
+      assert.equal(await served('beta2.example.com'), 'beta', 'the newer route is served after the restart');
+      assert.equal(await fed.edges[0]?.dp.client.getVersion(), version, 'the edge configuration did not change');
+      // beta's spoke comes back and rewrites the key: nothing is refused any more.
+      beta.spoke = fed.newSpoke('beta');
+      await beta.spoke.start();
+      await waitFor('the refusal cleared', async () => (await reason()) === undefined, { timeoutMs: 15_000 });
+      assert.equal(await served('beta2.example.com'), 'beta');
+    } finally {
+      await holder.close();
+    }
+  });
 });

@@ -83,6 +83,27 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     assert.deepEqual([...after.entries()].map(([k, v]) => [k, v.revision]), [...before.entries()].map(([k, v]) => [k, v.revision]));
   });
 
+  it('gives every new record of a key a higher revision: after the newest slice goes, and after a restart', async () => {
+    const revisionOf = async (): Promise<bigint> => BigInt((await kv.get('alpha.endpoints.default.web'))?.json<{ revision: string }>().revision ?? '0');
+    const count = async (): Promise<number> => (await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0;
+    await kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.9' }], { name: 'web-extra' }));
+    await waitFor('three endpoints', async () => (await count()) === 3);
+    const withExtra = await revisionOf();
+    // The slice with the highest resourceVersion goes: the merged record's sources are all older.
+    await kubectl(['delete', 'endpointslice', 'web-extra']);
+    await waitFor('two endpoints', async () => (await count()) === 2);
+    const without = await revisionOf();
+    assert.ok(without > withExtra, `${without} > ${withExtra}`);
+    await spoke.stop();
+    spoke = newSpoke();
+    await spoke.start();
+    await kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.9' }], { name: 'web-extra' }));
+    await waitFor('three endpoints again', async () => (await count()) === 3);
+    assert.ok(await revisionOf() > without);
+    await kubectl(['delete', 'endpointslice', 'web-extra']);
+    await waitFor('two endpoints again', async () => (await count()) === 2);
+  });
+
   it('holds the published endpoints when a relist comes back empty, and absorbs the blip', async () => {
     await waitFor('the web endpoints published', async () => ((await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) > 0);
     const before = (await kv.get('alpha.endpoints.default.web'))?.revision;
