@@ -11,7 +11,7 @@ export class HubMetrics {
   readonly quarantined = new Gauge({ name: 'ingressfed_quarantined_records', help: 'Records whose change HAProxy refused, planned at their last good version', registers: [this.registry] });
   readonly outOfSync = new Gauge({ name: 'ingressfed_clusters_out_of_sync', help: 'Clusters whose keys in the state bucket differ from what their spoke published (heartbeat digest)', registers: [this.registry] });
   readonly refusedEndpoints = new Gauge({ name: 'ingressfed_refused_endpoints', help: 'Endpoints the endpoint policy refused (loopback, link-local, an edge…), by cluster', labelNames: ['cluster'], registers: [this.registry] });
-  readonly refused = new Gauge({ name: 'ingressfed_refused_records', help: 'State bucket entries refused by validation', registers: [this.registry] });
+  readonly refused = new Gauge({ name: 'ingressfed_refused_records', help: 'State bucket entries refused (validation, unknown cluster, older than the accepted record)', registers: [this.registry] });
   readonly applies = new Counter({ name: 'ingressfed_applies_total', help: 'Edge applies by kind (transaction, runtime, none) and result (ok, error, refused)', labelNames: ['edge', 'kind', 'result'], registers: [this.registry] });
   readonly applyDuration = new Histogram({
     name: 'ingressfed_apply_duration_seconds', help: 'Duration of an edge apply by kind', labelNames: ['edge', 'kind'],
