@@ -1,26 +1,137 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
-import type { ApiToken } from './api/server.js';
+import Type, { type Static } from 'typebox';
+import { Compile } from 'typebox/compile';
 import type { EdgeConfig } from './apply/edge.js';
 import { cidrProblem } from './model/endpoint-policy.js';
+import { hostPolicyProblems } from './model/host-policy.js';
 
-export interface HubConfig {
-  nats: { url: string; user?: string; password?: string };
-  redis?: { url: string };
-  /** Where the hub API listens (default 127.0.0.1:9090) and the bearer tokens it accepts. */
-  api?: { host?: string; port?: number; tokens?: ApiToken[] };
-  leaseTtlMs?: number;
-  edges: EdgeConfig[];
-  resyncIntervalMs?: number;
+// hub.json: its schema, checked as a whole, then what a schema cannot say (duplicates, CIDRs, hosts).
+// Files it names (CAs, certificates, keys) are read once, here.
+
+const DnsLabel = Type.String({ pattern: '^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$', maxLength: 63 });
+const Zone = Type.String({ pattern: '^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$', maxLength: 63 });
+const Millis = Type.Integer({ minimum: 100 });
+const File = Type.String({ minLength: 1 });
+/** A client's TLS: the CA that signs the server's certificate, and its own certificate for mutual TLS. */
+const ClientTls = Type.Object({ caFile: Type.Optional(File), certFile: Type.Optional(File), keyFile: Type.Optional(File) }, { additionalProperties: false });
+
+const Edge = Type.Object({
+  name: DnsLabel,
+  url: Type.String({ pattern: '^https?://' }),
+  username: Type.String(),
+  password: Type.String(),
+  /** The CA of the Data Plane API's certificate (https), when the system's trust store does not hold it. */
+  caFile: Type.Optional(File),
+  zone: Zone,
+  bindAddress: Type.String(),
+  bindPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+  publicAddress: Type.String(),
+  maxCheckedSlots: Type.Optional(Type.Integer({ minimum: 0 })),
+  spareBackends: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
+}, { additionalProperties: false });
+
+const HubConfigSchema = Type.Object({
+  nats: Type.Object({ url: Type.String(), user: Type.Optional(Type.String()), password: Type.Optional(Type.String()), tls: Type.Optional(ClientTls) }, { additionalProperties: false }),
+  redis: Type.Optional(Type.Object({ url: Type.String({ pattern: '^rediss?://' }), tls: Type.Optional(ClientTls) }, { additionalProperties: false })),
+  /** Where the hub API listens (default 127.0.0.1:9090), the bearer tokens it accepts, and HTTPS. */
+  api: Type.Optional(Type.Object({
+    host: Type.Optional(Type.String()),
+    port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    tokens: Type.Optional(Type.Array(Type.Object({
+      name: Type.String({ minLength: 1 }), token: Type.String({ minLength: 16 }), role: Type.Union([Type.Literal('read'), Type.Literal('admin')]),
+    }, { additionalProperties: false }))),
+    tls: Type.Optional(Type.Object({ certFile: File, keyFile: File }, { additionalProperties: false })),
+  }, { additionalProperties: false })),
+  leaseTtlMs: Type.Optional(Millis),
+  edges: Type.Array(Edge, { minItems: 1 }),
+  resyncIntervalMs: Type.Optional(Millis),
   /** How often the model is recomputed from every record, in slices, as a check of the incremental merge (default 10 min). */
-  fullRecomputeIntervalMs?: number;
-  staleAfterMs?: number;
-  expireAfterMs?: number;
+  fullRecomputeIntervalMs: Type.Optional(Millis),
+  staleAfterMs: Type.Optional(Millis),
+  expireAfterMs: Type.Optional(Millis),
   /** The federation's clusters; entries of any other are refused (default: whatever NATS lets write). */
-  clusters?: string[];
+  clusters: Type.Optional(Type.Array(DnsLabel)),
   /** Endpoint CIDRs a cluster (or every cluster, `*`) may use although refused by default (loopback, link-local…). */
-  allowedEndpointCidrs?: Record<string, string[]>;
+  allowedEndpointCidrs: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+  /** Which clusters (and namespaces) may serve which hosts (see HostPolicy). */
+  hostPolicy: Type.Optional(Type.Array(Type.Object({
+    hosts: Type.Array(Type.String(), { minItems: 1 }), clusters: Type.Array(Type.String()), namespaces: Type.Optional(Type.Array(Type.String())),
+  }, { additionalProperties: false }))),
+}, { additionalProperties: false });
+
+const check = Compile(HubConfigSchema);
+
+type RawConfig = Static<typeof HubConfigSchema>;
+
+/** PEM text of a client's TLS files. */
+export interface ClientTlsPem { ca?: string; cert?: string; key?: string }
+
+/** The configuration, with the files it names read. */
+export interface HubConfig extends Omit<RawConfig, 'edges' | 'nats' | 'redis' | 'api'> {
+  nats: Omit<RawConfig['nats'], 'tls'> & { tls?: ClientTlsPem };
+  redis?: Omit<NonNullable<RawConfig['redis']>, 'tls'> & { tls?: ClientTlsPem };
+  api?: Omit<NonNullable<RawConfig['api']>, 'tls'> & { tls?: { cert: string; key: string } };
+  edges: EdgeConfig[];
+}
+
+/** Problems the schema cannot express, each with its field. */
+function semanticProblems(c: RawConfig): string[] {
+  const problems: string[] = [];
+  const names = new Set<string>();
+  c.edges.forEach((e, i) => {
+    if (names.has(e.name)) problems.push(`edges[${i}].name: duplicate edge name ${e.name}`);
+    names.add(e.name);
+    if (isIP(e.bindAddress) === 0) problems.push(`edges[${i}].bindAddress: must be an IP address`);
+  });
+  for (const [cluster, cidrs] of Object.entries(c.allowedEndpointCidrs ?? {})) {
+    const at = `allowedEndpointCidrs.${cluster.slice(0, 63)}`;
+    if (cluster !== '*' && !Compile(DnsLabel).Check(cluster)) problems.push(`${at}: the key must be a cluster name or *`);
+    const problem = cidrProblem(cidrs);
+    if (problem) problems.push(`${at}: ${problem}`);
+  }
+  problems.push(...hostPolicyProblems(c.hostPolicy ?? []));
+  for (const [at, tls] of [['nats.tls', c.nats.tls], ['redis.tls', c.redis?.tls]] as const) {
+    if (tls && (tls.certFile === undefined) !== (tls.keyFile === undefined)) problems.push(`${at}: certFile and keyFile go together`);
+  }
+  return problems;
+}
+
+/** Reads the files a configuration names; a file that cannot be read is a problem with its field. */
+function readFiles(c: RawConfig, problems: string[]): HubConfig {
+  const read = (at: string, file: string | undefined): string | undefined => {
+    if (file === undefined) return undefined;
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      problems.push(`${at}: cannot read ${file}: ${(err as Error).message}`);
+      return undefined;
+    }
+  };
+  const clientTls = (at: string, t: RawConfig['nats']['tls']): ClientTlsPem | undefined =>
+    t && { ca: read(`${at}.caFile`, t.caFile), cert: read(`${at}.certFile`, t.certFile), key: read(`${at}.keyFile`, t.keyFile) };
+  const { tls: natsTls, ...nats } = c.nats;
+  const redis = c.redis && { url: c.redis.url, tls: clientTls('redis.tls', c.redis.tls) };
+  const apiTls = c.api?.tls && { cert: read('api.tls.certFile', c.api.tls.certFile) ?? '', key: read('api.tls.keyFile', c.api.tls.keyFile) ?? '' };
+  return {
+    ...c,
+    nats: { ...nats, tls: clientTls('nats.tls', natsTls) },
+    redis,
+    api: c.api && { ...c.api, tls: apiTls },
+    edges: c.edges.map(({ caFile, ...e }, i) => ({ ...e, ca: read(`edges[${i}].caFile`, caFile) })),
+  };
+}
+
+/** The schema's complaints, each with its field (`edges[0].url`); an unknown field is said once, by name. */
+function schemaProblems(raw: unknown): string[] {
+  const out = new Set<string>();
+  for (const e of check.Errors(raw)) {
+    if (e.message === 'must not have additional properties') continue;
+    const field = e.instancePath.replace(/^\//, '').replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.') || '(top)';
+    out.add(`${field}: ${e.message === 'schema is false' ? 'unknown field' : e.message}`);
+    if (out.size === 20) break;
+  }
+  return [...out];
 }
 
 /** Reads and checks the hub configuration file; every problem is reported with its field. */
@@ -31,42 +142,10 @@ export function loadHubConfig(path: string): HubConfig {
   } catch (err) {
     throw new Error(`cannot read hub configuration ${path}: ${(err as Error).message}`, { cause: err });
   }
-  const problems: string[] = [];
-  const c = raw as Partial<HubConfig>;
-  if (typeof c.nats?.url !== 'string') problems.push('nats.url: required');
-  if (!Array.isArray(c.edges) || c.edges.length === 0) problems.push('edges: at least one edge is required');
-  const names = new Set<string>();
-  (c.edges ?? []).forEach((e, i) => {
-    const at = `edges[${i}]`;
-    if (!isDnsLabel(String(e.name))) problems.push(`${at}.name: must be a DNS label`);
-    if (names.has(e.name)) problems.push(`${at}.name: duplicate edge name ${e.name}`);
-    names.add(e.name);
-    if (typeof e.url !== 'string' || !/^https?:\/\//.test(e.url)) problems.push(`${at}.url: must be an http(s) URL`);
-    if (typeof e.username !== 'string' || typeof e.password !== 'string') problems.push(`${at}.username/password: required`);
-    if (!isZoneName(String(e.zone))) problems.push(`${at}.zone: must be a zone name`);
-    if (isIP(String(e.bindAddress)) === 0) problems.push(`${at}.bindAddress: must be an IP address`);
-    if (!Number.isInteger(e.bindPort) || e.bindPort < 1 || e.bindPort > 65535) problems.push(`${at}.bindPort: must be a port`);
-    if (typeof e.publicAddress !== 'string') problems.push(`${at}.publicAddress: required`);
-    if (e.maxCheckedSlots !== undefined && !(Number.isInteger(e.maxCheckedSlots) && e.maxCheckedSlots >= 0)) problems.push(`${at}.maxCheckedSlots: must be a whole number`);
-    if (e.spareBackends !== undefined && !(Number.isInteger(e.spareBackends) && e.spareBackends >= 0 && e.spareBackends <= 1000)) problems.push(`${at}.spareBackends: must be a whole number from 0 to 1000`);
-  });
-  (c.api?.tokens ?? []).forEach((t, i) => {
-    if (typeof t.name !== 'string' || typeof t.token !== 'string' || t.token.length < 16) problems.push(`api.tokens[${i}]: needs a name and a token of at least 16 characters`);
-    if (t.role !== 'read' && t.role !== 'admin') problems.push(`api.tokens[${i}].role: read or admin`);
-  });
-  for (const f of ['resyncIntervalMs', 'fullRecomputeIntervalMs', 'staleAfterMs', 'expireAfterMs', 'leaseTtlMs'] as const) {
-    const v = c[f];
-    if (v !== undefined && !(Number.isInteger(v) && v >= 100)) problems.push(`${f}: must be a whole number of milliseconds, at least 100`);
-  }
-  if (c.clusters !== undefined && !(Array.isArray(c.clusters) && c.clusters.every((x) => typeof x === 'string' && isDnsLabel(x)))) {
-    problems.push('clusters: must be a list of cluster names (DNS labels)');
-  }
-  for (const [cluster, cidrs] of Object.entries(c.allowedEndpointCidrs ?? {})) {
-    const at = `allowedEndpointCidrs.${cluster.slice(0, 63)}`;
-    if (cluster !== '*' && !isDnsLabel(cluster)) problems.push(`${at}: the key must be a cluster name or *`);
-    const problem = Array.isArray(cidrs) && cidrs.every((x) => typeof x === 'string') ? cidrProblem(cidrs) : 'must be a list of CIDRs';
-    if (problem) problems.push(`${at}: ${problem}`);
-  }
-  if (problems.length > 0) throw new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
-  return c as HubConfig;
+  const fail = (problems: string[]): Error => new Error(`invalid hub configuration ${path}:\n  ${problems.join('\n  ')}`);
+  if (!check.Check(raw)) throw fail(schemaProblems(raw));
+  const problems = semanticProblems(raw);
+  const config = readFiles(raw, problems);
+  if (problems.length > 0) throw fail(problems);
+  return config;
 }

@@ -13,6 +13,7 @@ import { StateIntake } from './intake.js';
 import { TOMBSTONE_TTL_MS } from './held.js';
 import { HubMetrics } from './metrics.js';
 import { EndpointPolicy } from './model/endpoint-policy.js';
+import { HostPolicy, type HostRule } from './model/host-policy.js';
 import { IncrementalMerge } from './model/incremental.js';
 import { endpointRefusals } from './model/refusals.js';
 import { mergeClusters } from './model/merge.js';
@@ -56,6 +57,8 @@ export interface HubOptions {
   clusters?: readonly string[];
   /** Endpoint CIDRs a cluster (or `*`: every cluster) may use although refused by default (see EndpointPolicy). */
   allowedEndpointCidrs?: Record<string, readonly string[]>;
+  /** Which clusters (and namespaces) may serve which hosts (see HostPolicy); hosts it does not cover are open to all. */
+  hostPolicy?: readonly HostRule[];
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -96,6 +99,7 @@ export class Hub {
   readonly redis: RedisStore | undefined;
   readonly quarantine = new Quarantine();
   private readonly endpointPolicy: EndpointPolicy;
+  private readonly hostPolicy: HostPolicy;
   private readonly merge: IncrementalMerge;
   private readonly health: ClusterHealth;
   private readonly drainBook: DrainBook;
@@ -126,7 +130,8 @@ export class Hub {
     this.events.setMaxListeners(1000);
     this.redis = clients.redis;
     this.endpointPolicy = new EndpointPolicy({ allowedCidrs: opts.allowedEndpointCidrs, edgeAddresses: opts.edges.flatMap(edgeAddresses) });
-    this.merge = new IncrementalMerge(this.endpointPolicy);
+    this.hostPolicy = new HostPolicy(opts.hostPolicy);
+    this.merge = new IncrementalMerge({ endpointPolicy: this.endpointPolicy, hostPolicy: this.hostPolicy });
     this.intake = new StateIntake({
       onChange: () => this.changed(),
       // A heartbeat changes only staleness; the model is merged again only if a cluster expired or came back.
@@ -257,7 +262,7 @@ export class Hub {
   // ---- model --------------------------------------------------------------------------------------
 
   private buildModel(records: ReadonlyMap<string, ObjectRecord>): FederatedModel {
-    return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired(), endpointPolicy: this.endpointPolicy });
+    return mergeClusters(this.intake.snapshots(records), { expired: this.health.expired(), endpointPolicy: this.endpointPolicy, hostPolicy: this.hostPolicy });
   }
 
   /** The desired state, with the fence and drains in force now. */

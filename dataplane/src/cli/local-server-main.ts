@@ -1,4 +1,5 @@
 // ingressfed-dataplane-local: a local HAProxy Data Plane API v3 server that owns a real HAProxy.
+import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
@@ -19,10 +20,28 @@ const USAGE = `usage: ingressfed-dataplane-local --workdir DIR [options]
   --haproxy-log             HAProxy's HTTP log of every request in this server's output
   --validate-cmd CMD        run after haproxy -c on every configuration (sh -c, with
                             DATAPLANEAPI_TRANSACTION_FILE naming it); non-zero refuses it
+  --tls-cert FILE           PEM certificate (chain) of the API: it is served over HTTPS
+  --tls-key FILE            PEM key of that certificate (both or neither)
 `;
 
 function fail(msg: string): never {
   return usageError('ingressfed-dataplane-local', USAGE, msg);
+}
+
+/** The PEM texts of --tls-cert and --tls-key, read now so a bad file stops the start. */
+function readTls(certFile: string | undefined, keyFile: string | undefined): { cert: string; key: string } | undefined {
+  if (certFile === undefined && keyFile === undefined) return undefined;
+  if (certFile === undefined || keyFile === undefined) fail('--tls-cert and --tls-key go together: give both, or neither');
+  const read = (flag: string, file: string): string => {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      return fail(`${flag} ${file}: cannot read it: ${(err as Error).message}`);
+    }
+    return text.includes('-----BEGIN ') ? text : fail(`${flag} ${file}: not a PEM file`);
+  };
+  return { cert: read('--tls-cert', certFile), key: read('--tls-key', keyFile) };
 }
 
 function parseBindAllow(values: string[] | undefined): BlockList {
@@ -49,6 +68,8 @@ const values = parseCommandLine('ingressfed-dataplane-local', USAGE, {
   'bind-allow': { type: 'string', multiple: true },
   'haproxy-log': { type: 'boolean', default: false },
   'validate-cmd': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
 });
 if (!values.workdir) fail('--workdir is required');
 const password = values.password ?? process.env.INGRESSFED_DPAPI_PASSWORD;
@@ -59,6 +80,7 @@ const reloadDelay = Number(values['reload-delay']);
 if (!Number.isFinite(reloadDelay) || reloadDelay < 0) fail('--reload-delay must be a number of seconds');
 const maxOpen = Number(values['max-open-transactions']);
 if (!Number.isInteger(maxOpen) || maxOpen < 1) fail('--max-open-transactions must be a positive integer');
+const tls = readTls(values['tls-cert'], values['tls-key']);
 
 const logger = pino({ name: 'ingressfed-dataplane-local' });
 const server = new LocalDataPlaneServer({
@@ -74,6 +96,7 @@ const server = new LocalDataPlaneServer({
   validateCmd: values['validate-cmd'],
   bindAllow: parseBindAllow(values['bind-allow']),
   haproxyHttpLog: values['haproxy-log'],
+  tls,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 

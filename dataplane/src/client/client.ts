@@ -1,6 +1,7 @@
 import createClient, { type Client } from 'openapi-fetch';
+import { Agent } from 'undici';
 import type { components, paths } from '../gen/dataplane-api.js';
-import { codeForStatus, DataPlaneError, isRetryableConflict } from './errors.js';
+import { codeForStatus, DataPlaneError, describeTlsFailure, isRetryableConflict, PLAIN_HTTP_TO_HTTPS } from './errors.js';
 
 export type Schemas = components['schemas'];
 export type Transaction = Schemas['transaction'];
@@ -11,10 +12,12 @@ export type MapEntry = Schemas['map_entry'];
 
 /** Where a Data Plane API lives and how to log in. */
 export interface DataPlaneTarget {
-  /** Base URL without `/v3`, e.g. `http://127.0.0.1:5555`. */
+  /** Base URL without `/v3`, e.g. `http://127.0.0.1:5555` or `https://edge-a.example:5555`. */
   url: string;
   username: string;
   password: string;
+  /** PEM of the CA that signs an HTTPS server's certificate; without it the default trust store is used. */
+  ca?: string;
   /** Per-request time limit (default 10 s). */
   timeoutMs?: number;
 }
@@ -74,10 +77,12 @@ export class DataPlaneClient {
   constructor(readonly target: DataPlaneTarget) {
     const auth = Buffer.from(`${target.username}:${target.password}`).toString('base64');
     const timeoutMs = target.timeoutMs ?? 10_000;
+    // Node's global fetch, not undici's: only it accepts the global Request objects openapi-fetch builds.
+    const dispatcher = target.ca === undefined ? undefined : new Agent({ connect: { ca: target.ca } });
     this.api = createClient<paths>({
       baseUrl: `${target.url.replace(/\/+$/, '')}/v3`,
       headers: { Authorization: `Basic ${auth}` },
-      fetch: (req: Request) => fetch(req, { signal: AbortSignal.timeout(timeoutMs) }),
+      fetch: (req: Request) => fetch(req, { signal: AbortSignal.timeout(timeoutMs), dispatcher }),
     });
     this.api.use({
       onResponse: ({ request, response }) => {
@@ -96,15 +101,32 @@ export class DataPlaneClient {
     try {
       result = await call;
     } catch (err) {
-      const e = err as Error;
-      const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
-      throw new DataPlaneError(timeout ? 'INGRESSFED_ERR_DPAPI_TIMEOUT' : 'INGRESSFED_ERR_DPAPI_UNREACHABLE', operation, 0,
-        `${timeout ? 'timed out' : 'unreachable'} (${this.target.url}): ${e.message}`, { cause: err });
+      throw this.callFailed(operation, err);
     }
     if (result.response.ok) return { data: result.data as T, response: result.response };
-    const body = result.error as { message?: unknown } | undefined;
-    const message = typeof body?.message === 'string' ? body.message : `HTTP ${result.response.status}`;
-    throw new DataPlaneError(codeForStatus(result.response.status, message), operation, result.response.status, message);
+    throw this.answerFailed(operation, result.response.status, result.error);
+  }
+
+  /** The error for a call that got no answer: TLS, time-out or unreachable. */
+  private callFailed(operation: string, err: unknown): DataPlaneError {
+    const e = err as Error;
+    const tls = describeTlsFailure(err);
+    if (tls) return new DataPlaneError('INGRESSFED_ERR_DPAPI_TLS', operation, 0, `${tls} (${this.target.url})`, { cause: err });
+    const timeout = e.name === 'TimeoutError' || e.name === 'AbortError';
+    return new DataPlaneError(timeout ? 'INGRESSFED_ERR_DPAPI_TIMEOUT' : 'INGRESSFED_ERR_DPAPI_UNREACHABLE', operation, 0,
+      `${timeout ? 'timed out' : 'unreachable'} (${this.target.url}): ${e.message}`, { cause: err });
+  }
+
+  /** The error for an error answer; a text body (not the API's JSON) is its message. */
+  private answerFailed(operation: string, status: number, error: unknown): DataPlaneError {
+    const text = typeof error === 'string' ? error.trim().slice(0, 200) : '';
+    if (status === 400 && PLAIN_HTTP_TO_HTTPS.test(text)) {
+      return new DataPlaneError('INGRESSFED_ERR_DPAPI_TLS', operation, status,
+        `the server speaks HTTPS, and plain HTTP was sent: use an https:// url (${this.target.url})`);
+    }
+    const json = (error as { message?: unknown } | null | undefined)?.message;
+    const message = typeof json === 'string' ? json : text || `HTTP ${status}`;
+    return new DataPlaneError(codeForStatus(status, message), operation, status, message);
   }
 
   async getVersion(transactionId?: string): Promise<number> {

@@ -1,6 +1,7 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { timingSafeEqual } from 'node:crypto';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ApiError, badRequest } from './api-error.js';
 import { HANDLERS } from './handlers.js';
@@ -16,6 +17,8 @@ export interface LocalServerOptions extends ServiceOptions {
   password: string;
   /** Request bodies larger than this are refused with 413. */
   maxBodyBytes?: number;
+  /** PEM certificate (chain) and key: the API is served over HTTPS. */
+  tls?: { cert: string; key: string };
 }
 
 const SPEC_FILE = fileURLToPath(new URL('../gen/served-operations.json', import.meta.url));
@@ -85,6 +88,38 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
+/**
+ * An HTTPS server that answers plain HTTP on its port with a 400 saying so, as Go's net/http (and so
+ * dataplaneapi) does, rather than closing the connection without a word.
+ */
+function createTlsServer(tls: { cert: string; key: string }, handler: RequestListener): Server {
+  let server: Server;
+  try {
+    server = createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
+  } catch (err) {
+    throw new Error(`the TLS certificate or key is not usable: ${(err as Error).message}`, { cause: err });
+  }
+  const handshake = server.listeners('connection') as Array<(socket: Socket) => void>;
+  server.removeAllListeners('connection');
+  server.on('connection', (socket: Socket) => {
+    socket.on('error', () => socket.destroy());
+    // A peer that sends nothing, or keeps a refused connection open, is not waited for.
+    socket.setTimeout(10_000, () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      if (first[0] !== 0x16) {
+        socket.end('HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n');
+        return;
+      }
+      // A TLS record: give the bytes back and let the TLS server take the connection over.
+      socket.setTimeout(0);
+      socket.pause();
+      socket.unshift(first);
+      for (const l of handshake) l.call(server, socket);
+    });
+  });
+  return server;
+}
+
 function safeEqual(a: string, b: string): boolean {
   const x = Buffer.from(a);
   const y = Buffer.from(b);
@@ -106,8 +141,9 @@ export class LocalDataPlaneServer {
   }
 
   async start(): Promise<{ url: string }> {
+    const handler: RequestListener = (req, res) => void this.handle(req, res);
+    const http = this.opts.tls ? createTlsServer(this.opts.tls, handler) : createServer(handler);
     await this.svc.start();
-    const http = createServer((req, res) => void this.handle(req, res));
     this.http = http;
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -115,7 +151,7 @@ export class LocalDataPlaneServer {
     });
     const addr = http.address() as AddressInfo;
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
-    return { url: `http://${host}:${addr.port}` };
+    return { url: `${this.opts.tls ? 'https' : 'http'}://${host}:${addr.port}` };
   }
 
   async stop(): Promise<void> {

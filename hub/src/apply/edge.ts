@@ -18,6 +18,8 @@ export interface EdgeConfig extends EdgeTarget {
   password: string;
   /** The address clients use to reach this edge (written to Ingress status). */
   publicAddress: string;
+  /** PEM of the CA that signs the Data Plane API's certificate (https), when the system's trust store does not hold it. */
+  ca?: string;
 }
 
 /** What an apply brings an edge to. */
@@ -148,7 +150,7 @@ export class EdgeApplier {
   private readonly maps: MapSync;
 
   constructor(readonly edge: EdgeConfig) {
-    this.client = new DataPlaneClient({ url: edge.url, username: edge.username, password: edge.password });
+    this.client = new DataPlaneClient({ url: edge.url, username: edge.username, password: edge.password, ca: edge.ca });
     this.maps = new MapSync(this.client);
   }
 

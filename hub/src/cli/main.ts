@@ -9,10 +9,13 @@ import type { Hub } from '../hub.js';
 
 const USAGE = `usage: ingressfed-hub --config FILE
 
-  --config FILE   JSON: {"nats": {"url", "user"?, "password"?}, "redis"?: {"url"},
-                         "edges": [{"name", "url", "username", "password", "zone", "bindAddress", "bindPort", "publicAddress"}],
-                         "api"?: {"host", "port", "tokens": [{"name", "token", "role": "read"|"admin"}]},
-                         "leaseTtlMs"?: 5000, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
+  --config FILE   JSON (keep it mode 0600: it holds secrets); every field in docs/operators.md:
+                  {"nats": {"url", "user"?, "password"?, "tls"?: {"caFile"?, "certFile"?, "keyFile"?}},
+                   "redis"?: {"url", "tls"?: {...}},
+                   "edges": [{"name", "url", "username", "password", "caFile"?, "zone", "bindAddress", "bindPort", "publicAddress"}],
+                   "api"?: {"host", "port", "tokens": [{"name", "token", "role": "read"|"admin"}], "tls"?: {"certFile", "keyFile"}},
+                   "clusters"?, "allowedEndpointCidrs"?, "hostPolicy"?: [{"hosts", "clusters", "namespaces"?}],
+                   "leaseTtlMs"?: 5000, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
 `;
 
 const values = parseCommandLine('ingressfed-hub', USAGE, { config: { type: 'string' } });
@@ -27,7 +30,7 @@ try {
   hub = await connectHub({
     natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, fullRecomputeIntervalMs: cfg.fullRecomputeIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs,
-    clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, hostPolicy: cfg.hostPolicy, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
   process.stderr.write(`ingressfed-hub: ${(err as Error).message}\n`);

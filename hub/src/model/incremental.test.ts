@@ -4,6 +4,7 @@ import { objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/sc
 import { seededRandom as rng } from '@ingressfed/schemas/testing';
 import { endpoints, ingress, ingressClass, service, snapshot } from './fixtures.js';
 import { EndpointPolicy } from './endpoint-policy.js';
+import { HostPolicy } from './host-policy.js';
 import { IncrementalMerge } from './incremental.js';
 import { mergeClusters } from './merge.js';
 import type { ClusterSnapshot, FederatedModel } from './types.js';
@@ -85,7 +86,9 @@ describe('incremental merge', () => {
       const r = rng(seed);
       // Endpoints at 10.0.1.1 are refused (as an edge's address): refusals must match too.
       const policy = new EndpointPolicy({ edgeAddresses: ['10.0.1.1'] });
-      const inc = new IncrementalMerge(policy);
+      // Cluster c may not serve y.example.test, nor b rules without a host and default backends.
+      const hosts = new HostPolicy([{ hosts: ['y.example.test'], clusters: ['a', 'b'] }, { hosts: ['*'], clusters: ['a', 'c'] }]);
+      const inc = new IncrementalMerge({ endpointPolicy: policy, hostPolicy: hosts });
       const zones = new Map<string, string>();
       let expired = new Set<string>();
       let conflicts = 0;
@@ -108,7 +111,7 @@ describe('incremental merge', () => {
           }
         }
         const got = inc.model();
-        const want = mergeClusters(snapshotsOf(inc.records, zones), { expired, endpointPolicy: policy });
+        const want = mergeClusters(snapshotsOf(inc.records, zones), { expired, endpointPolicy: policy, hostPolicy: hosts });
         assert.deepEqual(normal(got), normal(want), `seed ${seed}, step ${step}`);
         conflicts += got.conflicts.length;
         routes += got.routes.length;

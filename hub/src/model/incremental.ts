@@ -4,6 +4,8 @@ import {
   type Candidate, type ClusterView, type Examined, type ResolvedRoute,
 } from './parts.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
+import type { HostPolicy } from './host-policy.js';
+import type { MergeOptions } from './merge.js';
 import { SnapshotMap } from './snapshot-map.js';
 import { SortedKeys } from './sorted.js';
 import { backendKey, ingressKey, type Backend, type BackendId, type DefaultRoute, type FederatedModel, type IngressState } from './types.js';
@@ -38,7 +40,13 @@ const removeFrom = <K, V>(m: Map<K, Set<V>>, k: K, v: V): void => {
 const same = (a: unknown, b: unknown): boolean => a === b || JSON.stringify(a) === JSON.stringify(b);
 
 export class IncrementalMerge {
-  constructor(private readonly endpointPolicy?: EndpointPolicy) {}
+  private readonly endpointPolicy: EndpointPolicy | undefined;
+  private readonly hostPolicy: HostPolicy | undefined;
+
+  constructor(opts: Pick<MergeOptions, 'endpointPolicy' | 'hostPolicy'> = {}) {
+    this.endpointPolicy = opts.endpointPolicy;
+    this.hostPolicy = opts.hostPolicy;
+  }
 
   /** The records put so far; `records.snapshot()` keeps them as they are when a model is taken. */
   readonly records = new SnapshotMap<ObjectRecord>();
@@ -223,7 +231,7 @@ export class IncrementalMerge {
       this.examined.delete(key);
       return;
     }
-    const ex = examineIngress(rec, this.cluster(rec.cluster).view);
+    const ex = examineIngress(rec, this.cluster(rec.cluster).view, this.hostPolicy);
     this.examined.set(key, ex);
     const uses = servicesNamed(rec).map((s) => `${rec.cluster}/${rec.namespace}/${s}`);
     for (const u of uses) addTo(this.serviceUsers, u, key);

@@ -9,6 +9,7 @@ import {
   type Candidate, type ClusterView,
 } from './parts.js';
 import type { EndpointPolicy } from './endpoint-policy.js';
+import type { HostPolicy } from './host-policy.js';
 
 export { DEFAULT_HEALTH, parseFailover, parseHealth } from './parts.js';
 
@@ -35,6 +36,8 @@ export interface MergeOptions {
   expired?: ReadonlySet<string>;
   /** Which endpoint addresses each cluster may send the edges to (default: all). */
   endpointPolicy?: EndpointPolicy;
+  /** Which clusters may serve which hosts (default: any cluster any host). */
+  hostPolicy?: HostPolicy;
 }
 
 export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions = {}): FederatedModel {
@@ -48,7 +51,7 @@ export function mergeClusters(snapshots: ClusterSnapshot[], opts: MergeOptions =
 
   for (const [i, view] of views.entries()) {
     for (const ing of (snaps[i] as ClusterSnapshot).ingresses) {
-      const ex = examineIngress(ing, view);
+      const ex = examineIngress(ing, view, opts.hostPolicy);
       ingresses.set(ingressKey(ex.ref), ex.state);
       if (ex.state.state !== 'accepted') continue;
       for (const c of ex.candidates) {

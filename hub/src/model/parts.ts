@@ -1,3 +1,4 @@
+import type { HostPolicy } from './host-policy.js';
 import { ANNOTATIONS, CONTROLLER, hostProblem, isDnsLabel, pathProblem, type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ServiceRecord } from '@ingressfed/schemas';
 import {
   backendKey, ingressKey,
@@ -129,8 +130,12 @@ export function servicesNamed(ing: IngressRecord): string[] {
   return [...new Set(refs.flatMap((b) => (b !== null && 'service' in b ? [b.service.name] : [])))];
 }
 
-/** Validates one Ingress and lists its routes; every problem is reported with the field it is in. */
-export function examineIngress(ing: IngressRecord, view: ClusterView): Examined {
+/**
+ * Validates one Ingress and lists its routes; every problem is reported with the field it is in. A
+ * host (or, for rules without one and default backends, every host) the host policy keeps for others
+ * makes the Ingress invalid, so it never competes for the route.
+ */
+export function examineIngress(ing: IngressRecord, view: ClusterView, hosts?: HostPolicy): Examined {
   const ref: IngressRef = { cluster: view.name, namespace: ing.namespace, name: ing.name };
   const createdAt = ing.source.creationTimestamp;
   const base = { ref, createdAt, candidates: [] as Candidate[], defaultBackend: undefined, failover: { kind: 'zone' } as FailoverPolicy, health: DEFAULT_HEALTH };
@@ -146,16 +151,19 @@ export function examineIngress(ing: IngressRecord, view: ClusterView): Examined 
   if (typeof health === 'string') problems.push(`metadata.annotations: ${health}`);
   const candidates: Candidate[] = [];
   let defaultBackend: BackendId | undefined;
+  const notOurs = (host: string): string | undefined => hosts?.problem(host, view.name, ing.namespace);
   if (ing.spec.defaultBackend) {
     const r = resolveBackend(ing.spec.defaultBackend, ing.namespace, view);
     if (r.problem) problems.push(`spec.defaultBackend: ${r.problem}`);
+    const policy = notOurs('');
+    if (policy) problems.push(`spec.defaultBackend: ${policy}`);
     defaultBackend = r.id;
   }
   ing.spec.rules.forEach((rule, i) => {
-    if (rule.host !== '') {
-      const hp = hostProblem(rule.host);
-      if (hp) problems.push(`spec.rules[${i}].host: ${JSON.stringify(rule.host.slice(0, 80))} ${hp}`);
-    }
+    const hp = rule.host === '' ? undefined : hostProblem(rule.host);
+    if (hp) problems.push(`spec.rules[${i}].host: ${JSON.stringify(rule.host.slice(0, 80))} ${hp}`);
+    const policy = hp ? undefined : notOurs(rule.host);
+    if (policy) problems.push(`spec.rules[${i}]${rule.host === '' ? '' : '.host'}: ${policy}`);
     rule.paths.forEach((p, j) => {
       const where = `spec.rules[${i}].http.paths[${j}]`;
       const pp = pathProblem(p.path);

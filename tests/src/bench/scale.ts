@@ -217,7 +217,7 @@ try {
   // 4. The full recompute, timed here on the same records (the hub's merge code, in this process).
   const records = new Map<string, ObjectRecord>();
   for (const c of clusters) for (let i = 0; i < N; i++) for (const [k, r] of appRecords(c, i, addrsFor(c, i))) records.set(k, r);
-  const full = new IncrementalMerge(new EndpointPolicy({ allowedCidrs: { '*': ['127.0.0.0/8'] }, edgeAddresses: ['127.0.0.1'] }));
+  const full = new IncrementalMerge({ endpointPolicy: new EndpointPolicy({ allowedCidrs: { '*': ['127.0.0.0/8'] }, edgeAddresses: ['127.0.0.1'] }) });
   for (const c of clusters) full.setZone(`c${c}`, c % 2 === 0 ? 'zone-a' : 'zone-b');
   for (const c of clusters) full.put(objectKey(`c${c}`, 'ingressclass', undefined, 'ingressfed'), { ...base(`c${c}`), kind: 'ingressclass', source: source(0), name: 'ingressfed', spec: { controller: 'ingressfed.io/hub', isDefault: true, annotations: {} } });
   const tf = performance.now();
