@@ -37,7 +37,7 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
   before(async () => {
     fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }], api: { tokens: [{ name: 'ops', token: TOKEN, role: 'read' }] },
       // gamma has NATS credentials but is not one of the hub's clusters.
-      hub: { clusters: ['alpha', 'beta'] } });
+      hub: { clusters: ['alpha', 'beta'], hostPolicy: [{ hosts: ['shop.example.com'], clusters: ['beta'] }] } });
     edgeUrl = fed.edges[0]?.url as string;
     for (const [c, addr] of [['alpha', '127.0.30.1'], ['beta', '127.0.40.1']] as const) {
       await fed.kubectl(c, ['create', '-f', '-'], ingressClass());
@@ -201,6 +201,25 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     }
     await waitFor("beta's route served", async () => (await served('beta.example.com')) === 'beta', { timeoutMs: 10_000 });
   });
+  it('keeps a host the host policy gives beta: an older Ingress of alpha with a longer path does not capture it', async () => {
+    // alpha's Ingress is the older one, and claims a longer path too: without the policy it would win both.
+    await fed.kubectl('alpha', ['create', '-f', '-'], ingress('grab', [{ host: 'shop.example.com', paths: [{ path: '/', service: 'alpha-web' }, { path: '/cart', service: 'alpha-web' }] }]));
+    await fed.kubectl('beta', ['create', '-f', '-'], ingress('shop', [{ host: 'shop.example.com', paths: [{ path: '/', service: 'beta-web' }] }]));
+    await waitFor('shop served by beta', async () => (await served('shop.example.com')) === 'beta', { timeoutMs: 20_000 });
+    const cart = await httpRequest(`${edgeUrl}/cart`, { host: 'shop.example.com' });
+    assert.equal(cart.json<EchoReply>().cluster, 'beta', 'the longer path is not alpha\'s either');
+    // alpha's owner: an Invalid condition's Warning Event naming the policy.
+    const ev = await waitFor('the Warning Event on grab', async () =>
+      (JSON.parse(await fed.kubectl('alpha', ['get', 'events', '-o', 'json'])) as { items: KubeEvent[] }).items.find((e) => e.involvedObject.name === 'grab' && e.type === 'Warning'), { timeoutMs: 20_000 });
+    assert.match(ev.message, /host 'shop\.example\.com' may be served only by cluster beta: hostPolicy 'shop\.example\.com'/);
+    // The operator: the Ingress's state in the hub API.
+    const state = (await httpRequest(`${fed.apiUrl}/api/v1/state`, { headers: { authorization: `Bearer ${TOKEN}` } })).json<{ ingresses: Record<string, { state: string; reasons: string[] }> }>();
+    assert.equal(state.ingresses['alpha/default/grab']?.state, 'invalid');
+    assert.match(state.ingresses['alpha/default/grab']?.reasons.join('\n') ?? '', /hostPolicy 'shop\.example\.com'/);
+    assert.equal(await served('alpha.example.com'), 'alpha', "alpha's own host is untouched");
+    await fed.kubectl('alpha', ['delete', 'ingress', 'grab']);
+  });
+
   it("refuses a replayed older record of beta (written with beta's credentials), keeps the newer route, and still does after a hub restart", async () => {
     const holder = await fed.nats.connectAsSpoke('beta');
     const key = 'beta.ingress.default.web';
