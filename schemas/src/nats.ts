@@ -4,11 +4,20 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Backoff } from './backoff.js';
 
+/** PEM text of a client's TLS: the CA of the server's certificate, and its own certificate and key (mutual TLS). */
+export interface ClientTls {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
 export interface NatsTarget {
   url: string;
   user?: string;
   password?: string;
   name: string;
+  /** TLS to the server (required by a `tls://` url); without a CA, the system's trust store. */
+  tls?: ClientTls;
   /** Where replies and watches are delivered (a spoke's permissions confine it to its own, see nats-auth.ts). */
   inboxPrefix?: string;
 }
@@ -17,6 +26,7 @@ export interface NatsTarget {
 export async function connectNats(t: NatsTarget, log: (msg: string, f?: Record<string, unknown>) => void, signal?: AbortSignal): Promise<NatsConnection> {
   return untilDone(() => connect({
     servers: t.url, name: t.name, user: t.user, pass: t.password, ...(t.inboxPrefix ? { inboxPrefix: t.inboxPrefix } : {}),
+    ...(t.tls ? { tls: { ...t.tls } } : {}),
     maxReconnectAttempts: -1, reconnectTimeWait: 500, timeout: 5000, waitOnFirstConnect: false,
     // Otherwise every request (each KV put) captures a stack trace up front, in case it fails:
     // a measurable share of the hub's time when it writes ten thousand statuses.

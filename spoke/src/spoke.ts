@@ -7,7 +7,7 @@ import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
 import { SupervisedInformer } from './informers.js';
-import { connectNats, openExistingBucket, spokeInboxPrefix } from '@ingressfed/schemas/nats';
+import { connectNats, openExistingBucket, spokeInboxPrefix, type ClientTls } from '@ingressfed/schemas/nats';
 import { StatePublisher } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
 import { RecordTracker } from './tracker.js';
@@ -27,6 +27,8 @@ export interface SpokeOptions {
   natsUrl: string;
   natsUser?: string;
   natsPassword?: string;
+  /** TLS to NATS: the server's CA, and this spoke's certificate and key when the server asks for one. */
+  natsTls?: ClientTls;
   heartbeatIntervalMs?: number;
   /**
    * How long a kind whose list came back empty while objects were known must stay empty before the
@@ -74,7 +76,7 @@ export class Spoke {
   async start(): Promise<void> {
     const { opts } = this;
     const warn = (msg: string, f?: Record<string, unknown>): void => opts.log('warn', msg, f);
-    this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}`, inboxPrefix: spokeInboxPrefix(opts.cluster) },
+    this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}`, inboxPrefix: spokeInboxPrefix(opts.cluster), tls: opts.natsTls },
       warn, this.abort.signal);
     // The hub creates the buckets; a spoke opens them and touches only its own keys.
     this.kv = await openExistingBucket(this.nc, STATE_BUCKET, infoKey(opts.cluster), warn, this.abort.signal);

@@ -41,8 +41,9 @@ function sameSecret(a: string, b: string): boolean {
  * The hub's HTTP API: health and readiness (open), everything else behind bearer tokens with a read
  * or an admin role. Handlers only translate HTTP to hub calls and views.
  */
-export async function buildHubApi(hub: Hub, tokens: ApiToken[]) {
-  const app = Fastify({ logger: false, ajv: { customOptions: { allErrors: false } } })
+/** `https`: PEM certificate (chain) and key; the API is then served over HTTPS only. */
+export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: { cert: string; key: string } } = {}) {
+  const app = Fastify({ logger: false, ajv: { customOptions: { allErrors: false } }, ...(opts.https ? { https: opts.https } : {}) })
     .setValidatorCompiler(TypeBoxValidatorCompiler)
     .withTypeProvider<TypeBoxTypeProvider>();
 

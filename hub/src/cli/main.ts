@@ -28,7 +28,7 @@ let cfg: HubConfig;
 try {
   cfg = loadHubConfig(values.config);
   hub = await connectHub({
-    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, redisUrl: cfg.redis?.url, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
+    natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, natsTls: cfg.nats.tls, redisUrl: cfg.redis?.url, redisTls: cfg.redis?.tls, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, fullRecomputeIntervalMs: cfg.fullRecomputeIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs,
     clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, hostPolicy: cfg.hostPolicy, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
@@ -41,7 +41,7 @@ stopOnSignals(() => hub.stop(), (signal) => logger.info({ signal }, 'stopping'))
 
 try {
   // The API's schemas are compiled before the hub starts its work, not in the middle of it.
-  const api = await buildHubApi(hub, cfg.api?.tokens ?? []);
+  const api = await buildHubApi(hub, cfg.api?.tokens ?? [], { https: cfg.api?.tls });
   await api.ready();
   await hub.start();
   const address = await api.listen({ host: cfg.api?.host ?? '127.0.0.1', port: cfg.api?.port ?? 9090 });

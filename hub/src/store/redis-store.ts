@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { ClientTls } from '@ingressfed/schemas/nats';
 import { backendKey, type FederatedModel } from '../model/types.js';
 import { Turns } from '../turns.js';
 
@@ -26,8 +27,10 @@ export class RedisStore {
   lastError: string | undefined;
   writes = 0;
 
-  constructor(url: string) {
+  /** `tls`: for a `rediss://` url, the server's CA (else the system's trust store) and a client certificate when Redis asks for one. */
+  constructor(url: string, tls?: ClientTls) {
     this.redis = new Redis(url, {
+      ...(url.startsWith('rediss://') ? { tls: { ...tls } } : {}),
       enableOfflineQueue: false, commandTimeout: 1000, maxRetriesPerRequest: 1, lazyConnect: true,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });

@@ -1,4 +1,5 @@
 // ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
+import { readFileSync } from 'node:fs';
 import { isDnsLabel, isDnsSubdomain, isZoneName } from '@ingressfed/schemas';
 import { parseCommandLine, readSecret, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
@@ -13,6 +14,10 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --nats-user USER          NATS user (env INGRESSFED_NATS_USER)
   --nats-password-file F    file holding the NATS password (or env INGRESSFED_NATS_PASSWORD;
                             never on the command line, which every user can read in ps)
+  --nats-ca FILE            CA of the NATS server's certificate (TLS; a tls:// url without it
+                            uses the system's trust store)
+  --nats-cert FILE          this spoke's certificate and key, when NATS asks for one (mutual TLS)
+  --nats-key FILE
   --kubeconfig PATH         kubeconfig of the cluster (env KUBECONFIG)
   --endpoint-mode MODE      pod | nodeport | loadbalancer (default pod); a Service can override it
                             with the annotation ingressfed.io/endpoint-mode
@@ -31,6 +36,7 @@ function fail(msg: string): never {
 const values = parseCommandLine('ingressfed-spoke', USAGE, {
   cluster: { type: 'string' }, zone: { type: 'string' }, region: { type: 'string' }, nats: { type: 'string' },
       'nats-user': { type: 'string' }, 'nats-password-file': { type: 'string' }, kubeconfig: { type: 'string' },
+      'nats-ca': { type: 'string' }, 'nats-cert': { type: 'string' }, 'nats-key': { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
@@ -62,11 +68,24 @@ if (passwordFile !== undefined) {
   }
 }
 
+if ((values['nats-cert'] === undefined) !== (values['nats-key'] === undefined)) fail('--nats-cert and --nats-key go together');
+const readPem = (flag: 'nats-ca' | 'nats-cert' | 'nats-key'): string | undefined => {
+  const file = values[flag];
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    return fail(`--${flag}: cannot read ${file}: ${(err as Error).message}`);
+  }
+};
+const natsTls = { ca: readPem('nats-ca'), cert: readPem('nats-cert'), key: readPem('nats-key') };
+
 const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
 const spoke = new Spoke({
   cluster, zone, region: values.region, endpointMode: mode, ingressClass, watchNodes: values['watch-nodes'], kubeconfigPath: kubeconfig, natsUrl: nats,
   natsUser: values['nats-user'] ?? process.env.INGRESSFED_NATS_USER,
   natsPassword,
+  natsTls: natsTls.ca !== undefined || natsTls.cert !== undefined ? natsTls : undefined,
   heartbeatIntervalMs: heartbeat,
   emptyListGraceMs: emptyGrace,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),

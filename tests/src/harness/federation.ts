@@ -6,6 +6,7 @@ import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
 import { startKubeApi, type KubeCluster } from './kube.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
+import { makeTestCa, type TestCa } from './certs.js';
 
 /** Where the harness's endpoints (echo servers) listen. */
 export const LOOPBACK = '127.0.0.0/8';
@@ -17,11 +18,16 @@ export interface FederationOptions {
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
-  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'fullRecomputeIntervalMs' | 'leaseTtlMs' | 'clusters'>>;
+  hub?: Partial<Pick<HubOptions, 'staleAfterMs' | 'expireAfterMs' | 'resyncIntervalMs' | 'fullRecomputeIntervalMs' | 'leaseTtlMs' | 'clusters' | 'hostPolicy'>>;
   /** Start redis-server and give the hubs the leader lease, drains and the model copy. */
   redis?: boolean;
   /** Serve the hub API with these tokens. */
   api?: { tokens: ApiToken[] };
+  /**
+   * TLS on every channel, with certificates from one test CA: NATS (mutual TLS), Redis (mutual TLS),
+   * the Data Plane APIs (HTTPS) and the hub API (HTTPS).
+   */
+  tls?: boolean;
   log?: (line: string) => void;
 }
 
@@ -47,6 +53,8 @@ export interface Federation {
   hub: Hub;
   /** The hub API's base URL, when `api` was asked for. */
   apiUrl: string | undefined;
+  /** With `tls`: the CA of every certificate. */
+  ca: TestCa | undefined;
   redis: RedisServer | undefined;
   echo: EchoFleet;
   /** Another hub on the same NATS, Redis and edges, with its own API. */
@@ -70,25 +78,27 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     if (logs.length > 5000) logs.splice(0, 1000);
     opts.log?.(line);
   };
-  const nats = await startNats({ clusters: [...new Set([...opts.clusters.map((c) => c.name), ...TEST_CLUSTERS])] });
-  const redis = opts.redis ? await startRedis() : undefined;
+  const ca = opts.tls ? makeTestCa('federation') : undefined;
+  const nats = await startNats({ clusters: [...new Set([...opts.clusters.map((c) => c.name), ...TEST_CLUSTERS])], ...(ca ? { tls: { ca, verify: true } } : {}) });
+  const redis = opts.redis ? await startRedis(ca ? { tls: { ca, verify: true } } : {}) : undefined;
+  const apiCert = ca?.server('hub-api');
   let api: HubApi | undefined;
   const serveApi = async (hub: Hub): Promise<{ api: HubApi | undefined; url: string | undefined }> => {
     if (!opts.api) return { api: undefined, url: undefined };
-    const a = await buildHubApi(hub, opts.api.tokens);
+    const a = await buildHubApi(hub, opts.api.tokens, apiCert ? { https: { cert: apiCert.cert, key: apiCert.key } } : {});
     await a.listen({ host: '127.0.0.1', port: 0 });
-    return { api: a, url: `http://127.0.0.1:${(a.server.address() as AddressInfo).port}` };
+    return { api: a, url: `${apiCert ? 'https' : 'http'}://127.0.0.1:${(a.server.address() as AddressInfo).port}` };
   };
   const echo = new EchoFleet();
   const clusters = new Map<string, FederatedCluster>();
   const edges: FederatedEdge[] = [];
-  const fed = { nats, redis, clusters, edges, echo, logs, apiUrl: undefined } as Partial<Federation> & { hub?: Hub };
+  const fed = { nats, redis, clusters, edges, echo, logs, apiUrl: undefined, ca } as Partial<Federation> & { hub?: Hub };
   const newSpoke = (name: string): Spoke => {
     const c = clusters.get(name);
     if (!c) throw new Error(`no cluster ${name}`);
     return new Spoke({
       cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
-      natsUser: nats.spoke(name).user, natsPassword: nats.spoke(name).password,
+      natsUser: nats.spoke(name).user, natsPassword: nats.spoke(name).password, natsTls: nats.clientTls(name),
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`),
     });
   };
@@ -99,10 +109,10 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       echo.follow(c.name, c.zone, kube.api);
     }
     for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
-      const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd });
+      const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd, tls: ca });
       const bindPort = e.bindPort ?? (await freePort());
       const config: EdgeConfig = {
-        name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password,
+        name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password, ca: dp.ca,
         bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1', ...(e.spareBackends === undefined ? {} : { spareBackends: e.spareBackends }),
       };
       edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}` });
@@ -112,7 +122,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       await c.spoke.start();
     }
     let hubs = 0;
-    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, redisUrl: redis?.url, edges: edges.map((e) => e.config), resyncIntervalMs: 2000,
+    const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, natsTls: nats.clientTls('hub'), redisUrl: redis?.url, redisTls: redis?.clientTls, edges: edges.map((e) => e.config), resyncIntervalMs: 2000,
       // The test's endpoints are echo servers on loopback addresses, refused by default.
       allowedEndpointCidrs: { '*': [LOOPBACK] }, ...opts.hub, log: log(`hub${++hubs}`) });
     fed.hub = await makeHub();
@@ -177,6 +187,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         for (const c of clusters.values()) await c.kube.stop();
         await nats.stop();
         await redis?.stop();
+        ca?.remove();
       },
     }) as Federation;
   } catch (err) {
@@ -187,6 +198,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     for (const c of clusters.values()) await c.kube.stop().catch(() => undefined);
     await nats.stop().catch(() => undefined);
     await redis?.stop().catch(() => undefined);
+    ca?.remove();
     throw err;
   }
 }

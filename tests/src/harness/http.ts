@@ -1,4 +1,5 @@
-import { request } from 'node:http';
+import { request as httpRequestOf } from 'node:http';
+import { request as httpsRequestOf } from 'node:https';
 
 export interface HttpAnswer {
   status: number;
@@ -9,16 +10,18 @@ export interface HttpAnswer {
 
 /**
  * One HTTP request with a chosen Host header (fetch cannot set it), on a fresh connection, bounded
- * in time. Used to send traffic through HAProxy.
+ * in time. Used to send traffic through HAProxy. An `https:` url trusts `ca` (PEM) only.
  */
-export function httpRequest(url: string, opts: { host?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number } = {}): Promise<HttpAnswer> {
+export function httpRequest(url: string, opts: { host?: string; method?: string; headers?: Record<string, string>; body?: string; timeoutMs?: number; ca?: string } = {}): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.host !== undefined) headers.host = opts.host;
     // Node chunks a body only for some methods (not DELETE or OPTIONS): always frame it.
     if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body));
+    const request = u.protocol === 'https:' ? httpsRequestOf : httpRequestOf;
     const req = request({
+      ...(u.protocol === 'https:' ? { ca: opts.ca } : {}),
       hostname: u.hostname,
       port: u.port,
       path: `${u.pathname}${u.search}`,
