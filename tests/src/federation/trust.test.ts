@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET, heartbeatKey, type Heartbeat } from '@ingressfed/schemas';
+import { HELD_BUCKET, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, type Heartbeat } from '@ingressfed/schemas';
 import type { Spoke } from '@ingressfed/spoke';
 import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
@@ -104,6 +104,10 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     await assert.rejects(jsm.streams.delete(`KV_${STATE_BUCKET}`), /permissions violation/i);
     await assert.rejects(jsm.streams.purge(`KV_${STATE_BUCKET}`), /permissions violation/i);
     await assert.rejects(new Kvm(jetstream(attacker)).create('ingressfed_rogue'), /permissions violation/i);
+    // The hub's own bucket of held records: no spoke may write or read it.
+    const held = await new Kvm(jetstream(attacker)).open(HELD_BUCKET, { allow_direct: true });
+    await assert.rejects(held.put('beta.ingress.default.web', '{}'), /permissions violation/i);
+    await assert.rejects(held.get('beta.ingress.default.web'), /permissions violation/i);
     await untouched(version);
     assert.equal(await served('alpha.example.com'), 'alpha');
   });
