@@ -14,4 +14,4 @@ export type {
   TransactionScope,
 } from './client/client.js';
 export { DataPlaneClient } from './client/client.js';
-export { DataPlaneError, codeForStatus, isRetryableConflict } from './client/errors.js';
+export { DataPlaneError, WriteRefusedError, codeForStatus, isRetryableConflict } from './client/errors.js';

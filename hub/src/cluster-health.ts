@@ -1,8 +1,24 @@
 import type { EventEmitter } from 'node:events';
+import type { ObjectRecord } from '@ingressfed/schemas';
 import type { StateIntake } from './intake.js';
 import type { HubMetrics } from './metrics.js';
 
-export type ClusterState = 'live' | 'stale' | 'expired';
+/**
+ * `source-unavailable`: heartbeats arrive, but the spoke cannot list or watch its cluster's API
+ * server, so its records may be behind the cluster. Like `live` and `stale`, it changes only what is
+ * reported: the cluster's last records stay in force.
+ */
+export type ClusterState = 'live' | 'source-unavailable' | 'stale' | 'expired';
+
+export interface ClusterHealthView {
+  name: string;
+  state: ClusterState;
+  heartbeatAgeMs: number | undefined;
+  /** While the spoke reports its source unavailable: for how long (as of now), and why. */
+  sourceUnavailable: { forMs: number; reason: string } | undefined;
+}
+
+const NO_RECORDS: ReadonlyMap<string, ObjectRecord> = new Map();
 
 export interface ClusterHealthOptions {
   /** A cluster whose heartbeat is older than this is stale (default 15 s); its servers stay. */
@@ -27,8 +43,28 @@ export class ClusterHealth {
     private readonly log: (level: 'info' | 'warn', msg: string, f?: Record<string, unknown>) => void,
   ) {}
 
-  list(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
-    return this.intake.clusterNames().map((name) => ({ name, state: this.states.get(name) ?? 'stale', heartbeatAgeMs: this.intake.heartbeatAge(name) }));
+  list(): ClusterHealthView[] {
+    const now = Date.now();
+    const source = this.sourceStates(now);
+    return this.intake.clusterNames().map((name) => ({
+      name, state: this.states.get(name) ?? 'stale', heartbeatAgeMs: this.intake.heartbeatAge(name, now), sourceUnavailable: source.get(name),
+    }));
+  }
+
+  /**
+   * What each cluster's last heartbeat says of its source. The age is the spoke's own measure at the
+   * heartbeat (its `time` less its `since`: one clock) plus the heartbeat's age on the hub's clock.
+   */
+  private sourceStates(now = Date.now()): Map<string, { forMs: number; reason: string }> {
+    const out = new Map<string, { forMs: number; reason: string }>();
+    // Snapshots of no records: each cluster's info and heartbeat only.
+    for (const snap of this.intake.snapshots(NO_RECORDS)) {
+      const hb = snap.heartbeat;
+      const src = hb?.sourceUnavailable;
+      const age = this.intake.heartbeatAge(snap.name, now);
+      if (hb && src && age !== undefined) out.set(snap.name, { forMs: Math.max(0, hb.time - src.since) + age, reason: src.reason });
+    }
+    return out;
   }
 
   expired(): Set<string> {
@@ -40,16 +76,18 @@ export class ClusterHealth {
     const staleAfter = this.opts.staleAfterMs ?? 15_000;
     const expireAfter = this.opts.expireAfterMs;
     const expiredBefore = this.expired();
-    const counts = new Map<ClusterState, number>([['live', 0], ['stale', 0], ['expired', 0]]);
+    const counts = new Map<ClusterState, number>([['live', 0], ['source-unavailable', 0], ['stale', 0], ['expired', 0]]);
+    const source = this.sourceStates();
     for (const name of this.intake.clusterNames()) {
       const age = this.intake.heartbeatAge(name);
       // A cluster that never sent a heartbeat is not known to be live (its records may be forged or
       // left over): stale until one arrives. Its records are still merged, as a stale cluster's are.
-      const state: ClusterState = age === undefined ? 'stale' : age <= staleAfter ? 'live'
-        : expireAfter !== undefined && age > expireAfter ? 'expired' : 'stale';
+      const state: ClusterState = age === undefined ? 'stale'
+        : age <= staleAfter ? (source.has(name) ? 'source-unavailable' : 'live')
+          : expireAfter !== undefined && age > expireAfter ? 'expired' : 'stale';
       const before = this.states.get(name) ?? 'stale';
       if (state !== before) {
-        this.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before });
+        this.log(state === 'live' ? 'info' : 'warn', `cluster ${state}`, { cluster: name, heartbeatAgeMs: age, was: before, ...(source.has(name) ? { source: source.get(name) } : {}) });
         this.events.emit('cluster', { cluster: name, state, was: before });
       }
       this.states.set(name, state);

@@ -1,22 +1,54 @@
+import type { KV } from '@nats-io/kv';
 import type { Endpoint } from './model/types.js';
-import type { Drain, RedisStore } from './store/redis-store.js';
 
-export type { Drain } from './store/redis-store.js';
+/** A cluster or zone an operator drained, and since when. */
+export interface Drain {
+  kind: 'cluster' | 'zone';
+  name: string;
+  since: number;
+}
 
-const keyOf = (kind: Drain['kind'], name: string): string => `${kind}/${name}`;
+const keyOf = (kind: Drain['kind'], name: string): string => `${kind}.${name}`;
 
 /**
- * The drains an operator asked for (clusters or zones), kept in Redis when there is one so that every
- * replica and every later leader honours them. A drain takes effect in memory before it is stored,
- * so an apply that starts after the request plans with it.
+ * The drains an operator asked for (clusters or zones), kept in the hub's own NATS bucket: every
+ * replica watches it, every later leader honours it, and losing Redis loses none of them. A drain
+ * takes effect in memory before it is stored, so an apply that starts after the request plans with it.
  */
 export class DrainBook {
-  private drains = new Map<string, Drain>();
+  private readonly drains = new Map<string, Drain>();
+  private kv: KV | undefined;
+  private stopWatch: () => void = () => undefined;
 
-  constructor(
-    private readonly redis: RedisStore | undefined,
-    private readonly log: (level: 'warn', msg: string, f?: Record<string, unknown>) => void,
-  ) {}
+  constructor(private readonly log: (level: 'warn', msg: string, f?: Record<string, unknown>) => void) {}
+
+  /** Reads the drains in `kv` and follows its changes (made by any replica); `onChange` is told of each. */
+  async open(kv: KV, onChange: () => void): Promise<void> {
+    this.kv = kv;
+    const iter = await kv.watch();
+    this.stopWatch = () => iter.stop();
+    const read = new Promise<void>((resolve) => {
+      void (async () => {
+        if ((await kv.status()).values === 0) resolve();
+        for await (const e of iter) {
+          if (e.operation === 'PUT') this.take(e.key, e.string());
+          else this.drains.delete(e.key);
+          if (e.delta === 0) resolve();
+          if (e.isUpdate) onChange();
+        }
+      })().catch((err: Error) => this.log('warn', 'the drains watch stopped', { error: err.message }));
+    });
+    await read;
+  }
+
+  private take(key: string, json: string): void {
+    try {
+      const d = JSON.parse(json) as Drain;
+      if ((d.kind === 'cluster' || d.kind === 'zone') && typeof d.name === 'string' && typeof d.since === 'number') this.drains.set(key, d);
+    } catch {
+      this.log('warn', 'an unreadable drain in the drains bucket is ignored', { key });
+    }
+  }
 
   get size(): number {
     return this.drains.size;
@@ -32,7 +64,7 @@ export class DrainBook {
     const d = existing ?? { kind, name, since: Date.now() };
     this.drains.set(key, d);
     try {
-      await this.redis?.saveDrain(d);
+      await this.kv?.put(key, JSON.stringify(d));
     } catch (err) {
       if (!existing) this.drains.delete(key);
       throw err;
@@ -42,23 +74,20 @@ export class DrainBook {
 
   /** True when there was such a drain. */
   async remove(kind: Drain['kind'], name: string): Promise<boolean> {
-    const had = this.drains.delete(keyOf(kind, name));
-    await this.redis?.deleteDrain(kind, name);
-    return had;
+    const key = keyOf(kind, name);
+    const had = this.drains.get(key);
+    this.drains.delete(key);
+    try {
+      await this.kv?.delete(key);
+    } catch (err) {
+      if (had) this.drains.set(key, had);
+      throw err;
+    }
+    return had !== undefined;
   }
 
-  /** Re-reads the drains from Redis; true when the set changed. A Redis failure keeps the known ones. */
-  async refresh(): Promise<boolean> {
-    if (!this.redis) return false;
-    try {
-      const next = new Map((await this.redis.loadDrains()).map((d) => [keyOf(d.kind, d.name), d]));
-      const changed = [...next.keys()].sort().join('\n') !== [...this.drains.keys()].sort().join('\n');
-      this.drains = next;
-      return changed;
-    } catch (err) {
-      this.log('warn', 'cannot read drains from Redis; keeping the known ones', { error: (err as Error).message });
-      return false;
-    }
+  stop(): void {
+    this.stopWatch();
   }
 
   /** Whether an endpoint is drained; undefined when nothing is. */

@@ -1,14 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { HELD_BUCKET, STATE_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
-import { openBucket } from '@ingressfed/schemas/nats';
+import { DRAINS_BUCKET, HELD_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { openBucket, openStateBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { EdgeLoop, type Desired } from './apply/edge-loop.js';
-import { RefusedConfigError } from './apply/errors.js';
+import { RefusedConfigError, type FencedError } from './apply/errors.js';
 import { isolateRefused } from './apply/isolate.js';
-import { ClusterHealth, type ClusterState } from './cluster-health.js';
+import { ClusterHealth, type ClusterHealthView } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
+import { Links } from './links.js';
 import { StateIntake } from './intake.js';
 import { TOMBSTONE_TTL_MS } from './held.js';
 import { HubMetrics } from './metrics.js';
@@ -20,11 +21,11 @@ import { mergeClusters } from './model/merge.js';
 import type { FederatedModel } from './model/types.js';
 import { Quarantine, sameContent, type QuarantinedRecord } from './quarantine.js';
 import { StatusPass, StatusWriter, type EdgeProgress, type StatusMemo } from './status/status.js';
-import { LeaderLease, type LeaseState } from './store/lease.js';
+import { DEFAULT_LEASE_TTL_MS, LeaderLease, type LeaseState } from './store/lease.js';
 import type { RedisStore } from './store/redis-store.js';
 import { Turns } from './turns.js';
 
-export type { ClusterState } from './cluster-health.js';
+export type { ClusterHealthView, ClusterState } from './cluster-health.js';
 export type { Drain } from './drains.js';
 
 const recordKeys = new WeakMap<ObjectRecord, string>();
@@ -103,6 +104,8 @@ export class Hub {
   private readonly merge: IncrementalMerge;
   private readonly health: ClusterHealth;
   private readonly drainBook: DrainBook;
+  /** How NATS and Redis are reached (readiness and the API). */
+  readonly links: Links;
   private readonly edges: EdgeLoop[];
   private desiredState: Desired | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
@@ -143,10 +146,12 @@ export class Hub {
       knownClusters: opts.clusters ? new Set(opts.clusters) : undefined,
     });
     this.health = new ClusterHealth(this.intake, opts, this.metrics, this.events, opts.log);
-    this.drainBook = new DrainBook(clients.redis, opts.log);
+    this.drainBook = new DrainBook(opts.log);
+    this.links = new Links(clients.nc, clients.redis);
     this.edges = opts.edges.map((e) => new EdgeLoop(this.applier(e), {
       desired: () => (this.isLeader && !this.stopped ? this.desiredWithLease() : undefined),
       onRefused: (loop, err) => this.isolate(loop, err),
+      onFenced: (loop, err) => this.fenced(loop, err),
       onSettled: () => this.statusesChanged(),
       metrics: this.metrics, events: this.events, log: opts.log, applyTimeoutMs: opts.applyTimeoutMs,
     }));
@@ -154,6 +159,8 @@ export class Hub {
 
   private applier(e: EdgeConfig): EdgeApplier {
     const a = new EdgeApplier(e);
+    // Every write to the edge is asked for first: nothing is sent once the lease may have run out.
+    a.client.writeGuard = () => this.writeRefusal();
     a.onPlanned = (seconds) => this.metrics.plan.observe({ edge: e.name }, seconds);
     return a;
   }
@@ -162,27 +169,67 @@ export class Hub {
     this.metrics.start();
     if (this.redis) {
       await this.redis.connect();
-      await this.drainBook.refresh();
-      this.lease = new LeaderLease(this.redis.redis, this.opts.leaseTtlMs ?? 5000, (s) => this.leadershipChanged(s));
+      this.lease = new LeaderLease(this.redis.redis, this.opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS, (s) => this.leadershipChanged(s));
       this.lease.start();
     } else {
       this.leadershipChanged({ leader: true, fence: undefined, holder: 'single' });
     }
+    await this.drainBook.open(await openBucket(this.clients.nc, DRAINS_BUCKET), () => this.changed());
     this.status = new StatusWriter(await openBucket(this.clients.nc, STATUS_BUCKET));
     await this.status.load();
-    await this.intake.start(await openBucket(this.clients.nc, STATE_BUCKET), await openBucket(this.clients.nc, HELD_BUCKET, TOMBSTONE_TTL_MS));
+    await this.intake.start(await openStateBucket(this.clients.nc), await openBucket(this.clients.nc, HELD_BUCKET, TOMBSTONE_TTL_MS));
     this.scheduleResync();
     this.scheduleFullRecompute();
     this.health.watch(() => this.changed());
   }
 
+  /** Why the hub is not ready (the state bucket not read yet, NATS lost), or undefined when it is. */
+  notReady(): string | undefined {
+    if (!this.intake.initialized) return 'the state bucket has not been read completely yet';
+    const nats = this.links.view().nats;
+    if (!nats.connected) return `NATS is unreachable${nats.downForMs === null ? '' : ` for ${Math.round(nats.downForMs / 1000)} s`}: no change can be heard or status written`;
+    return undefined;
+  }
+
   get ready(): boolean {
-    return this.intake.initialized;
+    return this.notReady() === undefined;
   }
 
   /** Whether this hub may write to edges and the status bucket now. */
   get isLeader(): boolean {
     return this.lease ? this.lease.state().leader : !this.stopped;
+  }
+
+  /** Why this hub may not write to edges now, or undefined when it may. */
+  private writeRefusal(): string | undefined {
+    if (this.stopped) return 'the hub is stopping';
+    if (!this.lease) return undefined;
+    // A write must reach the edge before the lease could have passed to another hub.
+    const margin = Math.floor((this.opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS) / 5);
+    return this.lease.validFor() > margin ? undefined : `the leader lease is not held for another ${margin} ms`;
+  }
+
+  /**
+   * An edge carries a fence above this leader's. Either a newer leader wrote to it (this hub is
+   * deposed), or the fence counter went back (Redis lost its data): a fence above the edge's is then
+   * taken, while the lease is still this hub's, and the edge is written with it. A leader that can
+   * do neither gives its lease up, saying why, so that a standby takes over.
+   */
+  private async fenced(loop: EdgeLoop, err: FencedError): Promise<void> {
+    if (!this.lease || err.seen === undefined || !this.isLeader) return;
+    try {
+      const fence = await this.lease.raiseFence(err.seen);
+      if (fence === undefined) {
+        this.opts.log('warn', 'an edge carries a newer fence and the lease is another hub\'s: no longer writing', { edge: loop.name, edgeFence: err.seen });
+        return;
+      }
+      this.metrics.fenceRaised.inc();
+      this.opts.log('warn', 'an edge carries a fence above this leader\'s while the lease is this hub\'s (the fence counter was lost): fence raised past it', { edge: loop.name, edgeFence: err.seen, fence });
+      for (const e of this.edges) e.kick();
+    } catch (e) {
+      this.opts.log('error', 'cannot raise the fence past the edge\'s: giving the lease up so that another hub can write', { edge: loop.name, edgeFence: err.seen, error: (e as Error).message });
+      await this.lease.resign(2 * (this.opts.leaseTtlMs ?? DEFAULT_LEASE_TTL_MS));
+    }
   }
 
   leaseState(): LeaseState {
@@ -210,7 +257,7 @@ export class Hub {
       [...slots.entries()].map(([slot, sessions]) => ({ edge: e.name, backend, slot, sessions }))));
   }
 
-  clusters(): Array<{ name: string; state: ClusterState; heartbeatAgeMs: number | undefined }> {
+  clusters(): ClusterHealthView[] {
     return this.health.list();
   }
 
@@ -482,6 +529,8 @@ export class Hub {
     this.recomputeTimer = setTimeout(() => {
       for (const key of this.merge.records.keys()) this.recompute.add(key);
       this.changed();
+      // The bucket's keys too: a change the watch never delivered (a stream purged under it) is caught.
+      void this.intake.audit().then((n) => n > 0 && this.metrics.auditRepairs.inc(n), (err: Error) => this.opts.log('warn', 'cannot list the state bucket\'s keys', { error: err.message }));
       this.scheduleFullRecompute();
     }, this.opts.fullRecomputeIntervalMs ?? 600_000);
   }
@@ -490,7 +539,6 @@ export class Hub {
     // While servers drain, follow their sessions closely so they leave as soon as they are idle.
     const every = this.drainBook.size > 0 ? Math.min(1000, this.opts.resyncIntervalMs ?? 5000) : this.opts.resyncIntervalMs ?? 5000;
     this.resyncTimer = setTimeout(() => {
-      void this.drainBook.refresh().then((changed) => changed && this.changed());
       for (const e of this.edges) e.kick();
       this.scheduleResync();
     }, every);
@@ -515,6 +563,7 @@ export class Hub {
     if (this.recomputeTimer) clearTimeout(this.recomputeTimer);
     if (this.pending) clearTimeout(this.pending);
     this.health.stop();
+    this.drainBook.stop();
     await Promise.all(this.edges.map((e) => e.stop()));
     await this.statusChain;
     await this.saving;

@@ -63,6 +63,7 @@ export class StateIntake {
    * restarts; without it, only in memory).
    */
   async start(kv: KV, heldKv?: KV): Promise<void> {
+    this.kv = kv;
     const held = heldKv ? await this.held.open(heldKv) : 0;
     if (held > 0) this.hooks.log('info', 'held records read', { held });
     const status = await kv.status();
@@ -85,6 +86,27 @@ export class StateIntake {
   }
 
   private stopWatch: () => void = () => undefined;
+  private kv: KV | undefined;
+
+  /**
+   * Compares the records held with the bucket's keys: a record whose key the bucket no longer has
+   * (a change the watch never delivered: a stream purged under it) goes, as if deleted. Answers how
+   * many went; each is logged.
+   */
+  async audit(): Promise<number> {
+    if (!this.kv) return 0;
+    // Only records held before the listing starts are judged: a key written during it may be missing from it.
+    const held = new Map([...this.clusters.values()].flatMap((c) => [...c.records]));
+    const present = new Set<string>();
+    for await (const key of await this.kv.keys()) present.add(key);
+    const ghosts = [...held].filter(([k, r]) => !present.has(k) && this.record(k) === r).map(([k]) => k);
+    for (const key of ghosts) {
+      this.hooks.log('warn', 'record dropped: its key is no longer in the state bucket (a change the watch did not deliver)', { key: key.slice(0, 200) });
+      this.deleted(key);
+    }
+    if (ghosts.length > 0) this.hooks.onChange();
+    return ghosts.length;
+  }
 
   private markInitialized(): void {
     this.initialized = true;

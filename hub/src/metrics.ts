@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The hub's Prometheus metrics: one per outcome, labelled by what they concern. */
 export class HubMetrics {
   readonly registry = new Registry();
-  readonly clusters = new Gauge({ name: 'ingressfed_clusters', help: 'Clusters by state (live, stale, expired)', labelNames: ['state'], registers: [this.registry] });
+  readonly clusters = new Gauge({ name: 'ingressfed_clusters', help: 'Clusters by state (live, source-unavailable, stale, expired)', labelNames: ['state'], registers: [this.registry] });
   readonly routes = new Gauge({ name: 'ingressfed_routes', help: 'Routes in the federated model', registers: [this.registry] });
   readonly conflicts = new Gauge({ name: 'ingressfed_conflicts', help: 'Route conflicts between Ingresses', registers: [this.registry] });
   readonly ingresses = new Gauge({ name: 'ingressfed_ingresses', help: 'Ingresses by verdict', labelNames: ['state'], registers: [this.registry] });
@@ -27,6 +27,8 @@ export class HubMetrics {
   });
   readonly leader = new Gauge({ name: 'ingressfed_leader', help: '1 while this hub holds the leader lease', registers: [this.registry] });
   readonly leaderLost = new Counter({ name: 'ingressfed_leader_lost_total', help: 'Times this hub lost the leader lease it held', registers: [this.registry] });
+  readonly auditRepairs = new Counter({ name: 'ingressfed_audit_repairs_total', help: 'Records held for keys the state bucket no longer has, found by the periodic key audit (a change the watch did not deliver)', registers: [this.registry] });
+  readonly fenceRaised = new Counter({ name: 'ingressfed_fence_raised_total', help: 'Times this leader found an edge fenced above its own while it held the lease (the fence counter was lost) and raised its fence past it', registers: [this.registry] });
   readonly merge = new Histogram({
     name: 'ingressfed_merge_seconds', help: 'Time to bring the model up to date after record changes (incremental merge)',
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [this.registry],

@@ -6,7 +6,7 @@ export { ERROR_CODES, IngressfedError } from './errors.js';
 export { hostProblem, isDnsLabel, isDnsSubdomain, isZoneName, pathProblem } from './names.js';
 export type { RecordKind, StateKey } from './keys.js';
 export {
-  CLUSTER_SCOPED, HELD_BUCKET, RECORD_KINDS, STATE_BUCKET, STATUS_BUCKET,
+  CLUSTER_SCOPED, DRAINS_BUCKET, HELD_BUCKET, RECORD_KINDS, STATE_BUCKET, STATUS_BUCKET,
   decodeToken, encodeToken, heartbeatKey, infoKey, isObjectKey, objectKey, parseStateKey, statusKey,
 } from './keys.js';
 export type {

@@ -6,6 +6,8 @@ export const STATE_BUCKET = 'ingressfed_state';
 export const STATUS_BUCKET = 'ingressfed_status';
 /** JetStream KV bucket where the hub keeps records it holds over older ones (no spoke may read or write it). */
 export const HELD_BUCKET = 'ingressfed_held';
+/** JetStream KV bucket of the drains operators asked for (hub only). */
+export const DRAINS_BUCKET = 'ingressfed_drains';
 
 export const RECORD_KINDS = ['ingressclass', 'ingress', 'service', 'endpoints', 'secret', 'node'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];

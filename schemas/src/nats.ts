@@ -1,5 +1,6 @@
 // NATS helpers shared by the spoke and the hub: connect without a reconnect limit, open the KV buckets.
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { STATE_BUCKET } from './keys.js';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { Backoff } from './backoff.js';
@@ -58,6 +59,19 @@ export async function openExistingBucket(nc: NatsConnection, name: string, probe
   // Direct gets name the key in the request subject, where the server's permissions can see it.
   const kv = await new Kvm(jetstream(nc)).open(name, { allow_direct: true });
   await untilDone(() => kv.get(probeKey), (err, retryInMs) => log(`cannot read the ${name} bucket (the hub creates it); retrying`, { error: err.message, retryInMs }), signal);
+  return kv;
+}
+
+/**
+ * Opens the state bucket as the hub does, creating it when missing, with rollups refused: a purge
+ * (a rollup) can make a watch skip the changes before it, so no one may purge a key; a spoke
+ * deletes its keys instead.
+ */
+export async function openStateBucket(nc: NatsConnection): Promise<KV> {
+  const kv = await openBucket(nc, STATE_BUCKET);
+  const jsm = await jetstreamManager(nc);
+  const info = await jsm.streams.info(`KV_${STATE_BUCKET}`);
+  if (info.config.allow_rollup_hdrs) await jsm.streams.update(info.config.name, { ...info.config, allow_rollup_hdrs: false });
   return kv;
 }
 

@@ -144,6 +144,14 @@ export const Heartbeat = Type.Object({
   digest: Type.String({ pattern: '^[0-9a-f]{64}$' }),
   /** False while the spoke has not listed every kind successfully since it started. */
   synced: Type.Boolean(),
+  /**
+   * Present while the spoke cannot list or watch its Kubernetes API server: since when (spoke clock,
+   * ms; compare it with `time`, never with another clock) and why. Absent when the source is fine.
+   */
+  sourceUnavailable: Type.Optional(Type.Object({
+    since: Type.Integer({ minimum: 0 }),
+    reason: Type.String({ maxLength: 256 }),
+  }, { additionalProperties: false })),
 }, { additionalProperties: false });
 
 export const IngressStatusRecord = Type.Object({

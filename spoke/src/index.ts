@@ -4,3 +4,4 @@ export { SPOKE_VERSION, Spoke } from './spoke.js';
 export { RecordTracker } from './tracker.js';
 export type { ClusterObjects, DesiredRecord, TranslateContext } from './translate.js';
 export { desiredRecords, endpointsRecord, ingressRecord, isInClass, requestedClass, serviceRecord } from './translate.js';
+export type { InformerHealth } from './informers.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { KvWatchInclude, type KV } from '@nats-io/kv';
 import { isObjectKey } from '@ingressfed/schemas';
+import { refusalOf, type RecordRefusal } from './refusals.js';
 import type { DesiredRecord } from './translate.js';
 
 export interface SyncResult {
@@ -8,7 +9,13 @@ export interface SyncResult {
   deletes: number;
   failed: number;
   lastError?: string;
+  /** Records not published because the hub would refuse them, new or with a new reason. */
+  refused: Array<RecordRefusal & { kept: boolean }>;
+  /** Keys refused before whose record is now published, or gone. */
+  cleared: string[];
 }
+
+const emptyResult = (): SyncResult => ({ puts: 0, deletes: 0, failed: 0, refused: [], cleared: [] });
 
 function contentOfStored(json: string): string | undefined {
   try {
@@ -23,9 +30,12 @@ function contentOfStored(json: string): string | undefined {
  * Keeps this cluster's keys of the state bucket equal to the desired records. It writes only what
  * differs, and deletes (sweeps) keys that are no longer desired only when told the caches are
  * complete; what it has published is known from the bucket itself, so a restart writes nothing new.
+ * A record the hub would refuse is not written, and its key keeps its last published version.
  */
 export class StatePublisher {
   private readonly published = new Map<string, { content: string; revision: string }>();
+  /** Keys whose current record the hub would refuse: not published, and their last published version kept. */
+  private readonly refusedKeys = new Map<string, { reason: string; since: number }>();
   /** Writes in flight: key → the content being put, or null for a delete (their echoes are not drift). */
   private readonly inFlight = new Map<string, string | null>();
   private stopWatch: () => void = () => undefined;
@@ -87,21 +97,44 @@ export class StatePublisher {
     return h.digest('hex');
   }
 
+  /** The keys whose record is withheld, with the hub's reason and since when. */
+  refusals(): Array<{ key: string; reason: string; since: number }> {
+    return [...this.refusedKeys].map(([key, r]) => ({ key, ...r }));
+  }
+
   /** Writes the records that changed (undefined: gone, deleted when `sweep`). */
   async apply(changes: Map<string, DesiredRecord | undefined>, sweep: boolean): Promise<SyncResult> {
-    const result: SyncResult = { puts: 0, deletes: 0, failed: 0 };
+    const result = emptyResult();
     for (const [key, d] of changes) {
       if (d) await this.put(d, result);
-      else if (sweep && this.published.has(key)) await this.delete(key, result);
+      else {
+        this.clearRefusal(key, result);
+        if (sweep && this.published.has(key)) await this.delete(key, result);
+      }
     }
     return result;
   }
 
+  private clearRefusal(key: string, result: SyncResult): void {
+    if (this.refusedKeys.delete(key)) result.cleared.push(key);
+  }
+
+  /** A record the hub would refuse is not written: the bucket keeps the key's last published version. */
+  private refuse(r: RecordRefusal, result: SyncResult): void {
+    if (this.refusedKeys.get(r.key)?.reason === r.reason) return;
+    this.refusedKeys.set(r.key, { reason: r.reason, since: Date.now() });
+    result.refused.push({ ...r, kept: this.published.has(r.key) });
+  }
+
   private async put(d: DesiredRecord, result: SyncResult): Promise<void> {
-    if (this.published.get(d.key)?.content === d.content) return;
+    if (this.published.get(d.key)?.content === d.content) return this.clearRefusal(d.key, result);
+    const json = JSON.stringify(d.record);
+    const refusal = refusalOf(d.key, d.record, json);
+    if (refusal) return this.refuse(refusal, result);
+    this.clearRefusal(d.key, result);
     this.inFlight.set(d.key, d.content);
     try {
-      await this.kv.put(d.key, JSON.stringify(d.record));
+      await this.kv.put(d.key, json);
       this.published.set(d.key, { content: d.content, revision: d.record.revision });
       result.puts++;
     } catch (err) {
@@ -128,12 +161,13 @@ export class StatePublisher {
 
   /** Makes the bucket equal to the whole desired set: writes what differs, deletes the rest when `sweep`. */
   async sync(desired: Iterable<DesiredRecord>, sweep: boolean): Promise<SyncResult> {
-    const result: SyncResult = { puts: 0, deletes: 0, failed: 0 };
+    const result = emptyResult();
     const want = new Set<string>();
     for (const d of desired) {
       want.add(d.key);
       await this.put(d, result);
     }
+    for (const key of [...this.refusedKeys.keys()]) if (!want.has(key)) this.clearRefusal(key, result);
     if (sweep) for (const key of [...this.published.keys()]) if (!want.has(key)) await this.delete(key, result);
     return result;
   }

@@ -6,9 +6,10 @@ import {
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
-import { SupervisedInformer } from './informers.js';
+import { EventRecorder } from './events.js';
+import { SupervisedInformer, type InformerHealth } from './informers.js';
 import { connectNats, openExistingBucket, spokeInboxPrefix, type ClientTls } from '@ingressfed/schemas/nats';
-import { StatePublisher } from './publisher.js';
+import { StatePublisher, type SyncResult } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
 import { RecordTracker } from './tracker.js';
 
@@ -36,6 +37,11 @@ export interface SpokeOptions {
    * federation. Deletions seen one by one on a watch are believed at once.
    */
   emptyListGraceMs?: number;
+  /**
+   * A watch that delivered nothing (no event, no bookmark) for this long is checked against the
+   * API server, and relisted if it missed something (default 90 s; see SupervisedInformer).
+   */
+  watchStallMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -49,6 +55,9 @@ export class Spoke {
   private kv: KV | undefined;
   private publisher: StatePublisher | undefined;
   private statusWriter: IngressStatusWriter | undefined;
+  private events: EventRecorder | undefined;
+  /** Refusal Events being written (awaited by stop()). */
+  private eventChain: Promise<void> = Promise.resolve();
   private informers: {
     ingressClasses: SupervisedInformer<V1IngressClass>;
     ingresses: SupervisedInformer<V1Ingress>;
@@ -70,6 +79,8 @@ export class Spoke {
   private stopped = false;
   private readonly abort = new AbortController();
   passes = 0;
+  /** Records not published because the hub would refuse them (a counter: each new refusal counts once). */
+  refusedRecords = 0;
 
   constructor(private readonly opts: SpokeOptions) {}
 
@@ -98,7 +109,8 @@ export class Spoke {
     const disc = kc.makeApiClient(DiscoveryV1Api);
     const tracker = new RecordTracker({ cluster: opts.cluster, epoch: this.epoch, ingressClass: opts.ingressClass, endpointMode: opts.endpointMode });
     this.tracker = tracker;
-    const common = { kubeconfig: kc, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
+    this.events = new EventRecorder(core, opts.cluster);
+    const common = { kubeconfig: kc, watchStallMs: opts.watchStallMs, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
     // Each change is noted for the records it bears on; a (re)list recomputes them all.
     const changed = <T>(note: (c: { obj: T; deleted: boolean }) => void) => (c?: { obj: T; deleted: boolean }): void => {
       if (c) note(c);
@@ -107,17 +119,17 @@ export class Spoke {
       this.statusWriter?.kick();
     };
     const inf: NonNullable<Spoke['informers']> = {
-      ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: () => net.listIngressClass(),
+      ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: (limit) => net.listIngressClass({ limit }),
         onChange: changed(() => tracker.setClasses(inf.ingressClasses.list())) }),
-      ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: () => net.listIngressForAllNamespaces(),
+      ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: (limit) => net.listIngressForAllNamespaces({ limit }),
         onChange: changed((c) => tracker.note('ingress', c.obj, c.deleted)) }),
-      services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: () => core.listServiceForAllNamespaces(),
+      services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: (limit) => core.listServiceForAllNamespaces({ limit }),
         onChange: changed((c) => tracker.note('service', c.obj, c.deleted)) }),
-      endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: () => disc.listEndpointSliceForAllNamespaces(),
+      endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: (limit) => disc.listEndpointSliceForAllNamespaces({ limit }),
         onChange: changed((c) => tracker.note('endpointslice', c.obj, c.deleted)) }),
       // Nodes only matter in nodeport mode; a pod-mode spoke never waits for (or needs rights on) them.
       ...(opts.endpointMode === 'nodeport' || opts.watchNodes
-        ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: () => core.listNode(),
+        ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: (limit) => core.listNode({ limit }),
           onChange: changed(() => tracker.setNodes(inf.nodes?.list() ?? [])) }) }
         : {}),
     };
@@ -125,7 +137,7 @@ export class Spoke {
     await Promise.all(Object.values(this.informers).map((i) => i.start()));
     const ingresses = this.informers.ingresses;
     this.statusWriter = new IngressStatusWriter({
-      cluster: opts.cluster, kv: await openExistingBucket(this.nc, STATUS_BUCKET, infoKey(opts.cluster), warn, this.abort.signal), networking: net, core,
+      cluster: opts.cluster, kv: await openExistingBucket(this.nc, STATUS_BUCKET, infoKey(opts.cluster), warn, this.abort.signal), networking: net, events: this.events,
       ingress: (ns, name) => ingresses.get(name, ns),
       log: (l, m, f) => opts.log(l, m, f),
     });
@@ -149,6 +161,25 @@ export class Spoke {
   /** The highest resourceVersion any informer has seen: the revision of the records made now. */
   private revision(): bigint {
     return Object.values(this.informers ?? {}).reduce((m, i) => (i.revision > m ? i.revision : m), 0n);
+  }
+
+  /** Each informer's state: synced, failing since when and why, restarts, watches found stalled. */
+  informerHealth(): Record<string, InformerHealth> {
+    return Object.fromEntries(Object.entries(this.informers ?? {}).map(([k, i]) => [k, i.health()]));
+  }
+
+  /** Since when, and why, some informer has been failing to list or watch (the earliest); undefined when none is. */
+  sourceUnavailable(): { since: number; reason: string } | undefined {
+    const failing = Object.entries(this.informers ?? {}).flatMap(([k, i]) => (i.failingSince === undefined ? [] : [{ k, since: i.failingSince, error: i.lastError }]))
+      .sort((a, b) => a.since - b.since);
+    const first = failing[0];
+    if (!first) return undefined;
+    return { since: first.since, reason: `${failing.map((f) => f.k).join(', ')}: ${first.error ?? 'failing'}`.slice(0, 256) };
+  }
+
+  /** The records withheld because the hub would refuse them, with the hub's reason. */
+  refusals(): Array<{ key: string; reason: string; since: number }> {
+    return this.publisher?.refusals() ?? [];
   }
 
   /** Objects in each informer's cache. */
@@ -210,6 +241,7 @@ export class Spoke {
       this.fullSync = false;
       const res = full ? await this.publisher.sync(this.tracker.records.values(), this.synced) : await this.publisher.apply(changes, this.synced);
       this.passes++;
+      this.reportRefusals(res);
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: this.tracker.records.size });
       if (res.failed > 0) {
         this.opts.log('warn', 'publishing failed; retrying', { failed: res.failed, error: res.lastError });
@@ -218,6 +250,27 @@ export class Spoke {
         this.passAgainIn();
         return;
       }
+    }
+  }
+
+  /**
+   * Tells of each record withheld: a log line, the counter, and for an Ingress a Warning Event on it
+   * (other kinds have no owner to tell but the operator).
+   */
+  private reportRefusals(res: SyncResult): void {
+    for (const key of res.cleared) this.opts.log('info', 'a refused record is accepted again and published', { key });
+    for (const r of res.refused) {
+      this.refusedRecords++;
+      this.opts.log('warn', 'record not published: the hub would refuse it', { key: r.key, fields: r.fields, keptLastPublished: r.kept });
+      if (r.record.kind !== 'ingress') continue;
+      const ing = this.informers?.ingresses.get(r.record.name, r.record.namespace);
+      if (!ing || ing.metadata?.uid !== r.record.source.uid || !this.events) continue;
+      const message = `not published to the federation, as the hub would refuse it: ${r.fields.slice(0, 900)}. `
+        + (r.kept ? 'Its last published version stays in force.' : 'It is not served.');
+      const events = this.events;
+      this.eventChain = this.eventChain.then(() => events.ingressEvent(ing, 'Warning', 'RecordRefused', message)).catch((err: unknown) => {
+        this.opts.log('warn', 'writing the refusal Event failed', { key: r.key, error: (err as Error).message });
+      });
     }
   }
 
@@ -256,9 +309,11 @@ export class Spoke {
 
   private async heartbeat(): Promise<void> {
     if (!this.kv || !this.publisher) return;
+    const source = this.sourceUnavailable();
     const hb: Heartbeat = {
       schema: SCHEMA_VERSION, cluster: this.opts.cluster, epoch: this.epoch, time: Date.now(),
       objectCount: this.publisher.size, digest: this.publisher.digest(), synced: this.synced,
+      ...(source ? { sourceUnavailable: source } : {}),
     };
     try {
       await this.kv.put(heartbeatKey(this.opts.cluster), JSON.stringify(hb));
@@ -275,6 +330,7 @@ export class Spoke {
     this.statusWriter?.close();
     this.publisher?.stop();
     await this.statusWriter?.idle();
+    await this.eventChain;
     await Promise.all(Object.values(this.informers ?? {}).map((i) => i.stop()));
     await this.running;
     await this.nc?.drain().catch(() => undefined);

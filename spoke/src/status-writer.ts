@@ -1,13 +1,13 @@
-import { createHash } from 'node:crypto';
-import type { CoreV1Api, NetworkingV1Api, V1Ingress } from '@kubernetes/client-node';
+import type { NetworkingV1Api, V1Ingress } from '@kubernetes/client-node';
 import type { KV } from '@nats-io/kv';
 import { validators, type IngressStatusRecord } from '@ingressfed/schemas';
+import type { EventRecorder } from './events.js';
 
 export interface StatusWriterOptions {
   cluster: string;
   kv: KV;
   networking: NetworkingV1Api;
-  core: CoreV1Api;
+  events: EventRecorder;
   /** The current Ingress from the informer cache. */
   ingress: (namespace: string, name: string) => V1Ingress | undefined;
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -23,7 +23,6 @@ const sameAddresses = (ing: V1Ingress, rec: IngressStatusRecord): boolean =>
  */
 export class IngressStatusWriter {
   private readonly latest = new Map<string, IngressStatusRecord>();
-  private readonly evented = new Set<string>();
   private stop: () => void = () => undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
@@ -75,29 +74,9 @@ export class IngressStatusWriter {
       }
       for (const c of rec.conditions) {
         if (c.status !== 'True' || !['Invalid', 'Conflicted', 'Degraded', 'Accepted'].includes(c.type)) continue;
-        await this.event(ing, c.type === 'Accepted' ? 'Normal' : 'Warning', c.type === 'Accepted' ? 'Accepted' : c.reason, c.message);
+        await this.opts.events.ingressEvent(ing, c.type === 'Accepted' ? 'Normal' : 'Warning', c.type === 'Accepted' ? 'Accepted' : c.reason, c.message);
       }
     }
-  }
-
-  private async event(ing: V1Ingress, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const ns = ing.metadata?.namespace ?? 'default';
-    const id = createHash('sha256').update(`${ing.metadata?.uid}|${reason}|${message}`).digest('hex').slice(0, 16);
-    if (this.evented.has(id)) return;
-    const now = new Date();
-    await this.opts.core.createNamespacedEvent({
-      namespace: ns,
-      body: {
-        metadata: { name: `${ing.metadata?.name}.${id}`, namespace: ns },
-        involvedObject: { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', namespace: ns, name: ing.metadata?.name, uid: ing.metadata?.uid },
-        reason, message, type, count: 1, firstTimestamp: now, lastTimestamp: now,
-        source: { component: 'ingressfed' }, reportingComponent: 'ingressfed.io/hub', reportingInstance: `spoke-${this.opts.cluster}`,
-      },
-    }).catch((err: unknown) => {
-      // 409: the Event exists already (a restarted spoke); anything else is retried on the next change.
-      if (!String((err as { code?: unknown }).code ?? (err as Error).message).includes('409')) throw err;
-    });
-    this.evented.add(id);
   }
 
   close(): void {

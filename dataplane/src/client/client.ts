@@ -1,7 +1,7 @@
 import createClient, { type Client } from 'openapi-fetch';
 import { Agent } from 'undici';
 import type { components, paths } from '../gen/dataplane-api.js';
-import { codeForStatus, DataPlaneError, describeTlsFailure, isRetryableConflict, PLAIN_HTTP_TO_HTTPS } from './errors.js';
+import { codeForStatus, DataPlaneError, describeTlsFailure, isRetryableConflict, PLAIN_HTTP_TO_HTTPS, WriteRefusedError } from './errors.js';
 
 export type Schemas = components['schemas'];
 export type Transaction = Schemas['transaction'];
@@ -73,6 +73,12 @@ export class DataPlaneClient {
   readonly api: Client<paths>;
   /** The last `Configuration-Version` seen on an answer outside any transaction. */
   lastSeenVersion: number | undefined;
+  /**
+   * Asked right before every request that writes (anything but GET): why it may not be sent, or
+   * undefined when it may. A writer that lost its right to write (a leader whose lease ran out)
+   * sends nothing more, whatever it was in the middle of.
+   */
+  writeGuard: (() => string | undefined) | undefined;
 
   constructor(readonly target: DataPlaneTarget) {
     const auth = Buffer.from(`${target.username}:${target.password}`).toString('base64');
@@ -85,6 +91,11 @@ export class DataPlaneClient {
       fetch: (req: Request) => fetch(req, { signal: AbortSignal.timeout(timeoutMs), dispatcher }),
     });
     this.api.use({
+      onRequest: ({ request }) => {
+        const why = request.method === 'GET' ? undefined : this.writeGuard?.();
+        if (why !== undefined) throw new WriteRefusedError(`${request.method} ${new URL(request.url).pathname}`, why);
+        return undefined;
+      },
       onResponse: ({ request, response }) => {
         const v = response.headers.get('Configuration-Version');
         if (v !== null && /^\d+$/.test(v) && !new URL(request.url).searchParams.has('transaction_id')) {
@@ -101,6 +112,7 @@ export class DataPlaneClient {
     try {
       result = await call;
     } catch (err) {
+      if (err instanceof WriteRefusedError) throw err;
       throw this.callFailed(operation, err);
     }
     if (result.response.ok) return { data: result.data as T, response: result.response };

@@ -13,6 +13,14 @@ export class DataPlaneError extends IngressfedError {
   }
 }
 
+/** A write the client's guard refused before it was sent (the writer may not write any more). */
+export class WriteRefusedError extends Error {
+  constructor(readonly operation: string, reason: string) {
+    super(`${operation}: not sent: ${reason}`);
+    this.name = 'WriteRefusedError';
+  }
+}
+
 /** Maps an HTTP error answer of the Data Plane API to its catalogue code. */
 export function codeForStatus(status: number, message: string): ErrorCode {
   switch (status) {

@@ -80,6 +80,18 @@ describe('render: haproxy.cfg from the configuration model', () => {
     assert.match(text, /^ {4}use_backend %\[var\(txn\.b\)\] if \{ var\(txn\.b\) -m found \}$/m);
   });
 
+  it('renders normalize-uri rules with their options, and allows the experimental directive when asked', () => {
+    const text = renderConfig({ frontends: [{ name: 'fe', mode: 'http', http_request_rule_list: [
+      { type: 'normalize-uri', normalizer: 'path-merge-slashes' },
+      { type: 'normalize-uri', normalizer: 'path-strip-dotdot', normalizer_full: true },
+      { type: 'normalize-uri', normalizer: 'percent-to-uppercase', normalizer_strict: true },
+    ] }], backends: [] }, { ...opts, globalLines: ['expose-experimental-directives'] });
+    assert.match(text, /^global\n.*\n {4}expose-experimental-directives$/m);
+    assert.match(text, /^ {4}http-request normalize-uri path-merge-slashes\n {4}http-request normalize-uri path-strip-dotdot full\n {4}http-request normalize-uri percent-to-uppercase strict$/m);
+    assert.deepEqual(missingFields('http_request_rule', { type: 'normalize-uri' }), ['http_request_rule.normalizer (required by type normalize-uri)']);
+    assert.deepEqual(unsupportedFields('http_request_rule', { type: 'normalize-uri', normalizer: 'path-strip-dot' }), []);
+  });
+
   it('names the fields a set-var rule lacks, alone or in a section', () => {
     assert.deepEqual(missingFields('http_request_rule', { type: 'set-var', var_scope: 'txn', var_name: 'b', var_expr: 'path' }), []);
     assert.deepEqual(missingFields('http_request_rule', { type: 'set-var', var_scope: 'txn', var_name: '' }),

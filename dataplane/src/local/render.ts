@@ -23,13 +23,13 @@ export const SUPPORTED_FIELDS: Record<string, readonly string[]> = {
   backend_switching_rule: ['name', 'cond', 'cond_test', 'metadata'],
   http_request_rule: ['type', 'cond', 'cond_test', 'return_status_code', 'return_content', 'return_content_type',
     'return_content_format', 'hdr_name', 'hdr_format', 'deny_status', 'redir_type', 'redir_value', 'redir_code',
-    'path_fmt', 'var_scope', 'var_name', 'var_expr', 'metadata'],
+    'path_fmt', 'var_scope', 'var_name', 'var_expr', 'normalizer', 'normalizer_full', 'normalizer_strict', 'metadata'],
   http_check: ['type', 'method', 'uri', 'version', 'headers', 'body', 'match', 'pattern', 'exclamation_mark', 'addr',
     'port', 'check_comment', 'metadata'],
 };
 
 export const SUPPORTED_HTTP_REQUEST_TYPES = ['allow', 'deny', 'return', 'set-header', 'add-header', 'del-header',
-  'redirect', 'set-path', 'set-var'] as const;
+  'redirect', 'set-path', 'set-var', 'normalize-uri'] as const;
 export const SUPPORTED_HTTP_CHECK_TYPES = ['send', 'expect', 'connect', 'disable-on-404', 'comment'] as const;
 
 /** Names the fields of `obj` this renderer cannot write, as `schema.field` (nested objects included). */
@@ -62,7 +62,7 @@ export function unsupportedFields(schema: string, obj: Obj): string[] {
 }
 
 /** Fields a rule type cannot be written without (the spec's `x-dependency` marks them required). */
-const REQUIRED_BY_TYPE: Record<string, readonly string[]> = { 'set-var': ['var_scope', 'var_name', 'var_expr'] };
+const REQUIRED_BY_TYPE: Record<string, readonly string[]> = { 'set-var': ['var_scope', 'var_name', 'var_expr'], 'normalize-uri': ['normalizer'] };
 
 /** Names the fields an http-request rule (alone or in a section's list) lacks for its type, as `http_request_rule.field`. */
 export function missingFields(schema: string, obj: Obj): string[] {
@@ -185,6 +185,9 @@ function renderHttpRequestRule(r: Obj): string {
       return `http-request set-path ${String(r.path_fmt)}${cond}`;
     case 'set-var':
       return `http-request set-var(${String(r.var_scope)}.${String(r.var_name)}) ${String(r.var_expr)}${cond}`;
+    case 'normalize-uri':
+      // `full` and `strict` only when set: HAProxy refuses them after the normalizers that have no such option.
+      return `http-request normalize-uri ${String(r.normalizer)}${r.normalizer_full === true ? ' full' : ''}${r.normalizer_strict === true ? ' strict' : ''}${cond}`;
     default:
       throw new Error(`unsupported http-request rule type ${String(r.type)}`);
   }

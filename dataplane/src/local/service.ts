@@ -89,7 +89,8 @@ export class DataPlaneService {
     this.masterSocket = join(runDir, 'master.sock');
     this.store = new ConfigStore(opts.workdir, {
       statsSocket: this.statsSocket,
-      globalLines: ['hard-stop-after 30s', 'mworker-max-reloads 50'],
+      // normalize-uri (request path normalisation) is an experimental directive in HAProxy 2.6 to 3.x.
+      globalLines: ['hard-stop-after 30s', 'mworker-max-reloads 50', 'expose-experimental-directives'],
       httpLog: opts.haproxyHttpLog === true,
     });
     this.transactions = new TransactionStore(opts.workdir);

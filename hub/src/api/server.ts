@@ -91,7 +91,8 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
 
   app.get('/healthz', { schema: { security: [], response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { schema: { security: [], response: { 200: Type.Object({ status: Type.String() }), 503: ErrorBody } } }, async () => {
-    if (!hub.ready) fail('INGRESSFED_ERR_API_NOT_READY', 'the state bucket has not been read completely yet');
+    const why = hub.notReady();
+    if (why) fail('INGRESSFED_ERR_API_NOT_READY', why);
     return { status: 'ready' };
   });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
@@ -113,6 +114,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
       region: snap.info?.region ?? null,
       state: st.state,
       heartbeatAgeMs: st.heartbeatAgeMs ?? null,
+      sourceUnavailable: st.sourceUnavailable ?? null,
       synced: snap.heartbeat?.synced ?? null,
       // Whether its keys in the state bucket match the digest its spoke published (null before a heartbeat).
       recordsInSync: hub.intake.inSync(name) ?? null,
@@ -180,10 +182,14 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
     return reply.code(204).send(null);
   });
 
+  app.get(`${API_PREFIX}/hub`, { ...read, schema: { description: 'This hub: ready or why not, leader and fence, and how it reaches NATS and Redis', response: { 200: Type.Unknown(), ...errors } } }, async () => {
+    const lease = hub.leaseState();
+    return { ready: hub.ready, notReady: hub.notReady() ?? null, leader: lease.leader, fence: lease.fence ?? null, ...hub.links.view() };
+  });
   app.get(`${API_PREFIX}/state`, { ...read, schema: { description: 'Everything at once (for debugging)', response: { 200: Type.Unknown(), ...errors } } }, async () => {
     const m = hub.currentModel();
     return {
-      ready: hub.ready, leader: hub.isLeader, clusters: hub.clusters(),
+      ready: hub.ready, leader: hub.isLeader, links: hub.links.view(), clusters: hub.clusters(),
       routes: (m?.routes ?? []).map(routeView),
       defaultRoute: m?.defaultRoute ? { backend: backendKey(m.defaultRoute.backend), source: m.defaultRoute.source } : null,
       backends: (m?.backends ?? []).map((b) => backendView(b, edgeSnapshots())),

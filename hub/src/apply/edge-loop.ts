@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { Backoff, type ObjectRecord } from '@ingressfed/schemas';
 import type { HubMetrics } from '../metrics.js';
 import type { ApplyInput, ApplyOutcome, EdgeApplier } from './edge.js';
-import { ApplyTimeoutError, RefusedConfigError, classifyApplyError, type ApplyErrorKind } from './errors.js';
+import { ApplyTimeoutError, FencedError, RefusedConfigError, classifyApplyError, type ApplyErrorKind } from './errors.js';
 
 /** The hub's desired state: what every edge should serve. */
 export interface Desired extends ApplyInput {
@@ -21,6 +21,8 @@ export interface EdgeLoopDeps {
   onRefused: (loop: EdgeLoop, err: RefusedConfigError) => Promise<void>;
   /** Called after an apply that changed what the edge has live, or its error. */
   onSettled: () => void;
+  /** Called when the edge carries a fence above this leader's (see Hub.fenced); resolves when handled. */
+  onFenced?: (loop: EdgeLoop, err: FencedError) => Promise<void>;
   metrics: HubMetrics;
   events: EventEmitter;
   log: (level: 'info' | 'warn' | 'error', msg: string, f?: Record<string, unknown>) => void;
@@ -176,6 +178,7 @@ export class EdgeLoop {
           this.dirty = true;
           continue;
         }
+        if (err instanceof FencedError && this.deps.onFenced) await this.deps.onFenced(this, err);
         if (kind !== 'refused') this.scheduleRetry();
         break;
       } finally {

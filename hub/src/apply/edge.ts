@@ -386,7 +386,7 @@ export class EdgeApplier {
   private checkFence(state: EdgeState, fence: number | undefined): void {
     const seen = parseStamp(state.frontend?.description).fence;
     if (fence !== undefined && seen !== undefined && seen > fence) {
-      throw new FencedError(`edge ${this.edge.name} was written by a newer leader (fence ${seen} > ${fence}); not writing`);
+      throw new FencedError(`edge ${this.edge.name} carries fence ${seen}, above this leader's ${fence}: a newer leader wrote to it, or the fence counter was lost; not writing`, seen);
     }
   }
 

@@ -1,6 +1,11 @@
-/** This hub was deposed: a newer leader has written to the edge. */
+import { WriteRefusedError } from '@ingressfed/dataplane';
+
+/**
+ * This hub may not write to the edge: the edge carries a newer fence (`seen`: a newer leader wrote
+ * to it, or the fence counter was lost and must be raised past it), or the lease is gone.
+ */
 export class FencedError extends Error {
-  constructor(message: string) {
+  constructor(message: string, readonly seen?: number) {
     super(message);
     this.name = 'FencedError';
   }
@@ -42,7 +47,7 @@ export type ApplyErrorKind = 'fenced' | 'refused' | 'retryable';
  * version races, 429) is retried with backoff.
  */
 export function classifyApplyError(err: unknown): ApplyErrorKind {
-  if (err instanceof FencedError) return 'fenced';
+  if (err instanceof FencedError || err instanceof WriteRefusedError) return 'fenced';
   if (err instanceof RefusedConfigError) return 'refused';
   return 'retryable';
 }

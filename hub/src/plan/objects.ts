@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import type { Schemas } from '@ingressfed/dataplane';
 import { NO_HOST_SCOPE, type MapKind } from './routing.js';
+import { normalisationRules } from './paths.js';
 import { FRONTEND_NAME, NOT_FOUND_BACKEND, type EdgePlan, type EdgeTarget, type PlannedBackend } from './plan.js';
 
 // An edge plan as Data Plane API objects (full_section form), and the hashes that decide whether an
@@ -48,6 +49,8 @@ export function frontendObject(plan: EdgePlan, edge: EdgeTarget, maps: MapPaths)
     forwardfor: { enabled: 'enabled' },
     binds: { http: { name: 'http', address: edge.bindAddress, port: edge.bindPort } },
     http_request_rule_list: [
+      // Routing and the backend see the normalised path (paths.ts).
+      ...normalisationRules(),
       // The standard forwarding headers; X-Forwarded-For comes from `option forwardfor`. Client-sent
       // values are replaced, never trusted.
       { type: 'set-header', hdr_name: 'X-Forwarded-Proto', hdr_format: 'http' },

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { seededRandom as rng } from '@ingressfed/schemas/testing';
 import type { PathType, Route } from '../model/types.js';
 import { routeOrder } from './plan.js';
+import { normalisedPath } from './paths.js';
 import { NO_HOST_SCOPE, diffMaps, emptyMaps, routingMaps, type RoutingMaps } from './routing.js';
 
 // The maps against the Ingress matching rules they replace: for random route sets and requests, the
@@ -69,6 +70,28 @@ describe('routing maps', () => {
   it('keys never contain characters the Data Plane API refuses in an entry id, nor whitespace', () => {
     const maps = routingMaps([...HOSTS].flatMap((host) => PATHS.map((path) => ({ host, path, pathType: 'Prefix' as const, backend: { namespace: 'n', service: 's', port: 80 }, sources: [] }))), () => 'be');
     for (const m of Object.values(maps)) for (const k of m.keys()) assert.match(k, /^[^\s<>*;$#&{}"]+$/);
+  });
+
+  it('key rule paths as the edge normalises request paths', () => {
+    const cases: Array<[string, 'Exact' | 'Prefix', string]> = [
+      ['/admin', 'Prefix', '/admin'], ['/%61dmin', 'Prefix', '/admin'], ['/caf%c3%a9', 'Exact', '/caf%C3%A9'], ['/%7e%41', 'Exact', '/~A'],
+      ['/a/%2e%2e/b', 'Prefix', '/b'], ['/%2e%2e/admin', 'Exact', '/admin'], ['/%2E%2e', 'Prefix', '/'], ['/a/%2e', 'Exact', '/a/'],
+      ['/a/%2e', 'Prefix', '/a'], ['/a/b/%2e%2e', 'Exact', '/a/'], ['/foo/', 'Exact', '/foo/'], ['/%25', 'Prefix', '/%25'], ['/.well-known', 'Exact', '/.well-known'],
+    ];
+    for (const [path, type, want] of cases) {
+      assert.equal(normalisedPath(path, type), want, `${type} ${path}`);
+      assert.equal(normalisedPath(want, type), want, `${type} ${want} is already normal`);
+    }
+  });
+
+  it('give a key that two rules normalise to to the rule written in normal form; Exact still wins over Prefix', () => {
+    const route = (path: string, pathType: PathType, service: string): Route => ({ host: 'h', path, pathType, backend: { namespace: 'n', service, port: 80 }, sources: [] });
+    const maps = routingMaps([route('/%61dmin', 'Prefix', 'encoded'), route('/x/%2e%2e/admin', 'Prefix', 'dotted'), route('/admin', 'Prefix', 'plain')], (x) => x.backend.service);
+    assert.deepEqual([...maps.prefix], [['h/admin/', 'plain']]);
+    assert.deepEqual([...maps.exact], [['h/admin', 'plain']]);
+    const exact = routingMaps([route('/admin', 'Prefix', 'plain'), route('/%61dmin', 'Exact', 'exact')], (x) => x.backend.service);
+    assert.deepEqual([...exact.exact], [['h/admin', 'exact']]);
+    assert.deepEqual([...exact.prefix], [['h/admin/', 'plain']]);
   });
 
   it('diffs per map: added, changed and removed keys', () => {

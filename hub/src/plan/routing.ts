@@ -1,5 +1,6 @@
 import type { Route } from '../model/types.js';
 import { atOnce, type Steps } from '../turns.js';
+import { normalisedPath } from './paths.js';
 
 // Host and path routing as four HAProxy maps, so that a request costs the same at 10 routes as at
 // 10,000 (tree lookups instead of one ACL per route), and routes come and go as runtime map entries
@@ -16,6 +17,10 @@ import { atOnce, type Steps } from '../turns.js';
 //     longest match. Keys of different scopes never match each other: a scope has no '/'.
 // A request whose scope has no matching path goes to the default backend, never to a wildcard or
 // host-less rule (Kubernetes Ingress semantics).
+// Request paths are normalised before the lookup (paths.ts), and so are the rule paths in the keys.
+// Two rules of one scope and path type that normalise to the same path are one key: the rule written
+// in normal form keeps it (a rule that only normalises to a path never takes it from the rule that
+// names it), else the first in the model's order.
 
 export type MapKind = 'hosts' | 'wildcards' | 'exact' | 'prefix';
 /** The order additions are made in: paths before the hosts that lead to them. Deletions go in reverse. */
@@ -47,6 +52,8 @@ export function scopeOf(host: string): string {
 /** A route's map keys (remembered per route object: unchanged routes are the same objects from one model to the next). */
 interface RouteKeys {
   scope: string;
+  /** Whether the rule's path is already in normal form. */
+  normal: boolean;
   host?: [MapKind, string];
   exact: string;
   prefix?: string;
@@ -58,12 +65,14 @@ function keysOf(r: Route): RouteKeys {
   let k = routeKeys.get(r);
   if (k) return k;
   const scope = scopeOf(r.host);
-  const exact = scope + r.path;
+  const path = normalisedPath(r.path, r.pathType);
+  const exact = scope + path;
   k = {
     scope,
+    normal: path === r.path,
     exact,
     ...(r.host.startsWith('*.') ? { host: ['wildcards', r.host.slice(2)] as [MapKind, string] } : r.host !== '' ? { host: ['hosts', r.host] as [MapKind, string] } : {}),
-    ...(r.pathType === 'Exact' ? {} : { prefix: r.path === '/' ? exact : `${exact}/` }),
+    ...(r.pathType === 'Exact' ? {} : { prefix: path === '/' ? exact : `${exact}/` }),
   };
   routeKeys.set(r, k);
   return k;
@@ -78,20 +87,27 @@ export function routingMaps(routes: readonly Route[], backendOf: (r: Route) => s
 export function* routingMapsSteps(routes: readonly Route[], backendOf: (r: Route) => string): Steps<RoutingMaps> {
   const maps = emptyMaps();
   const exactPaths = new Set<string>();
-  for (const r of routes) {
-    yield;
-    const k = keysOf(r);
-    if (k.host) maps[k.host[0]].set(k.host[1], k.scope);
-    const be = backendOf(r);
-    if (k.prefix === undefined) {
-      maps.exact.set(k.exact, be);
-      exactPaths.add(k.exact);
-      continue;
+  for (const normal of [true, false]) {
+    for (const r of routes) {
+      const k = keysOf(r);
+      if (k.normal !== normal) continue;
+      yield;
+      place(maps, exactPaths, k, backendOf(r));
     }
-    if (!exactPaths.has(k.exact)) maps.exact.set(k.exact, be);
-    maps.prefix.set(k.prefix, be);
   }
   return maps;
+}
+
+/** Puts one route in the maps: the first claim of a key holds it, except that Exact wins over Prefix in the exact map. */
+function place(maps: RoutingMaps, exactPaths: Set<string>, k: RouteKeys, backend: string): void {
+  if (k.host) maps[k.host[0]].set(k.host[1], k.scope);
+  if (k.prefix === undefined) {
+    if (!exactPaths.has(k.exact)) maps.exact.set(k.exact, backend);
+    exactPaths.add(k.exact);
+    return;
+  }
+  if (!maps.exact.has(k.exact)) maps.exact.set(k.exact, backend);
+  if (!maps.prefix.has(k.prefix)) maps.prefix.set(k.prefix, backend);
 }
 
 /** What to change in `have` to make it `want`, per map. */

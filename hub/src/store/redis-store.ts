@@ -9,13 +9,6 @@ export const MODEL_BACKENDS_KEY = 'ingressfed:model:backends';
 const MODEL_AT_KEY = 'ingressfed:model:at';
 /** Fields per command: a full write of a large model goes in slices, never one huge command. */
 const SLICE = 500;
-const DRAINS_KEY = 'ingressfed:drains';
-
-export interface Drain {
-  kind: 'cluster' | 'zone';
-  name: string;
-  since: number;
-}
 
 /**
  * The hub's Redis: fails fast (no offline queue, bounded command time) so that nothing queued while
@@ -109,21 +102,6 @@ export class RedisStore {
       this.lastError = this.failure(err);
       return false;
     }
-  }
-
-
-  /** Drains requested through any hub replica; throws when Redis cannot answer. */
-  async loadDrains(): Promise<Drain[]> {
-    const all = await this.redis.hgetall(DRAINS_KEY);
-    return Object.values(all).map((v) => JSON.parse(v) as Drain);
-  }
-
-  async saveDrain(d: Drain): Promise<void> {
-    await this.redis.hset(DRAINS_KEY, `${d.kind}/${d.name}`, JSON.stringify(d));
-  }
-
-  async deleteDrain(kind: string, name: string): Promise<void> {
-    await this.redis.hdel(DRAINS_KEY, `${kind}/${name}`);
   }
 
   async close(): Promise<void> {

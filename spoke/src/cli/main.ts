@@ -27,6 +27,9 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --heartbeat-interval MS   heartbeat period (default 2000)
   --empty-list-grace MS     how long a list that came back empty although objects were known
                             must stay so before it is published (default 30000)
+  --watch-stall MS          a watch silent this long (no event, no bookmark) is checked against
+                            the API server and relisted if it missed a change (default 90000;
+                            API servers send idle watches a bookmark about once a minute)
 `;
 
 function fail(msg: string): never {
@@ -38,6 +41,7 @@ const values = parseCommandLine('ingressfed-spoke', USAGE, {
       'nats-user': { type: 'string' }, 'nats-password-file': { type: 'string' }, kubeconfig: { type: 'string' },
       'nats-ca': { type: 'string' }, 'nats-cert': { type: 'string' }, 'nats-key': { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
+      'watch-stall': { type: 'string', default: '90000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
@@ -57,6 +61,9 @@ if (!Number.isInteger(heartbeat) || heartbeat < 100) fail('--heartbeat-interval 
 
 const emptyGrace = Number(values['empty-list-grace']);
 if (!Number.isInteger(emptyGrace) || emptyGrace < 0) fail('--empty-list-grace must be a number of milliseconds');
+
+const watchStall = Number(values['watch-stall']);
+if (!Number.isInteger(watchStall) || watchStall < 1000) fail('--watch-stall must be at least 1000 ms');
 
 const passwordFile = values['nats-password-file'];
 let natsPassword = process.env.INGRESSFED_NATS_PASSWORD;
@@ -88,6 +95,7 @@ const spoke = new Spoke({
   natsTls: natsTls.ca !== undefined || natsTls.cert !== undefined ? natsTls : undefined,
   heartbeatIntervalMs: heartbeat,
   emptyListGraceMs: emptyGrace,
+  watchStallMs: watchStall,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 

@@ -24,3 +24,7 @@ export type { LoadResult, LoadSummary, Prober } from './load.js';
 export { runLoad, startProber } from './load.js';
 export type { CertFiles, TestCa } from './certs.js';
 export { makeTestCa } from './certs.js';
+export type { HubProcess } from './hub-process.js';
+export { startHubProcess } from './hub-process.js';
+export type { TcpProxy } from './tcp-proxy.js';
+export { startTcpProxy } from './tcp-proxy.js';

@@ -1,8 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { STATE_BUCKET, STATUS_BUCKET } from '@ingressfed/schemas';
-import { natsAuthConfig, natsAuthFor, openBucket, spokeInboxPrefix, type ClientTls, type NatsAuth, type NatsIdentity } from '@ingressfed/schemas/nats';
+import { STATUS_BUCKET } from '@ingressfed/schemas';
+import { natsAuthConfig, natsAuthFor, openBucket, openStateBucket, spokeInboxPrefix, type ClientTls, type NatsAuth, type NatsIdentity } from '@ingressfed/schemas/nats';
 import type { TestCa } from './certs.js';
 import { ManagedProcess } from './process.js';
 import { freePort } from './ports.js';
@@ -21,6 +21,10 @@ export interface NatsServer {
   /** Every identity the server knows: the hub's and one per cluster (see schemas/src/nats-auth.ts). */
   auth: NatsAuth;
   process: ManagedProcess;
+  /** Kills the server (SIGKILL): clients lose it. Its store and configuration stay for start(). */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port, store and identities. */
+  start(): Promise<void>;
   /** The credentials of a cluster's spoke. */
   spoke(cluster: string): NatsIdentity;
   /** With TLS: what a client (`hub` or a cluster) connects with (the CA, and its own certificate when verified). */
@@ -47,8 +51,12 @@ export async function startNats(opts: { port?: number; storeDir?: string; cluste
   const auth = natsAuthFor(opts.clusters ?? TEST_CLUSTERS);
   const conf = join(dir.path, 'auth.conf');
   writeFileSync(conf, natsAuthConfig(auth) + (opts.tls ? tlsBlock(opts.tls) : ''), { mode: 0o600 });
-  const proc = new ManagedProcess('nats-server', 'nats-server', ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]);
-  await proc.waitForLine(/Server is ready/);
+  const launch = async (): Promise<ManagedProcess> => {
+    const p = new ManagedProcess('nats-server', 'nats-server', ['-c', conf, '-a', '127.0.0.1', '-p', String(port), '-js', '-sd', storeDir]);
+    await p.waitForLine(/Server is ready/);
+    return p;
+  };
+  let proc = await launch();
   const url = `${opts.tls ? 'tls' : 'nats'}://127.0.0.1:${port}`;
   const clients = new Map<string, ClientTls>();
   const clientTls = (who: string): ClientTls | undefined => {
@@ -71,7 +79,7 @@ export async function startNats(opts: { port?: number; storeDir?: string; cluste
   const connectAsHub = (): Promise<NatsConnection> => connect({ servers: url, user: auth.hub.user, pass: auth.hub.password, ...tlsOf('hub') });
   if (opts.buckets !== false) {
     const nc = await connectAsHub();
-    await openBucket(nc, STATE_BUCKET);
+    await openStateBucket(nc);
     await openBucket(nc, STATUS_BUCKET);
     await nc.close();
   }
@@ -80,7 +88,15 @@ export async function startNats(opts: { port?: number; storeDir?: string; cluste
     port,
     storeDir,
     auth,
-    process: proc,
+    get process() {
+      return proc;
+    },
+    async kill() {
+      await proc.stop(5000, 'SIGKILL');
+    },
+    async start() {
+      proc = await launch();
+    },
     spoke,
     clientTls,
     connectAsHub,

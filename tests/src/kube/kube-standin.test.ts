@@ -100,4 +100,33 @@ describe('kube stand-in: the real kubectl and client-node informers work against
     }, { timeoutMs: 5000, intervalMs: 1 });
     ctl.abort();
   });
+
+  it('stalls watches: held open and silent while lists answer; unstalling ends them without a byte written', async () => {
+    const url = `${k.api.url}/apis/networking.k8s.io/v1/ingresses`;
+    const { metadata } = await fetch(url).then((r) => r.json()) as { metadata: { resourceVersion: string } };
+    k.api.stallWatches(true);
+    const res = await fetch(`${url}?watch=true&allowWatchBookmarks=true&resourceVersion=${metadata.resourceVersion}`);
+    assert.equal(res.status, 200);
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const first = reader.read();
+    const c = await k.kubectl(['create', '-f', '-'], ingressYaml('silent', 'silent.example.com'));
+    assert.equal(c.code, 0, c.stderr);
+    const listed = await fetch(url).then((r) => r.json()) as { items: Array<{ metadata: { name: string } }> };
+    assert.ok(listed.items.some((i) => i.metadata.name === 'silent'), 'lists still answer');
+    assert.equal(k.api.openWatches, 1);
+    k.api.stallWatches(false);
+    assert.deepEqual(await first, { done: true, value: undefined }, 'no event and no bookmark was written');
+    assert.equal(k.api.openWatches, 0);
+  });
+
+  it("refuses an object whose annotations exceed the API server's 256 KiB, and accepts one at the limit", async () => {
+    const withAnnotation = (name: string, bytes: number): string => JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, annotations: { big: 'x'.repeat(bytes - 'big'.length) } }, spec: { ports: [{ port: 80 }] },
+    });
+    const over = await k.kubectl(['create', '-f', '-'], withAnnotation('over', 256 * 1024 + 1));
+    assert.notEqual(over.code, 0);
+    assert.match(over.stderr, /metadata\.annotations: Too long: must have at most 262144 bytes/);
+    const at = await k.kubectl(['create', '-f', '-'], withAnnotation('at', 256 * 1024));
+    assert.equal(at.code, 0, at.stderr);
+  });
 });

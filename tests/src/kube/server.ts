@@ -7,7 +7,8 @@ import { KubeError, ObjectStore, type KubeObject, type StoredEvent } from './sto
 
 // A Kubernetes API server stand-in for the kinds the spoke uses: discovery and OpenAPI v3 enough for
 // the real kubectl, list and watch with the real resourceVersion semantics (replay, 410 Gone on a
-// compacted version, BOOKMARK events, timeouts, dropped watches) for the real client-node informers.
+// compacted version, BOOKMARK events, timeouts, dropped watches, stalled watches) for the real
+// client-node informers, and the API server's 256 KiB limit on an object's annotations.
 
 export interface KubeApiOptions {
   /** Interval of BOOKMARK events on watches that allow them (default 2 s). */
@@ -18,8 +19,13 @@ export interface KubeApiOptions {
 interface ActiveWatch {
   res: ServerResponse;
   plural: string;
+  /** Held open and silent: nothing more is written to it, and it does not time out. */
+  stalled: boolean;
   end: () => void;
 }
+
+/** The API server's limit on the keys and values of an object's annotations, together. */
+export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024;
 
 const status = (code: number, reason: string, message: string): Record<string, unknown> =>
   ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, code });
@@ -63,6 +69,7 @@ export class KubeApiServer {
   private readonly watches = new Set<ActiveWatch>();
   /** Kinds whose list answers are emptied, as a broken API server would answer. */
   private readonly emptyLists = new Set<string>();
+  private stalling = false;
   private baseUrl = '';
 
   constructor(private readonly opts: KubeApiOptions = {}) {
@@ -108,10 +115,10 @@ export class KubeApiServer {
     for (const w of [...this.watches]) w.end();
   }
 
-  /** Compacts history and ends every watch with a 410 Gone event, forcing clients to relist. */
+  /** Compacts history and ends every watch (but stalled ones) with a 410 Gone event, forcing clients to relist. */
   expireWatches(): void {
     this.store.compactAll();
-    for (const w of [...this.watches]) {
+    for (const w of [...this.watches].filter((x) => !x.stalled)) {
       w.res.write(JSON.stringify({ type: 'ERROR', object: status(410, 'Expired', 'too old resource version') }) + '\n');
       w.end();
     }
@@ -121,6 +128,19 @@ export class KubeApiServer {
   emptyListsOf(plural: string, on: boolean): void {
     if (on) this.emptyLists.add(plural);
     else this.emptyLists.delete(plural);
+  }
+
+  /**
+   * While on, every open and every new watch is held open and sends nothing (no event, no bookmark,
+   * no timeout), as a stuck stream does; lists still answer. Off: the stalled streams are ended, as
+   * a connection that finally breaks, and clients watch again.
+   */
+  stallWatches(on: boolean): void {
+    this.stalling = on;
+    for (const w of [...this.watches]) {
+      if (on) w.stalled = true;
+      else if (w.stalled) w.end();
+    }
   }
 
   get openWatches(): number {
@@ -182,6 +202,11 @@ export class KubeApiServer {
       if (unknown.length > 0) throw new KubeError(400, 'BadRequest', `strict decoding error: unknown field "${unknown[0] as string}"`);
     }
     if (obj.kind !== undefined && obj.kind !== r.kind) throw new KubeError(400, 'BadRequest', `kind ${String(obj.kind)} does not match ${r.kind}`);
+    const annotations = Object.entries((obj.metadata.annotations ?? {}) as Record<string, string>);
+    const size = annotations.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
+    if (size > TOTAL_ANNOTATION_SIZE_LIMIT) {
+      throw new KubeError(422, 'Invalid', `${r.kind} "${String(obj.metadata.name)}" is invalid: metadata.annotations: Too long: must have at most ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`);
+    }
     return obj;
   }
 
@@ -208,9 +233,6 @@ export class KubeApiServer {
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     // Clients wait for the headers before they consider a watch open.
     res.flushHeaders();
-    const write = (e: { type: string; object: unknown }): void => {
-      res.write(JSON.stringify(e) + '\n');
-    };
     const inScope = (o: KubeObject): boolean => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(o, q.get('labelSelector'));
     const rvParam = q.get('resourceVersion');
     let unsubscribe = (): void => undefined;
@@ -218,6 +240,7 @@ export class KubeApiServer {
     const w: ActiveWatch = {
       res,
       plural: r.plural,
+      stalled: this.stalling,
       end: () => {
         if (!this.watches.delete(w)) return;
         unsubscribe();
@@ -227,6 +250,11 @@ export class KubeApiServer {
     };
     this.watches.add(w);
     req.on('close', () => w.end());
+    // A watch opened while stalling is held open and never written to.
+    if (w.stalled) return;
+    const write = (e: { type: string; object: unknown }): void => {
+      if (!w.stalled) res.write(JSON.stringify(e) + '\n');
+    };
     if (!rvParam || rvParam === '0') {
       for (const o of this.store.list(r, ns).filter(inScope)) write({ type: 'ADDED', object: o });
     } else {
@@ -249,7 +277,11 @@ export class KubeApiServer {
       timers[0] = setTimeout(tick, this.opts.bookmarkIntervalMs ?? 2000);
     }
     const timeout = Number(q.get('timeoutSeconds') ?? 0);
-    if (timeout > 0) timers[1] = setTimeout(() => w.end(), timeout * 1000);
+    if (timeout > 0) {
+      timers[1] = setTimeout(() => {
+        if (!w.stalled) w.end();
+      }, timeout * 1000);
+    }
   }
 
   // ---- discovery and OpenAPI ----------------------------------------------------------------------

@@ -1,0 +1,59 @@
+import { Watch, type KubeConfig } from '@kubernetes/client-node';
+
+type Done = (err: unknown) => void;
+
+/** The error a 410 Gone ends a watch with: client-node's ListWatch then lists again, keeping its cache. */
+function expired(message: string): Error {
+  return Object.assign(new Error(message), { statusCode: 410 });
+}
+
+/**
+ * The client-node Watch, made observable: it asks the API server for BOOKMARK events, tells its
+ * owner of every event received and of every watch that opened, and can end the open watch as if
+ * the server had answered 410 Gone. client-node's own Watch has no idle timeout, so a stream held
+ * open and silent would otherwise go unnoticed for ever.
+ */
+export class ObservedWatch extends Watch {
+  /** Called with every event (bookmarks included) of the open watch. */
+  onEvent: (type: string, obj: { metadata?: { resourceVersion?: string } } | undefined) => void = () => undefined;
+  /** Called once the API server has answered a watch request with a stream. */
+  onOpen: () => void = () => undefined;
+  private current: Done | undefined;
+
+  constructor(config: KubeConfig) {
+    super(config);
+  }
+
+  get open(): boolean {
+    return this.current !== undefined;
+  }
+
+  override async watch(path: string, queryParams: Record<string, string | number | boolean | undefined>,
+    callback: (phase: string, apiObj: unknown, watchObj?: unknown) => void, done: Done): Promise<AbortController> {
+    let finished = false;
+    const finish: Done = (err) => {
+      if (finished) return;
+      finished = true;
+      if (this.current === finish) this.current = undefined;
+      done(err);
+    };
+    const ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj: unknown, raw) => {
+      this.onEvent(phase, obj as { metadata?: { resourceVersion?: string } } | undefined);
+      callback(phase, obj, raw);
+    }, finish);
+    // An error answer has already called finish; otherwise the stream is open (and ctl can end it).
+    if (!finished) {
+      this.current = finish;
+      this.onOpen();
+    }
+    return ctl;
+  }
+
+  /** Ends the open watch as a 410 Gone does, so that its informer lists again; false when none is open. */
+  expire(message: string): boolean {
+    const f = this.current;
+    if (!f) return false;
+    f(expired(message));
+    return true;
+  }
+}
