@@ -79,6 +79,8 @@ export interface EdgeStatus {
   applies: number;
   transactions: number;
   lastError: string | undefined;
+  /** A transaction waits for the model to settle. */
+  transactionDeferred: boolean;
   last: ApplyOutcome | undefined;
   lastAt: number | undefined;
   lastStartedAt: number | undefined;
@@ -243,7 +245,7 @@ export class Hub {
   edgeStatus(): EdgeStatus[] {
     return this.edges.map((e) => ({
       edge: e.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
-      last: e.last, lastAt: e.lastAt, lastStartedAt: e.lastStartedAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion,
+      last: e.last, lastAt: e.lastAt, lastStartedAt: e.lastStartedAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion, transactionDeferred: e.deferred,
     }));
   }
 

@@ -86,6 +86,11 @@ export class EdgeLoop {
     return this.running;
   }
 
+  /** A transaction is waiting for the model to settle (what can go live at runtime did). */
+  get deferred(): boolean {
+    return this.deferredSince !== undefined;
+  }
+
   kick(): void {
     this.dirty = true;
     // A change goes first: a read-back in progress stops.

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { endpoints, ingress, service, snapshot } from '../model/fixtures.js';
 import { mergeClusters } from '../model/merge.js';
 import { backendHash, backendObject, frontendHash, frontendObject } from './objects.js';
-import { NOT_FOUND_BACKEND, PlanMemo, backendName, planEdge, poolSize } from './plan.js';
+import { NOT_FOUND_BACKEND, PlanMemo, SHRINK_AFTER_MS, backendName, planEdge, poolSize } from './plan.js';
 
 const edge = { name: 'e', zone: 'za', bindAddress: '127.0.0.1', bindPort: 8080 };
 
@@ -30,6 +30,14 @@ describe('plan: one edge\'s HAProxy objects from the federated model', () => {
     assert.equal(poolSize(3, 8), 8, 'no shrink above a quarter');
     assert.equal(poolSize(1, 16), 4, 'shrinks far below');
     assert.equal(poolSize(0, 4), 4, 'a pool that had endpoints keeps its slots');
+    // With a memo, a pool shrinks only once it has been far below its size for SHRINK_AFTER_MS.
+    const memo = new PlanMemo();
+    const t0 = 1_000_000;
+    assert.equal(poolSize(0, 64, (low) => memo.mayShrink('be/p', low, t0)), 64, 'not at once');
+    assert.equal(poolSize(40, 64, (low) => memo.mayShrink('be/p', low, t0 + 1000)), 64, 'endpoints back: the clock starts again');
+    assert.equal(poolSize(0, 64, (low) => memo.mayShrink('be/p', low, t0 + 2000)), 64);
+    assert.equal(poolSize(0, 64, (low) => memo.mayShrink('be/p', low, t0 + 2000 + SHRINK_AFTER_MS - 1)), 64);
+    assert.equal(poolSize(0, 64, (low) => memo.mayShrink('be/p', low, t0 + 2000 + SHRINK_AFTER_MS)), 4, 'low for SHRINK_AFTER_MS: shrinks');
     const m = mergeClusters([snapshot('a', 'za', { ingresses: [ingress('a', 'i', [{ host: 'h.x.com', service: 'web' }])], services: [service('a', 'web')],
       endpoints: [endpoints('a', 'web', ['10.0.0.1', '10.0.0.2'])] })]);
     const name = backendName({ namespace: 'default', service: 'web', port: 80 });

@@ -115,16 +115,25 @@ const MIN_POOL = 4;
 
 /**
  * Slots for a pool: room for 1.5× the endpoints, in powers of two, at least 4 once it has any; shrinks
- * only far below, to avoid flapping. A pool that never had endpoints has no slots (at ten thousand
- * backends, empty backup pools alone would be tens of thousands of servers).
+ * only far below, and only when `mayShrink` agrees (see PlanMemo.mayShrink), to avoid flapping. A
+ * pool that never had endpoints has no slots (at ten thousand backends, empty backup pools alone
+ * would be tens of thousands of servers).
  */
-export function poolSize(wanted: number, current: number): number {
+export function poolSize(wanted: number, current: number, mayShrink: (low: boolean) => boolean = () => true): number {
   if (wanted === 0 && current === 0) return 0;
   const target = Math.max(MIN_POOL, 2 ** Math.ceil(Math.log2(Math.max(1, Math.ceil(wanted * 1.5)))));
   if (wanted > current) return target;
-  if (current > MIN_POOL && wanted <= current / 4) return target;
+  const low = current > MIN_POOL && wanted <= current / 4;
+  if (mayShrink(low) && low) return target;
   return Math.max(current, MIN_POOL);
 }
+
+/**
+ * How long a pool must stay far below its size before it shrinks. Growing needs a reload, and so
+ * does shrinking: a Service whose endpoints come and go (a Deployment scaled 0 ↔ 50) keeps its
+ * slots, and the changes go live at runtime.
+ */
+export const SHRINK_AFTER_MS = 60_000;
 
 function slotState(e: Endpoint): SlotState {
   return e.ready && !e.terminating ? 'ready' : 'drain';
@@ -145,7 +154,7 @@ export function splitByPolicy(b: Backend, edge: EdgeTarget): { primary: Endpoint
  * Places endpoints in slots, keeping every endpoint in the slot it already has. A drained endpoint
  * stays (in drain) only while its slot still has sessions; then its slot is freed.
  */
-function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions, fixed?: number): PlannedSlot[] {
+function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, string> | undefined, backend: string, opts: PlanOptions, memo: PlanMemo | undefined, fixed?: number): PlannedSlot[] {
   // Slots by the address they hold now (two clusters can report the same address).
   const byAddress = new Map<string, string[]>();
   for (const [n, at] of current ?? []) if (at !== '' && n.startsWith(prefix)) byAddress.set(at, [...(byAddress.get(at) ?? []), n]);
@@ -157,7 +166,8 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
   });
   const own = new RegExp(`^${prefix}\\d+$`);
   const existing = [...(current?.keys() ?? [])].filter((n) => own.test(n)).length;
-  const size = fixed ?? poolSize(endpoints.length, existing);
+  // Without a memo (a plan from scratch) a pool shrinks at once; with one, after SHRINK_AFTER_MS.
+  const size = fixed ?? poolSize(endpoints.length, existing, memo ? (low) => memo.mayShrink(`${backend}/${prefix}`, low) : undefined);
   const slots: PlannedSlot[] = Array.from({ length: size }, (_, i) => ({ name: `${prefix}${i}`, backup: prefix === 'b', ...PLACEHOLDER, state: 'maint' as SlotState }));
   const placed = new Set<Endpoint>();
   const sorted = [...endpoints].sort((a, b) => `${a.address}:${a.port}`.localeCompare(`${b.address}:${b.port}`) || a.cluster.localeCompare(b.cluster));
@@ -187,6 +197,21 @@ function fillPool(prefix: 'p' | 'b', all: Endpoint[], current: Map<string, strin
 export class PlanMemo {
   routing: { routes: FederatedModel['routes']; defaultRoute: FederatedModel['defaultRoute']; aliases: PlanOptions['aliases']; plan: RoutingPlan } | undefined;
   readonly slots = new WeakMap<Backend, { current: Map<string, string> | undefined; slots: PlannedSlot[] }>();
+  /** Pool (`backend/p` or `backend/b`) → since when it has been far below its size. */
+  private readonly lowSince = new Map<string, number>();
+
+  /** Whether a pool far below its size (`low`) may shrink now: once it has been so for SHRINK_AFTER_MS. */
+  mayShrink(pool: string, low: boolean, now = Date.now()): boolean {
+    if (!low) {
+      this.lowSince.delete(pool);
+      return false;
+    }
+    const since = this.lowSince.get(pool) ?? now;
+    this.lowSince.set(pool, since);
+    if (now - since < SHRINK_AFTER_MS) return false;
+    this.lowSince.delete(pool);
+    return true;
+  }
 }
 
 export function planEdge(model: FederatedModel, edge: EdgeTarget, current: CurrentSlots = new Map(), opts: PlanOptions = {}, memo?: PlanMemo): EdgePlan {
@@ -264,7 +289,7 @@ class BackendPlanner {
   /** Both pools of a backend, primary (`p…`) and backup (`b…`); `fixed`: a spare's pool size. */
   private pools(name: string, split: { primary: Endpoint[]; backup: Endpoint[] }, fixed?: number): PlannedSlot[] {
     const cur = this.current.get(name);
-    return [...fillPool('p', split.primary, cur, name, this.opts, fixed), ...fillPool('b', split.backup, cur, name, this.opts, fixed)];
+    return [...fillPool('p', split.primary, cur, name, this.opts, this.memo, fixed), ...fillPool('b', split.backup, cur, name, this.opts, this.memo, fixed)];
   }
 
   /** A spare always has the default checks: its structure never changes with what it serves. */
