@@ -69,6 +69,30 @@ describe('hub API: every route, with auth and errors', { timeout: 240_000 }, () 
     assert.equal((await get('/metrics', null)).status, 401);
   });
 
+  it('F29: answers bad queries (path traversal in names, unknown kinds, oversized parameters) with 4xx and a clear error, revealing nothing', async () => {
+    const bad: Array<[string, string, string]> = [
+      ['GET', '/api/v1/clusters/..%2f..%2fetc%2fpasswd', READ],
+      ['GET', '/api/v1/clusters/%2e%2e', READ],
+      ['GET', `/api/v1/clusters/${'a'.repeat(5000)}`, READ],
+      ['GET', '/api/v1/routes?host=..%2f..%2fetc', READ],
+      ['GET', `/api/v1/explain?host=web.example.test&path=${'/x'.repeat(3000)}`, READ],
+      ['GET', '/api/v1/explain?host=%00&path=/', READ],
+      ['PUT', '/api/v1/drains/cluster/..%2f..%2fetc', ADMIN],
+      ['PUT', '/api/v1/drains/namespace/alpha', ADMIN],
+      ['DELETE', '/api/v1/drains/zone/%2e%2e', ADMIN],
+    ];
+    for (const [method, path, token] of bad) {
+      const r = method === 'GET' ? await get(path, token) : await send(method, path, token);
+      assert.ok(r.status >= 400 && r.status < 500, `${method} ${path.slice(0, 60)} → ${r.status}`);
+      assert.equal(typeof r.body.code, 'string', `${method} ${path.slice(0, 60)}: a catalogue code`);
+      assert.match(String(r.body.message), /\S/, 'a message');
+      const text = JSON.stringify(r.body);
+      assert.ok(!text.includes(READ) && !text.includes(ADMIN) && !/\/tmp|\/work|\/etc\/passwd|node_modules|at .*\.ts/.test(text), `${method} ${path.slice(0, 60)}: ${text.slice(0, 300)}`);
+    }
+    // Nothing was drained by any of them.
+    assert.deepEqual((await items('/api/v1/drains')), []);
+  });
+
   it('lists clusters with zone, state, heartbeat and objects; 404 for an unknown one', async () => {
     const cs = await items('/api/v1/clusters');
     assert.deepEqual(cs.map((c) => [c.name, c.zone, c.state]), [['alpha', 'zone-a', 'live'], ['beta', 'zone-b', 'live']]);

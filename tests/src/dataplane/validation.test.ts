@@ -77,7 +77,7 @@ describe('dataplane: invalid input is refused clearly and HAProxy keeps serving'
     assert.equal(s.status, 400, 'the spec enum omits outdated, as dataplaneapi does');
   });
 
-  it('refuses a configuration that haproxy -c rejects with 400, marks the transaction failed, and keeps serving', async () => {
+  it('F21: refuses a configuration that haproxy -c rejects with 400, marks the transaction failed, and keeps serving', async () => {
     const v = await dp.client.getVersion();
     const reloadsBefore = (await dp.procState()).master.reloads;
     const tx = await dp.client.startTransaction(v);

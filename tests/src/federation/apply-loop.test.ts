@@ -53,7 +53,7 @@ describe('apply loop: refusals, leaked transactions, idle edges, truthful status
     assert.match(String(cfg.data), /http-request return status 404 content-type text\/plain string "no route"/);
   });
 
-  it('quarantines the change HAProxy refuses for one cluster while the other cluster\'s new route goes live', async () => {
+  it('F21: quarantines the change HAProxy refuses for one cluster while the other cluster\'s new route goes live', async () => {
     // Both changes arrive together: beta's Ingress needs a backend the edge refuses, alpha's is fine.
     await Promise.all([
       create(fed, 'beta', [ingress('bad', [{ host: 'bad.example.test', paths: [{ path: '/', service: 'poison' }] }])]),

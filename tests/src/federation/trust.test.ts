@@ -60,7 +60,7 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     await assert.rejects(connect({ servers: fed.nats.url, user: 'spoke-beta', pass: 'guessed', reconnect: false }), /Authorization Violation/i);
   });
 
-  it("refuses alpha's identity writing or deleting beta's keys; beta's routes are untouched", async () => {
+  it("F1: refuses alpha's identity writing or deleting beta's keys; beta's routes are untouched", async () => {
     await fed.hub.idle();
     const version = await fed.edges[0]?.dp.client.getVersion() as number;
     const kv = await new Kvm(jetstream(attacker)).open(STATE_BUCKET, { allow_direct: true });
@@ -112,7 +112,7 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     assert.equal(await served('alpha.example.com'), 'alpha');
   });
 
-  it('refuses a hostile EndpointSlice (the edge itself, cloud metadata, unspecified), tells its owner and the operator, and leaves other routes alone', async () => {
+  it('B13: refuses a hostile EndpointSlice (the edge itself, cloud metadata, unspecified), tells its owner and the operator, and leaves other routes alone', async () => {
     // The edges listen on 127.0.0.1 (their Data Plane API and the hub API too): an endpoint there
     // would make the entry point a proxy to them. 169.254.169.254 is a cloud metadata service.
     await fed.kubectl('alpha', ['create', '-f', '-'], service('evil'));
@@ -224,7 +224,7 @@ describe('trust: one cluster cannot change, block or read another cluster\'s rou
     await fed.kubectl('alpha', ['delete', 'ingress', 'grab']);
   });
 
-  it("refuses a replayed older record of beta (written with beta's credentials), keeps the newer route, and still does after a hub restart", async () => {
+  it("F6: refuses a replayed older record of beta (written with beta's credentials), keeps the newer route, and still does after a hub restart", async () => {
     const holder = await fed.nats.connectAsSpoke('beta');
     const key = 'beta.ingress.default.web';
     try {

@@ -231,7 +231,7 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} requests failed`);
   });
 
-  it('refuses a record whose cluster does not match its key, and one that fails validation, affecting no other route', async () => {
+  it('F2: refuses a record whose cluster does not match its key, and one that fails validation, affecting no other route', async () => {
     const dp = fed.edges[0]?.dp;
     assert.ok(dp);
     await fed.hub.idle();

@@ -49,7 +49,7 @@ describe('hub intake: record order', { timeout: 60_000 }, () => {
     await nats?.stop();
   });
 
-  it('refuses an older revision, accepts the same and newer ones, and holds the newer across a restart', async () => {
+  it('F6: refuses an older revision, accepts the same and newer ones, and holds the newer across a restart', async () => {
     const first = await start();
     await put(first, record('10', 'v10.example.com'));
     await put(first, record('20', 'v20.example.com'));
@@ -76,7 +76,7 @@ describe('hub intake: record order', { timeout: 60_000 }, () => {
     second.stop();
   });
 
-  it('refuses a record older than its key\'s deletion, also after a restart', async () => {
+  it('F6: refuses a record older than its key\'s deletion, also after a restart', async () => {
     const first = await start();
     assert.equal(host(first), 'v30.example.com');
     await state.delete(KEY);

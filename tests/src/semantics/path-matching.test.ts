@@ -62,7 +62,7 @@ describe('semantics: the Kubernetes path-matching table, through HAProxy', { tim
   ROWS.forEach((row, r) => {
     const label = row.paths.map(([p, t]) => `${t} ${p}`).join(', ');
     for (const [request, expected] of row.requests) {
-      it(`${label}: request ${request} → ${expected === '404' ? 'no match (404)' : expected}`, async () => {
+      it(`B6: ${label}: request ${request} → ${expected === '404' ? 'no match (404)' : expected}`, async () => {
         const i = row.paths.findIndex(([p, t]) => expected === p || expected === `${p} ${t}`);
         const want = expected === '404' ? '404' : svcOf(r, i);
         assert.equal(await whoAnswers(edge, hostOf(r), request), want);
@@ -99,7 +99,7 @@ describe('semantics: the Kubernetes host wildcard table, through HAProxy', { tim
     ['exact.foo.com', '/other', '404'],
   ];
   for (const [host, path, want] of cases) {
-    it(`*.foo.com with Host ${host}${path} → ${want}`, async () => {
+    it(`B3: *.foo.com with Host ${host}${path} → ${want}`, async () => {
       assert.equal(await whoAnswers(edge, host, path), want);
     });
   }

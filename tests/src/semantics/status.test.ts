@@ -36,7 +36,7 @@ describe('semantics: Ingress status, Events and classes', { timeout: 180_000 }, 
     assert.equal(await whoAnswers(edge, 'good.example.test', '/'), 'good');
   });
 
-  it('refuses an Ingress with an unsupported annotation: a Warning event with the reason, no address, others unaffected', async () => {
+  it('B15: refuses an Ingress with an unsupported annotation: a Warning event with the reason, no address, others unaffected', async () => {
     await create(fed, 'alpha', [ingress('snippet', [{ host: 'snippet.example.test', paths: [{ path: '/', service: 'good' }] }], {
       annotations: { 'ingressfed.io/configuration-snippet': 'http-request deny' },
     })]);
@@ -48,7 +48,7 @@ describe('semantics: Ingress status, Events and classes', { timeout: 180_000 }, 
     assert.equal(await whoAnswers(edge, 'good.example.test', '/'), 'good');
   });
 
-  it('gives the younger of two conflicting Ingresses a RouteConflict event; the older keeps the traffic', async () => {
+  it('B14: gives the younger of two conflicting Ingresses a RouteConflict event; the older keeps the traffic', async () => {
     await create(fed, 'alpha', [ingress('owner', [{ host: 'c.example.test', paths: [{ path: '/', service: 'c-a' }] }])]);
     await waitFor('the owner route', async () => (await whoAnswers(edge, 'c.example.test', '/')) === 'c-a', { timeoutMs: 10_000 });
     await create(fed, 'beta', [ingress('late', [{ host: 'c.example.test', paths: [{ path: '/', service: 'c-b' }] }])]);
