@@ -19,6 +19,7 @@ export class ObservedWatch extends Watch {
   /** Called once the API server has answered a watch request with a stream. */
   onOpen: () => void = () => undefined;
   private current: Done | undefined;
+  private stream: AbortController | undefined;
 
   constructor(config: KubeConfig) {
     super(config);
@@ -44,6 +45,7 @@ export class ObservedWatch extends Watch {
     // An error answer has already called finish; otherwise the stream is open (and ctl can end it).
     if (!finished) {
       this.current = finish;
+      this.stream = ctl;
       this.onOpen();
     }
     return ctl;
@@ -54,6 +56,9 @@ export class ObservedWatch extends Watch {
     const f = this.current;
     if (!f) return false;
     f(expired(message));
+    // The silent stream is closed too, not left open beside the new one.
+    this.stream?.abort();
+    this.stream = undefined;
     return true;
   }
 }
