@@ -28,3 +28,5 @@ export type { HubProcess } from './hub-process.js';
 export { startHubProcess } from './hub-process.js';
 export type { TcpProxy } from './tcp-proxy.js';
 export { startTcpProxy } from './tcp-proxy.js';
+export type { SpokeProcess, SpokeProcessOptions } from './spoke-process.js';
+export { startSpokeProcess } from './spoke-process.js';
