@@ -59,6 +59,8 @@ export class EdgeLoop {
   private retry: NodeJS.Timeout | undefined;
   /** Since when a transaction has been put off while the model settles. */
   private deferredSince: number | undefined;
+  /** Whether the last apply found the edge's runtime API unavailable. */
+  private runtimeUnavailable = false;
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly backoff = new Backoff(250, 8000);
   private stopped = false;
@@ -197,7 +199,10 @@ export class EdgeLoop {
   private async prepare(): Promise<void> {
     const n = await this.applier.prepare();
     this.prepared = true;
-    if (n > 0) this.deps.log('warn', 'deleted transactions left open by an earlier writer', { edge: this.name, count: n });
+    if (n > 0) {
+      this.deps.metrics.reclaimedTransactions.inc({ edge: this.name }, n);
+      this.deps.log('warn', 'deleted transactions left open by an earlier writer', { edge: this.name, count: n });
+    }
   }
 
   leadershipChanged(): void {
@@ -213,7 +218,16 @@ export class EdgeLoop {
     const kind = out.transaction ? 'transaction' : out.runtimeChanges + out.mapChanges > 0 ? 'runtime' : 'none';
     metrics.applies.inc({ edge: this.name, kind, result: 'ok' });
     metrics.applyDuration.observe({ edge: this.name, kind }, out.durationMs / 1000);
-    if (out.reclaimed > 0) log('warn', 'deleted abandoned transactions to get under the open-transaction limit', { edge: this.name, count: out.reclaimed });
+    if (out.reclaimed > 0) {
+      metrics.reclaimedTransactions.inc({ edge: this.name }, out.reclaimed);
+      log('warn', 'deleted abandoned transactions to get under the open-transaction limit', { edge: this.name, count: out.reclaimed });
+    }
+    if (out.runtimeUnavailable && !this.runtimeUnavailable) {
+      log('warn', 'the runtime API of the edge does not answer: its changes go live by transaction (one reload each) until it is back', { edge: this.name });
+    } else if (!out.runtimeUnavailable && this.runtimeUnavailable) {
+      log('info', 'the runtime API of the edge answers again', { edge: this.name });
+    }
+    this.runtimeUnavailable = out.runtimeUnavailable === true;
     if (out.transaction) {
       this.transactions++;
       metrics.reloads.inc({ edge: this.name });

@@ -8,7 +8,8 @@ import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.j
 import { inParallel } from './parallel.js';
 import { readSlots, sameSlots, slotAt, syncSlots, type SlotRecord } from './slots.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
-import { MapSync, readEntries, readMaps, type MapState } from './maps.js';
+import { MapSync, readEntriesUnlessDown, readMaps, type MapState } from './maps.js';
+import { isRuntimeUnavailable, slotsDiffer, slotsFromConfig } from './runtime-down.js';
 import { formatStamp, parseStamp } from './stamp.js';
 import { Turns } from '../turns.js';
 
@@ -60,6 +61,8 @@ export interface ApplyOutcome {
   /** Where the time went: reading the edge, planning, the transaction (with its reload), runtime slots, maps. */
   phasesMs: Record<string, number>;
   plan: EdgePlan;
+  /** The runtime API did not answer: everything went by transaction. */
+  runtimeUnavailable?: boolean;
 }
 
 /** What the hub knows of an edge: read from it, then kept up to date with the hub's own writes. */
@@ -74,6 +77,8 @@ interface EdgeState extends SlotRecord {
   aliases?: Map<string, string>;
   /** Backends moving from a spare to their own backend (see SparePlan.moving). */
   moving?: Map<string, string>;
+  /** The runtime API did not answer when the edge was read: every change goes by transaction (see runtime-down.ts). */
+  runtimeDown?: boolean;
 }
 
 /** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
@@ -189,7 +194,7 @@ export class EdgeApplier {
     if (change && changeId) {
       // Before the reload, what can go live now: slots of the backends the edge has (spares
       // included), then the routes to them; and the files the reload loads.
-      runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
+      if (state.runtimeDown !== true) runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
       mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, (b) => state.backends.has(b), signal);
       phases.end('maps');
       if (input.deferTransaction) return this.outcome(state, started, phases, want, undefined, runtimeChanges, mapChanges, true);
@@ -198,7 +203,7 @@ export class EdgeApplier {
       ({ state, want } = committed);
       phases.end('transaction');
     }
-    runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
+    if (state.runtimeDown !== true) runtimeChanges += await syncSlots(this.client, want.plan, state, this.settled, signal);
     phases.end('runtime');
     mapChanges += await this.maps.sync(state.maps, want.plan.routing.maps, undefined, signal);
     // Files are written when the edge is idle, and at least every 10 s while it is not (MapSync).
@@ -209,12 +214,13 @@ export class EdgeApplier {
 
   /** The end of an apply: the hub's record of the edge is `state`. */
   private outcome(state: EdgeState, started: number, phases: Phases, want: PlannedStructure, committed: Committed | undefined, runtimeChanges: number, mapChanges: number, deferred: boolean): ApplyOutcome {
-    this.known = state;
+    // Without the runtime API the edge is read again each time, so that its return is noticed.
+    this.known = state.runtimeDown ? undefined : state;
     this.runtime = state.runtime;
     return {
       edge: this.edge.name, transaction: committed !== undefined, deferred, reloadId: committed?.reloadId, reloadStatus: committed?.reloadStatus,
       version: committed?.version, runtimeChanges, mapChanges, reclaimed: committed?.reclaimed ?? 0,
-      durationMs: Date.now() - started, phasesMs: phases.ms, plan: want.plan,
+      durationMs: Date.now() - started, phasesMs: phases.ms, plan: want.plan, ...(state.runtimeDown ? { runtimeUnavailable: true } : {}),
     };
   }
 
@@ -371,7 +377,8 @@ export class EdgeApplier {
   /** What a transaction must write to bring the edge's structure to `want`; undefined when nothing. */
   private structureChange(state: EdgeState, want: PlannedStructure): StructureChange | undefined {
     const wanted = new Set(want.backends.map((b) => b.planned.name));
-    const backends = want.backends.filter((b) => state.backends.get(b.planned.name) !== b.hash);
+    // Without the runtime API a slot moves only with its configuration: such backends are written too.
+    const backends = want.backends.filter((b) => state.backends.get(b.planned.name) !== b.hash || (state.runtimeDown === true && slotsDiffer(b.planned, state.slots.get(b.planned.name))));
     const removed = [...state.backends.keys()].filter((n) => !wanted.has(n));
     // Maps HAProxy has not loaded need a reload that loads them: the frontend names them.
     const frontend = parseStamp(state.frontend?.description).config !== want.frontendHash || state.maps.entries === undefined;
@@ -405,8 +412,20 @@ export class EdgeApplier {
     const list = (await c.unwrap('list backends', c.api.GET('/services/haproxy/configuration/backends', { params: { query: { full_section: true } } }))).data
       .filter((b) => MANAGED_BACKEND.test(b.name));
     const backends = new Map(list.map((b) => [b.name, parseStamp(b.description).config ?? '']));
-    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c), diverged: new Set() };
-    await readSlots(this.client, state, [...backends.keys()], signal);
+    let runtimeDown = false;
+    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c, () => (runtimeDown = true)), diverged: new Set() };
+    try {
+      if (!runtimeDown) await readSlots(this.client, state, [...backends.keys()], signal);
+    } catch (err) {
+      if (!isRuntimeUnavailable(err)) throw err;
+      runtimeDown = true;
+    }
+    if (runtimeDown) {
+      // The configuration is what a reload runs: the record starts from it.
+      slotsFromConfig(state, list.map((b) => ({ name: b.name, servers: b.servers as Record<string, { address?: string; port?: number | null; maintenance?: string }> | undefined })));
+      state.runtimeDown = true;
+      return state;
+    }
     for (const b of list) if (!sameSlots(b.servers ?? {}, state.runtime.get(b.name))) state.diverged.add(b.name);
     return state;
   }
@@ -418,7 +437,8 @@ export class EdgeApplier {
       frontend: { ...want.frontend, description: formatStamp({ config: want.frontendHash, fence: parseStamp(state.frontend?.description).fence }) },
       backends: new Map(state.backends), slots: new Map(state.slots), runtime: new Map(state.runtime),
       // Maps stored as files were loaded by the reload.
-      maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntries(this.client), unsaved: new Set() },
+      maps: state.maps.entries ? state.maps : { files: state.maps.files, entries: await readEntriesUnlessDown(this.client, () => undefined), unsaved: new Set() },
+      ...(state.runtimeDown ? { runtimeDown: true } : {}),
       diverged: new Set(state.diverged),
       aliases: state.aliases,
       moving: state.moving,
@@ -450,7 +470,8 @@ export class EdgeApplier {
   private async readSessions(input: ApplyInput, state: EdgeState): Promise<void> {
     this.sessions.clear();
     const drained = input.drained;
-    if (!drained) return;
+    // Without the runtime API no session is known: drained slots are kept (see fillPool).
+    if (!drained || state.runtimeDown) return;
     for (const b of input.model.backends) {
       if (!b.endpoints.some(drained)) continue;
       const name = backendName(b.id);

@@ -2,6 +2,7 @@ import { DataPlaneError, type DataPlaneClient } from '@ingressfed/dataplane';
 import type { MapPaths } from '../plan/objects.js';
 import { MAP_FILES, MAP_KINDS, diffMaps, emptyMaps, mapFileText, type MapKind, type RoutingMaps } from '../plan/routing.js';
 import { inTurns, type Steps } from '../turns.js';
+import { isRuntimeUnavailable } from './runtime-down.js';
 
 // The routing maps of one edge (see plan/routing.ts): stored as files in the Data Plane API's map
 // storage, which HAProxy loads at each reload, and changed at runtime entry by entry, without a
@@ -19,8 +20,11 @@ export interface MapState {
   unsaved: Set<MapKind>;
 }
 
-/** Reads the maps of an edge, storing empty files for those it lacks. */
-export async function readMaps(client: DataPlaneClient): Promise<MapState> {
+/**
+ * Reads the maps of an edge, storing empty files for those it lacks. Without the runtime API
+ * (`onRuntimeDown` is told), the running entries are unknown: the maps are then written as files.
+ */
+export async function readMaps(client: DataPlaneClient, onRuntimeDown?: () => void): Promise<MapState> {
   const stored = new Map((await client.listMapFiles()).map((m) => [m.storage_name ?? '', m.file ?? '']));
   const files = {} as MapPaths;
   for (const kind of MAP_KINDS) {
@@ -28,7 +32,18 @@ export async function readMaps(client: DataPlaneClient): Promise<MapState> {
     files[kind] = stored.get(name) || ((await client.createMapFile(name, mapFileText(new Map()))).file ?? '');
   }
   // The files may be older than what runs (a hub stopped before writing them): written again.
-  return { files, entries: await readEntries(client), unsaved: new Set(MAP_KINDS) };
+  return { files, entries: await readEntriesUnlessDown(client, onRuntimeDown), unsaved: new Set(MAP_KINDS) };
+}
+
+/** readEntries, or undefined when the runtime API is unavailable (`onRuntimeDown` is told). */
+export async function readEntriesUnlessDown(client: DataPlaneClient, onRuntimeDown?: () => void): Promise<RoutingMaps | undefined> {
+  try {
+    return await readEntries(client);
+  } catch (err) {
+    if (!onRuntimeDown || !isRuntimeUnavailable(err)) throw err;
+    onRuntimeDown();
+    return undefined;
+  }
 }
 
 /** The running entries of every map, or undefined when HAProxy has not loaded them. */

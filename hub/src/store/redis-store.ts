@@ -9,11 +9,18 @@ export const MODEL_BACKENDS_KEY = 'ingressfed:model:backends';
 const MODEL_AT_KEY = 'ingressfed:model:at';
 /** Fields per command: a full write of a large model goes in slices, never one huge command. */
 const SLICE = 500;
+/**
+ * How long a failed save waits before it answers. Its caller saves again as soon as it is answered
+ * (see Hub.saveModel), and without Redis a save fails at once: unpaced, that retry would be a loop of
+ * promises that never yields the event loop, so the API and the edges would stop until the lease ran out.
+ */
+const FAILED_SAVE_PAUSE_MS = 500;
 
 /**
  * The hub's Redis: fails fast (no offline queue, bounded command time) so that nothing queued while
- * Redis was away is replayed later. Redis holds a copy of the merged model for other replicas;
- * losing it loses nothing, since the model is rebuilt from the state bucket.
+ * Redis was away is replayed later, nor is a command that was sent but not answered when the
+ * connection dropped (its caller was told it failed). Redis holds a copy of the merged model for
+ * other replicas; losing it loses nothing, since the model is rebuilt from the state bucket.
  */
 export class RedisStore {
   readonly redis: Redis;
@@ -25,6 +32,9 @@ export class RedisStore {
     this.redis = new Redis(url, {
       ...(url.startsWith('rediss://') ? { tls: { ...tls } } : {}),
       enableOfflineQueue: false, commandTimeout: 1000, maxRetriesPerRequest: 1, lazyConnect: true,
+      // ioredis would otherwise send again, once reconnected, what the lost connection left unanswered:
+      // a lease or model write whose caller already gave up on it.
+      autoResendUnfulfilledCommands: false,
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
     this.redis.on('error', (err: Error) => (this.lastError = this.connectionError = err.message));
@@ -33,6 +43,8 @@ export class RedisStore {
 
   /** Why the connection is down (a refused password, a refused connection), while it is. */
   private connectionError: string | undefined;
+  /** Ends the pauses of failed saves (on close). */
+  private readonly pauses = new Set<() => void>();
 
   /** A failed command's reason: the connection's own when it is down (not "stream isn't writeable"). */
   private failure(err: unknown): string {
@@ -50,7 +62,8 @@ export class RedisStore {
   /**
    * Brings the model copy from `prev` (what was saved last; undefined: unknown, write it all) to
    * `next`. Only routes and backends that changed are written: unchanged parts are the same objects
-   * in both models. Answers false when Redis failed (the next save must then write it all).
+   * in both models. Answers false when Redis failed (the next save must then write it all), after
+   * FAILED_SAVE_PAUSE_MS (or at close), having written nothing since the failure.
    */
   async saveModel(prev: FederatedModel | undefined, next: FederatedModel): Promise<boolean> {
     const routeField = (r: FederatedModel['routes'][number]): string => `${r.host} ${r.path} ${r.pathType}`;
@@ -100,11 +113,25 @@ export class RedisStore {
       return true;
     } catch (err) {
       this.lastError = this.failure(err);
+      await this.pause(FAILED_SAVE_PAUSE_MS);
       return false;
     }
   }
 
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.pauses.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.pauses.add(done);
+    });
+  }
+
   async close(): Promise<void> {
+    for (const done of [...this.pauses]) done();
     this.redis.disconnect();
   }
 }

@@ -16,7 +16,15 @@ export interface RedisServer {
   address: string;
   password: string;
   port: number;
+  /** The running redis-server (a new one after start()). */
   process: ManagedProcess;
+  /**
+   * Kills the server (SIGKILL): clients lose it, and what it held is gone (no persistence). Its
+   * port, password and configuration stay for start().
+   */
+  kill(): Promise<void>;
+  /** Starts the server again on the same port, with the same password and configuration (and empty). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -37,10 +45,13 @@ export async function startRedis(opts: { tls?: { ca: TestCa; verify?: boolean } 
   const listen = tls && server
     ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', server.certFile, '--tls-key-file', server.keyFile, '--tls-ca-cert-file', tls.ca.caFile, '--tls-auth-clients', tls.verify ? 'yes' : 'no']
     : ['--port', String(port)];
-  const proc = new ManagedProcess('redis-server', 'redis-server', [
-    conf, ...listen, '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes',
-  ]);
-  await proc.waitForLine(/Ready to accept connections/);
+  const args = [conf, ...listen, '--bind', '127.0.0.1', '--dir', dir.path, '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'];
+  const launch = async (): Promise<ManagedProcess> => {
+    const p = new ManagedProcess('redis-server', 'redis-server', args);
+    await p.waitForLine(/Ready to accept connections/);
+    return p;
+  };
+  let proc = await launch();
   const scheme = tls ? 'rediss' : 'redis';
   return {
     url: `${scheme}://:${password}@127.0.0.1:${port}`,
@@ -48,7 +59,16 @@ export async function startRedis(opts: { tls?: { ca: TestCa; verify?: boolean } 
     ...(tls ? { clientTls: { ca: tls.ca.ca, ...(client ? { cert: client.cert, key: client.key } : {}) } } : {}),
     password,
     port,
-    process: proc,
+    get process() {
+      return proc;
+    },
+    async kill() {
+      await proc.stop(5000, 'SIGKILL');
+    },
+    async start() {
+      if (proc.running) throw new Error('redis-server is already running');
+      proc = await launch();
+    },
     async stop() {
       await proc.stop();
       dir.remove();
