@@ -4,6 +4,8 @@ import { ObservedWatch } from './watch.js';
 
 /** Default silence after which a watch is checked against the API server (see SupervisedInformer). */
 export const DEFAULT_WATCH_STALL_MS = 90_000;
+/** Default bound on a list, and on the wait for the answer to a watch request. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000;
 
 export interface SupervisedInformerOptions<T extends KubernetesObject> {
   name: string;
@@ -18,6 +20,8 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   maxBackoffMs?: number;
   /** A watch silent this long is checked against the API server's revision (default 90 s). */
   watchStallMs?: number;
+  /** How long a list, or the answer to a watch request, may take before it counts as failed (default 60 s). */
+  requestTimeoutMs?: number;
 }
 
 export interface InformerHealth {
@@ -79,14 +83,15 @@ export class SupervisedInformer<T extends KubernetesObject> {
     // Watch the list results: a relist that comes back empty while the cache holds objects is the
     // signature of a broken API server, and must not be believed at once (see Spoke).
     const list: ListPromise<T> = async () => {
-      const res = await opts.list();
+      // client-node bounds no request: a list the API server never answers would stop the informer for ever.
+      const res = await within(opts.list(), opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
       this.reachable();
       this.see(res.metadata?.resourceVersion);
       if ((res.items?.length ?? 0) > 0) this.emptyListAt = undefined;
       else if (this.informer.list().length > 0) this.emptyListAt = Date.now();
       return res;
     };
-    this.watch = new ObservedWatch(opts.kubeconfig);
+    this.watch = new ObservedWatch(opts.kubeconfig, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
     this.watch.onEvent = (_type, obj) => {
       this.lastActivity = Date.now();
       this.see(obj?.metadata?.resourceVersion);

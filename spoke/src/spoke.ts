@@ -42,6 +42,8 @@ export interface SpokeOptions {
    * API server, and relisted if it missed something (default 90 s; see SupervisedInformer).
    */
   watchStallMs?: number;
+  /** How long a list, or the answer to a watch request, may take before it counts as failed (default 60 s). */
+  kubeRequestTimeoutMs?: number;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -110,7 +112,7 @@ export class Spoke {
     const tracker = new RecordTracker({ cluster: opts.cluster, epoch: this.epoch, ingressClass: opts.ingressClass, endpointMode: opts.endpointMode });
     this.tracker = tracker;
     this.events = new EventRecorder(core, opts.cluster);
-    const common = { kubeconfig: kc, watchStallMs: opts.watchStallMs, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
+    const common = { kubeconfig: kc, watchStallMs: opts.watchStallMs, requestTimeoutMs: opts.kubeRequestTimeoutMs, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
     // Each change is noted for the records it bears on; a (re)list recomputes them all.
     const changed = <T>(note: (c: { obj: T; deleted: boolean }) => void) => (c?: { obj: T; deleted: boolean }): void => {
       if (c) note(c);

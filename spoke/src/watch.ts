@@ -21,7 +21,12 @@ export class ObservedWatch extends Watch {
   private current: Done | undefined;
   private stream: AbortController | undefined;
 
-  constructor(config: KubeConfig) {
+  /**
+   * @param answerTimeoutMs how long a watch request may wait for the API server's answer (its
+   *   headers). client-node sets no such limit, so a request the server accepted and never answered
+   *   would leave the informer waiting for ever, neither watching nor retrying.
+   */
+  constructor(config: KubeConfig, private readonly answerTimeoutMs: number) {
     super(config);
   }
 
@@ -38,12 +43,21 @@ export class ObservedWatch extends Watch {
       if (this.current === finish) this.current = undefined;
       done(err);
     };
-    const ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj: unknown, raw) => {
-      this.onEvent(phase, obj as { metadata?: { resourceVersion?: string } } | undefined);
-      callback(phase, obj, raw);
-    }, finish);
-    // An error answer has already called finish; otherwise the stream is open (and ctl can end it).
-    if (!finished) {
+    const unanswered = setTimeout(() => finish(new Error(`the API server did not answer a watch within ${this.answerTimeoutMs} ms`)), this.answerTimeoutMs);
+    let ctl: AbortController;
+    try {
+      ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj: unknown, raw) => {
+        if (finished) return; // a late answer to a request already given up delivers nothing
+        this.onEvent(phase, obj as { metadata?: { resourceVersion?: string } } | undefined);
+        callback(phase, obj, raw);
+      }, finish);
+    } finally {
+      clearTimeout(unanswered);
+    }
+    if (finished) {
+      // An error answer, or the answer came too late: either way this stream is not the informer's.
+      ctl.abort();
+    } else {
       this.current = finish;
       this.stream = ctl;
       this.onOpen();

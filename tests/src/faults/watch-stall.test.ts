@@ -13,6 +13,8 @@ const STALL_MS = 2000;
 const CHECK_MS = STALL_MS / 4;
 /** A change missed by a stalled watch is published within STALL_MS + CHECK_MS, plus a list and a pass (1.5 s on loopback). */
 const BOUND_MS = STALL_MS + CHECK_MS + 1500;
+/** How long the spoke waits for a list or for the answer to a watch request. */
+const REQUEST_TIMEOUT_MS = 3000;
 
 describe('faults: an informer whose watch silently stalls', { timeout: 90_000 }, () => {
   let rig: SpokeRig;
@@ -20,7 +22,7 @@ describe('faults: an informer whose watch silently stalls', { timeout: 90_000 },
   const web = (name: string, host: string): string => ingress(name, [{ host, paths: [{ path: '/', service: 'web' }] }]);
 
   before(async () => {
-    rig = await startSpokeRig({ kube: { bookmarkIntervalMs: 300 }, spoke: { watchStallMs: STALL_MS } });
+    rig = await startSpokeRig({ kube: { bookmarkIntervalMs: 300 }, spoke: { watchStallMs: STALL_MS, kubeRequestTimeoutMs: REQUEST_TIMEOUT_MS } });
     await rig.kubectl(['create', '-f', '-'], ingressClass());
     await rig.kubectl(['create', '-f', '-'], service('web'));
     await rig.kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.1' }]));
@@ -69,5 +71,21 @@ describe('faults: an informer whose watch silently stalls', { timeout: 90_000 },
     const publishedAt = await waitFor('the next Ingress published', async () => (await rig.entry('alpha.ingress.default.after')) && Date.now(), { timeoutMs: BOUND_MS });
     assert.ok(publishedAt - t0 < STALL_MS, `published after ${publishedAt - t0} ms: through the watch, not a stall relist`);
     assert.equal(rig.spoke.informerHealth().ingresses?.stalls, stallsBefore);
+  });
+
+  it('F10: gives up a watch request the API server takes and never answers, says so, and watches again', async () => {
+    await waitFor('every informer watching', () => rig.kube.api.openWatches >= 4);
+    const restartsBefore = rig.spoke.informerHealth().ingresses?.restarts ?? 0;
+    rig.kube.api.leaveWatchesUnanswered(true);
+    rig.kube.api.expireWatches(); // every informer lists again, then asks for a watch that is never answered
+    await waitFor('four watch requests taken and left unanswered', () => rig.kube.api.unansweredWatches >= 4);
+    await rig.kubectl(['create', '-f', '-'], web('unanswered', 'unanswered.example.com'));
+    // The requests already taken stay unanswered for ever; only new ones are answered.
+    rig.kube.api.leaveWatchesUnanswered(false);
+    await waitFor('the Ingress created while the watch hung published', () => rig.entry('alpha.ingress.default.unanswered'),
+      { timeoutMs: REQUEST_TIMEOUT_MS + 5000 });
+    const line = rig.logs.find((l) => l.msg.startsWith('informer stopped') && l.fields.informer === 'ingresses');
+    assert.ok(line && String(line.fields.error).includes('did not answer a watch'), JSON.stringify(line));
+    assert.ok((rig.spoke.informerHealth().ingresses?.restarts ?? 0) > restartsBefore);
   });
 });

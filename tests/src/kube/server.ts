@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { RESOURCES, gvPrefix, groupVersion, type KubeResource } from './resources.js';
 import { KubeError, ObjectStore, type KubeObject, type StoredEvent } from './store.js';
 
@@ -67,9 +67,12 @@ export class KubeApiServer {
   readonly token = randomBytes(16).toString('hex');
   private http: Server | undefined;
   private readonly watches = new Set<ActiveWatch>();
+  private readonly sockets = new Set<Socket>();
   /** Kinds whose list answers are emptied, as a broken API server would answer. */
   private readonly emptyLists = new Set<string>();
   private stalling = false;
+  private unanswering = false;
+  private unanswered = 0;
   private baseUrl = '';
 
   constructor(private readonly opts: KubeApiOptions = {}) {
@@ -82,6 +85,11 @@ export class KubeApiServer {
 
   async start(port = 0, host = '127.0.0.1'): Promise<string> {
     const http = createServer((req, res) => void this.handle(req, res));
+    // Every socket is tracked, so that stop() ends them all, whatever state their requests are in.
+    http.on('connection', (socket) => {
+      this.sockets.add(socket);
+      socket.once('close', () => this.sockets.delete(socket));
+    });
     this.http = http;
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -95,8 +103,10 @@ export class KubeApiServer {
     this.dropWatches();
     const http = this.http;
     if (!http) return;
+    const closed = new Promise<void>((r) => http.close(() => r()));
     http.closeAllConnections();
-    await new Promise<void>((r) => http.close(() => r()));
+    for (const socket of this.sockets) socket.destroy();
+    await closed;
   }
 
   /** A kubeconfig (JSON is valid YAML) for kubectl and client-node. */
@@ -124,6 +134,11 @@ export class KubeApiServer {
     }
   }
 
+  /** How many watches of a kind (by plural) are open and not held: a client has re-watched once this is above 0. */
+  openWatchesOf(plural: string): number {
+    return [...this.watches].filter((w) => w.plural === plural && !w.stalled).length;
+  }
+
   /** Makes lists of a kind (by plural) answer no items while on, whatever the store holds. */
   emptyListsOf(plural: string, on: boolean): void {
     if (on) this.emptyLists.add(plural);
@@ -141,6 +156,19 @@ export class KubeApiServer {
       if (on) w.stalled = true;
       else if (w.stalled) w.end();
     }
+  }
+
+  /**
+   * While on, new watch requests are taken and never answered (no headers, ever, even once this is
+   * off), as a server that accepts a connection and hangs does. Lists still answer.
+   */
+  leaveWatchesUnanswered(on: boolean): void {
+    this.unanswering = on;
+  }
+
+  /** Watch requests taken and left unanswered. */
+  get unansweredWatches(): number {
+    return this.unanswered;
   }
 
   get openWatches(): number {
@@ -230,6 +258,10 @@ export class KubeApiServer {
   }
 
   private watch(req: IncomingMessage, res: ServerResponse, r: KubeResource, ns: string | undefined, q: URLSearchParams): void {
+    if (this.unanswering) {
+      this.unanswered++;
+      return; // the socket is destroyed by stop(), or by the client giving up
+    }
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     // Clients wait for the headers before they consider a watch open.
     res.flushHeaders();

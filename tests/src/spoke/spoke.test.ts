@@ -65,6 +65,7 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
   });
 
   it('follows a 410 Gone relist: a change made while the watch was expired is published', async () => {
+    await waitFor('the informer watching', () => kube.api.openWatchesOf('endpointslices') > 0);
     kube.api.expireWatches();
     await kubectl(['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.1' }, { address: '127.0.1.2' }]));
     await waitFor('two endpoints', async () => {
@@ -109,10 +110,13 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     const before = (await kv.get('alpha.endpoints.default.web'))?.revision;
     logs.length = 0;
     kube.api.emptyListsOf('endpointslices', true);
+    await waitFor('the informer watching', () => kube.api.openWatchesOf('endpointslices') > 0);
     kube.api.expireWatches();
     await waitFor('the spoke to hold', () => logs.some((l) => l.includes('holding the published state')));
     assert.equal((await kv.get('alpha.endpoints.default.web'))?.revision, before, 'nothing published while held');
     kube.api.emptyListsOf('endpointslices', false);
+    // The informer watches again after its list: expire that watch, not one that is still being opened.
+    await waitFor('the informer to watch again', () => kube.api.openWatchesOf('endpointslices') > 0);
     kube.api.expireWatches();
     await waitFor('the informer relisted the slices', () => (spoke.cacheSizes().endpointSlices ?? 0) > 0);
     await spoke.idle();
@@ -122,11 +126,13 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
   it('believes an empty relist that lasts the grace period', async () => {
     logs.length = 0;
     kube.api.emptyListsOf('endpointslices', true);
+    await waitFor('the informer watching', () => kube.api.openWatchesOf('endpointslices') > 0);
     kube.api.expireWatches();
     await waitFor('the emptiness published after the grace period', async () =>
       (await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length === 0, { timeoutMs: 10_000 });
     assert.ok(logs.some((l) => l.includes('holding the published state')), 'it was held first');
     kube.api.emptyListsOf('endpointslices', false);
+    await waitFor('the informer to watch again', () => kube.api.openWatchesOf('endpointslices') > 0);
     kube.api.expireWatches();
     await waitFor('the endpoints back', async () => ((await kv.get('alpha.endpoints.default.web'))?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) > 0);
   });
