@@ -30,6 +30,8 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
   --watch-stall MS          a watch silent this long (no event, no bookmark) is checked against
                             the API server and relisted if it missed a change (default 90000;
                             API servers send idle watches a bookmark about once a minute)
+  --kube-request-timeout MS how long a list, or the answer to a watch request, may take before
+                            it counts as failed and is retried (default 60000)
 `;
 
 function fail(msg: string): never {
@@ -41,7 +43,7 @@ const values = parseCommandLine('ingressfed-spoke', USAGE, {
       'nats-user': { type: 'string' }, 'nats-password-file': { type: 'string' }, kubeconfig: { type: 'string' },
       'nats-ca': { type: 'string' }, 'nats-cert': { type: 'string' }, 'nats-key': { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
-      'watch-stall': { type: 'string', default: '90000' },
+      'watch-stall': { type: 'string', default: '90000' }, 'kube-request-timeout': { type: 'string', default: '60000' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
@@ -64,6 +66,9 @@ if (!Number.isInteger(emptyGrace) || emptyGrace < 0) fail('--empty-list-grace mu
 
 const watchStall = Number(values['watch-stall']);
 if (!Number.isInteger(watchStall) || watchStall < 1000) fail('--watch-stall must be at least 1000 ms');
+
+const kubeRequestTimeout = Number(values['kube-request-timeout']);
+if (!Number.isInteger(kubeRequestTimeout) || kubeRequestTimeout < 1000) fail('--kube-request-timeout must be at least 1000 ms');
 
 const passwordFile = values['nats-password-file'];
 let natsPassword = process.env.INGRESSFED_NATS_PASSWORD;
@@ -96,6 +101,7 @@ const spoke = new Spoke({
   heartbeatIntervalMs: heartbeat,
   emptyListGraceMs: emptyGrace,
   watchStallMs: watchStall,
+  kubeRequestTimeoutMs: kubeRequestTimeout,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 
