@@ -79,6 +79,10 @@ export interface EdgeStatus {
   applies: number;
   transactions: number;
   lastError: string | undefined;
+  /** Since when every apply has failed (the edge keeps serving what it had); undefined while applies succeed. */
+  failingSince: number | undefined;
+  /** Changes observed by spokes and not yet live on this edge. */
+  pendingChanges: number;
   /** A transaction waits for the model to settle. */
   transactionDeferred: boolean;
   last: ApplyOutcome | undefined;
@@ -142,7 +146,7 @@ export class Hub {
       // A heartbeat changes only staleness; the model is merged again only if a cluster expired or came back.
       onHeartbeat: () => void (this.intake.initialized && this.health.evaluate() && this.changed()),
       onObserved: (observedAt) => {
-        for (const e of this.edges) e.observed.push(observedAt);
+        for (const e of this.edges) e.observe(observedAt);
       },
       log: (l, m, f) => opts.log(l, m, f),
       knownClusters: opts.clusters ? new Set(opts.clusters) : undefined,
@@ -245,6 +249,7 @@ export class Hub {
   edgeStatus(): EdgeStatus[] {
     return this.edges.map((e) => ({
       edge: e.name, runtime: e.applier.runtime, zone: e.applier.edge.zone, applies: e.applies, transactions: e.transactions, lastError: e.lastError,
+      failingSince: e.failingSince, pendingChanges: e.pendingChanges,
       last: e.last, lastAt: e.lastAt, lastStartedAt: e.lastStartedAt, configurationVersion: e.last?.version ?? e.applier.client.lastSeenVersion, transactionDeferred: e.deferred,
     }));
   }

@@ -142,6 +142,7 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
     items: hub.edgeStatus().map((e) => ({
       name: e.edge, zone: e.zone, configurationVersion: e.configurationVersion ?? null,
       applies: e.applies, reloads: e.transactions, lastError: e.lastError ?? null, lastReload: hub.reloadOf(e.edge) ?? null,
+      failingSince: e.failingSince === undefined ? null : new Date(e.failingSince).toISOString(), pendingChanges: e.pendingChanges,
       lastApply: e.last ? { at: e.lastAt ? new Date(e.lastAt).toISOString() : null, transaction: e.last.transaction, reloadId: e.last.reloadId ?? null, runtimeChanges: e.last.runtimeChanges, durationMs: e.last.durationMs } : null,
     })),
   }));

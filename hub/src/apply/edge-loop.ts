@@ -39,6 +39,8 @@ const IDLE_MS = 5000;
  * rather than one per part of it; runtime changes do not wait. It waits at most MAX_DEFER_MS.
  */
 const SETTLE_MS = 300;
+/** Observation times kept per edge while it cannot apply (a long outage must not grow memory without bound). */
+const MAX_OBSERVED = 10_000;
 const MAX_DEFER_MS = 5000;
 
 /**
@@ -70,15 +72,30 @@ export class EdgeLoop {
   /** When the last successful apply started: what it planned is at least as new as this. */
   lastStartedAt: number | undefined;
   lastError: string | undefined;
+  /** Since when (hub clock) every apply to this edge has failed; undefined after a success. */
+  failingSince: number | undefined;
   /** The desired state the edge serves now (its last successful apply). */
   applied: Desired | undefined;
   applies = 0;
   transactions = 0;
   lastReload: { id: string; status: string } | undefined;
-  /** Spoke observation times of changes not yet applied to this edge. */
+  /** Spoke observation times of changes not yet applied to this edge (at most MAX_OBSERVED). */
   readonly observed: number[] = [];
+  /** Changes not yet applied beyond MAX_OBSERVED: counted, not timed. */
+  private unmeasured = 0;
 
   constructor(readonly applier: EdgeApplier, private readonly deps: EdgeLoopDeps) {}
+
+  /** Notes a change a spoke observed at `at`, to be timed when it goes live on this edge. */
+  observe(at: number): void {
+    if (this.observed.length < MAX_OBSERVED) this.observed.push(at);
+    else this.unmeasured++;
+  }
+
+  /** Changes observed and not yet live on this edge. */
+  get pendingChanges(): number {
+    return this.observed.length + this.unmeasured;
+  }
 
   get name(): string {
     return this.applier.edge.name;
@@ -162,6 +179,8 @@ export class EdgeLoop {
       if (this.idle) d = { ...d, idle: true };
       this.idle = false;
       const observed = this.observed.splice(0);
+      const unmeasured = this.unmeasured;
+      this.unmeasured = 0;
       const startedAt = Date.now();
       const before = { model: this.applied?.model, error: this.lastError };
       try {
@@ -170,6 +189,7 @@ export class EdgeLoop {
         const defer = this.deferring(input);
         const out = await this.withTimeLimit((signal) => this.applier.reconcile(defer ? { ...input, deferTransaction: true } : input, signal));
         if (out.deferred) {
+          this.unmeasured += unmeasured;
           this.putOff(input, out, observed);
           continue;
         }
@@ -177,6 +197,7 @@ export class EdgeLoop {
         this.succeeded(d, out, startedAt, observed);
       } catch (err) {
         this.observed.unshift(...observed);
+        this.unmeasured += unmeasured;
         const kind = err instanceof ApplyTimeoutError ? 'timeout' : classifyApplyError(err);
         this.failed(err as Error, kind);
         if (err instanceof RefusedConfigError && err.tried) {
@@ -212,7 +233,8 @@ export class EdgeLoop {
   private succeeded(d: Desired, out: ApplyOutcome, startedAt: number, observed: number[]): void {
     const { metrics, events, log } = this.deps;
     const now = Date.now();
-    Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined });
+    if (this.failingSince !== undefined) log('info', 'edge applies again', { edge: this.name, failedForMs: now - this.failingSince });
+    Object.assign(this, { last: out, lastAt: now, lastStartedAt: startedAt, applied: d, lastError: undefined, failingSince: undefined });
     this.applies++;
     this.backoff.reset();
     const kind = out.transaction ? 'transaction' : out.runtimeChanges + out.mapChanges > 0 ? 'runtime' : 'none';
@@ -267,6 +289,7 @@ export class EdgeLoop {
   private failed(err: Error, kind: ApplyErrorKind | 'timeout'): void {
     const { metrics, events, log } = this.deps;
     this.lastError = err.message;
+    this.failingSince ??= Date.now();
     metrics.applies.inc({ edge: this.name, kind: 'unknown', result: kind === 'refused' ? 'refused' : 'error' });
     metrics.edgeErrors.inc({ edge: this.name });
     log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: this.name, kind, error: err.message });

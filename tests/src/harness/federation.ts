@@ -7,6 +7,7 @@ import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
 import { startKubeApi, type KubeCluster } from './kube.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { makeTestCa, type TestCa } from './certs.js';
+import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
 /** Where the harness's endpoints (echo servers) listen. */
 export const LOOPBACK = '127.0.0.0/8';
@@ -14,7 +15,8 @@ import { freePort } from './ports.js';
 
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
-  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number }>;
+  /** `proxied`: the hubs reach the edge's Data Plane API through a TCP proxy (FederatedEdge.proxy). */
+  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean }>;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
@@ -43,6 +45,8 @@ export interface FederatedEdge {
   dp: LocalDataPlane;
   /** The HTTP entry point of this edge. */
   url: string;
+  /** With `proxied`: the proxy between the hubs and the Data Plane API. */
+  proxy?: TcpProxy;
 }
 
 /** A whole federation on loopback: NATS, per cluster an API stand-in and a spoke, edges, the hub, echo backends. */
@@ -111,11 +115,12 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
       const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd, tls: ca });
       const bindPort = e.bindPort ?? (await freePort());
+      const proxy = e.proxied ? await startTcpProxy(dp.url) : undefined;
       const config: EdgeConfig = {
-        name: e.name, zone: e.zone, url: dp.url, username: dp.username, password: dp.password, ca: dp.ca,
+        name: e.name, zone: e.zone, url: proxy?.url ?? dp.url, username: dp.username, password: dp.password, ca: dp.ca,
         bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1', ...(e.spareBackends === undefined ? {} : { spareBackends: e.spareBackends }),
       };
-      edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}` });
+      edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}`, proxy });
     }
     for (const c of clusters.values()) {
       c.spoke = newSpoke(c.name);
@@ -183,6 +188,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         if (!killed) await fed.hub?.stop();
         for (const c of clusters.values()) await c.spoke?.stop();
         await echo.stop();
+        for (const e of edges) await e.proxy?.stop();
         for (const e of edges) await e.dp.stop();
         for (const c of clusters.values()) await c.kube.stop();
         await nats.stop();
@@ -194,6 +200,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     await fed.hub?.stop().catch(() => undefined);
     for (const c of clusters.values()) await c.spoke?.stop().catch(() => undefined);
     await echo.stop().catch(() => undefined);
+    for (const e of edges) await e.proxy?.stop().catch(() => undefined);
     for (const e of edges) await e.dp.stop().catch(() => undefined);
     for (const c of clusters.values()) await c.kube.stop().catch(() => undefined);
     await nats.stop().catch(() => undefined);

@@ -20,6 +20,11 @@ export interface TcpProxy {
   hold(on: boolean): void;
   /** On: a network partition between the client and the server. Off: heals it (see above). */
   cut(on: boolean): void;
+  /**
+   * On: the server is down as the client sees it: every connection is closed and new ones are
+   * refused (the proxy stops listening). Off: it listens again on the same port.
+   */
+  refuse(on: boolean): Promise<void>;
   /** Connections open through the proxy (both sides counted once), silent ones accepted during a cut included. */
   readonly connections: number;
   stop(): Promise<void>;
@@ -80,8 +85,10 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  let refusing = false;
   return {
-    url: `${t.protocol}//127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: `${t.protocol}//127.0.0.1:${port}`,
     writes,
     hold(on: boolean) {
       holding = on;
@@ -95,12 +102,29 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
         for (const pair of through) for (const s of pair) s.destroy();
       }
     },
+    async refuse(on: boolean) {
+      if (on === refusing) return;
+      refusing = on;
+      if (on) {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        for (const s of sockets) s.destroy();
+        await closed;
+      } else {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(port, '127.0.0.1', () => {
+            server.off('error', reject);
+            resolve();
+          });
+        });
+      }
+    },
     get connections() {
       return connections.size;
     },
     async stop() {
       for (const s of sockets) s.destroy();
-      await new Promise<void>((r) => server.close(() => r()));
+      if (!refusing) await new Promise<void>((r) => server.close(() => r()));
     },
   };
 }
