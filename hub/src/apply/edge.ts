@@ -280,13 +280,16 @@ export class EdgeApplier {
 
   /**
    * Before the first write of a leadership: checks that the Data Plane API is a version the hub can
-   * drive, then deletes transactions left open at older versions (by a writer that crashed).
-   * Answers how many were deleted. The edge is read afresh afterwards.
+   * drive, then deletes every transaction left open (by an earlier writer: this leader has opened
+   * none yet, and the deletions, like every write, are sent only while the lease is held). Not only
+   * those at older versions: a writer killed between creating a transaction and committing it, with
+   * nothing committed since, leaves one at the current version (F12). Answers how many were deleted.
+   * The edge is read afresh afterwards.
    */
   async prepare(): Promise<number> {
     this.known = undefined;
     checkApiVersion(this.edge.name, await this.client.apiVersion());
-    return this.client.reclaimTransactions();
+    return this.client.reclaimTransactions({ all: true });
   }
 
   /** The edge as the hub knows it: read again when its configuration version moved. */
