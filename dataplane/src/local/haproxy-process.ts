@@ -8,6 +8,14 @@ export interface HaproxyProcessOptions {
   masterSocket: string;
   /** Called with every line HAProxy writes to stdout/stderr. */
   onOutput?: (line: string) => void;
+  /**
+   * Start HAProxy again, from the configuration file, when it exits without stop() asking it to, as
+   * systemd's `Restart=always` does for a packaged HAProxy. A crash ends all of it: the master exits
+   * when its worker dies (`exit-on-failure`, HAProxy's default), and a worker when its master does.
+   */
+  restart?: boolean;
+  /** Told when HAProxy exits unasked and when it runs again. */
+  log?: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
 export interface CheckResult {
@@ -45,6 +53,14 @@ export class HaproxyProcess {
   private readonly log = new OutputLog();
   private exited = false;
   private reloadChain: Promise<unknown> = Promise.resolve();
+  /** stop() was called: an exit is expected, and nothing is started again. */
+  private stopping = false;
+  /** HAProxy exited unasked and is being started again (see HaproxyProcessOptions.restart). */
+  private restarting: Promise<void> | undefined;
+  /** Ends a restart's wait between attempts (stop() calls it). */
+  private wake: (() => void) | undefined;
+  /** How many times HAProxy was started again after exiting unasked. */
+  restarts = 0;
 
   constructor(private readonly opts: HaproxyProcessOptions) {}
 
@@ -61,6 +77,14 @@ export class HaproxyProcess {
   }
 
   async start(timeoutMs = 10_000): Promise<void> {
+    this.stopping = false;
+    await this.spawnAndWait(timeoutMs);
+  }
+
+  /** Starts HAProxy and waits for its master to report a worker. */
+  private async spawnAndWait(timeoutMs: number): Promise<void> {
+    if (this.stopping) throw new Error('haproxy is being stopped');
+    const mark = this.log.mark;
     const child = spawn(this.opts.bin, ['-W', '-S', `${this.opts.masterSocket},mode,600`, '-f', this.opts.configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -74,18 +98,65 @@ export class HaproxyProcess {
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', onData);
-    child.on('exit', () => (this.exited = true));
+    this.exited = false;
+    let up = false;
+    child.on('exit', (code, signal) => {
+      if (this.child !== child) return;
+      this.exited = true;
+      if (up && !this.stopping && this.opts.restart) this.restarting ??= this.restartAfterExit(code, signal, mark);
+    });
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      if (this.exited) throw new Error(`haproxy exited during start: ${this.log.since(0)}`);
+      if (this.exited) throw new Error(`haproxy exited during start: ${this.log.since(mark)}`);
       try {
         const st = await showProc(this.opts.masterSocket, 1000);
-        if (st.workers.length > 0) return;
+        if (st.workers.length > 0 && !this.exited) {
+          up = true;
+          return;
+        }
       } catch {
         // the master socket is not listening yet
       }
-      if (Date.now() > deadline) throw new Error(`haproxy did not start within ${timeoutMs} ms: ${this.log.since(0)}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`haproxy did not start within ${timeoutMs} ms: ${this.log.since(mark)}`);
+      }
       await sleep(25);
+    }
+  }
+
+  /**
+   * Starts HAProxy again after it exited unasked: from the configuration file (the last one
+   * committed), after 100 ms, doubling to 5 s between attempts that fail, until it runs or stop().
+   */
+  private async restartAfterExit(code: number | null, signal: NodeJS.Signals | null, mark: number): Promise<void> {
+    const downAt = Date.now();
+    this.opts.log?.('error', 'haproxy exited unasked; starting it again from its configuration file', { code, signal, output: condense(this.log.since(mark)) });
+    let wait = 100;
+    try {
+      while (!this.stopping) {
+        await new Promise<void>((r) => {
+          const timer = setTimeout(r, wait);
+          this.wake = () => {
+            clearTimeout(timer);
+            r();
+          };
+        });
+        this.wake = undefined;
+        if (this.stopping) return;
+        try {
+          await this.spawnAndWait(10_000);
+          this.restarts++;
+          this.opts.log?.('info', 'haproxy runs again', { pid: this.child?.pid, downMs: Date.now() - downAt, restarts: this.restarts });
+          return;
+        } catch (err) {
+          if (this.stopping) return;
+          this.opts.log?.('error', 'haproxy did not start again; retrying', { error: (err as Error).message, retryInMs: Math.min(wait * 2, 5000) });
+          wait = Math.min(wait * 2, 5000);
+        }
+      }
+    } finally {
+      this.restarting = undefined;
     }
   }
 
@@ -108,7 +179,8 @@ export class HaproxyProcess {
    * configuration could not be loaded (the old workers then keep serving).
    */
   reload(timeoutMs = 15_000): Promise<CheckResult> {
-    const run = this.reloadChain.then(() => this.reloadOnce(timeoutMs));
+    // A reload asked while HAProxy is being started again waits for it.
+    const run = this.reloadChain.then(() => this.restarting).then(() => this.reloadOnce(timeoutMs));
     this.reloadChain = run.catch(() => undefined);
     return run;
   }
@@ -120,6 +192,11 @@ export class HaproxyProcess {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       await sleep(20);
+      if (this.exited && this.restarting) {
+        // Started again from the configuration file: it runs what the reload was to load.
+        await this.restarting;
+        if (this.running) return { ok: true, output: 'haproxy exited during the reload and was started again from its configuration file' };
+      }
       if (this.exited) return { ok: false, output: `haproxy exited during reload: ${this.log.since(mark)}` };
       let st: ProcState | undefined;
       try {
@@ -137,6 +214,15 @@ export class HaproxyProcess {
   }
 
   async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    await this.stopChild(timeoutMs);
+    // A restart in progress sees `stopping` and gives up (its HAProxy, if any, was just stopped).
+    await this.restarting;
+    await this.stopChild(timeoutMs);
+  }
+
+  private async stopChild(timeoutMs: number): Promise<void> {
     const child = this.child;
     if (!child || this.exited) return;
     const gone = new Promise<void>((r) => child.once('exit', () => r()));

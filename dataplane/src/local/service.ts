@@ -99,6 +99,9 @@ export class DataPlaneService {
       configFile: this.store.configFile,
       masterSocket: this.masterSocket,
       onOutput: (line) => opts.log('info', 'haproxy', { line }),
+      // As systemd's Restart=always for dataplaneapi's HAProxy: a crash is followed by a start.
+      restart: true,
+      log: opts.log,
     });
     this.runtime = new RuntimeClient(this.statsSocket);
     this.maps = new MapStorage(opts.mapsDir ?? join(opts.workdir, 'maps'));
