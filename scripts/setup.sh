@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine with Node 20.19+ for ingressfed: system packages
-# (haproxy, nats-server, redis-server) when missing, then the npm workspaces.
+# (haproxy, nats-server, redis-server, wrk, faketime) when missing, then the npm workspaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +16,7 @@ command -v nats-server >/dev/null 2>&1 || missing+=(nats-server)
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # load generator of the benchmarks
+command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # a spoke with a skewed clock (fault test F28)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   sudo=""

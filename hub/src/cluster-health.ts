@@ -14,6 +14,8 @@ export interface ClusterHealthView {
   name: string;
   state: ClusterState;
   heartbeatAgeMs: number | undefined;
+  /** The spoke's clock less the hub's, from its last live heartbeat (nothing of the hub depends on it). */
+  clockOffsetMs: number | undefined;
   /** While the spoke reports its source unavailable: for how long (as of now), and why. */
   sourceUnavailable: { forMs: number; reason: string } | undefined;
 }
@@ -47,7 +49,7 @@ export class ClusterHealth {
     const now = Date.now();
     const source = this.sourceStates(now);
     return this.intake.clusterNames().map((name) => ({
-      name, state: this.states.get(name) ?? 'stale', heartbeatAgeMs: this.intake.heartbeatAge(name, now), sourceUnavailable: source.get(name),
+      name, state: this.states.get(name) ?? 'stale', heartbeatAgeMs: this.intake.heartbeatAge(name, now), clockOffsetMs: this.intake.clockOffset(name), sourceUnavailable: source.get(name),
     }));
   }
 

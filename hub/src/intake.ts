@@ -5,6 +5,12 @@ import { KeyDigest, revisionOf } from './digest.js';
 import { HeldRecords } from './held.js';
 import { Turns } from './turns.js';
 
+/**
+ * A spoke clock further than this from the hub's is reported, and its observation times are moved
+ * onto the hub's clock (nearer, the heartbeat's transit would add more error than it removes).
+ */
+export const CLOCK_TOLERANCE_MS = 2000;
+
 export interface Refusal {
   key: string;
   cluster: string | undefined;
@@ -17,6 +23,8 @@ interface ClusterState {
   heartbeat: Heartbeat | undefined;
   /** Hub clock (ms) when the last heartbeat arrived: staleness is judged on it, never on spoke clocks. */
   heartbeatAt: number | undefined;
+  /** The spoke's clock less the hub's, as its last live heartbeat showed it (less the heartbeat's transit). */
+  clockOffsetMs: number | undefined;
   records: Map<string, ObjectRecord>;
   /** The object keys received (valid or not), to compare with the spoke's heartbeat digest. */
   keys: KeyDigest;
@@ -117,7 +125,7 @@ export class StateIntake {
   private cluster(name: string): ClusterState {
     let c = this.clusters.get(name);
     if (!c) {
-      c = { info: undefined, heartbeat: undefined, heartbeatAt: undefined, records: new Map(), keys: new KeyDigest(), inSync: undefined };
+      c = { info: undefined, heartbeat: undefined, heartbeatAt: undefined, clockOffsetMs: undefined, records: new Map(), keys: new KeyDigest(), inSync: undefined };
       this.clusters.set(name, c);
     }
     return c;
@@ -148,6 +156,8 @@ export class StateIntake {
       const c = this.cluster(entry.cluster);
       c.heartbeat = entry.heartbeat;
       c.heartbeatAt = Date.now();
+      // A heartbeat read at start may be old: only one that arrives live measures the clock.
+      if (e.isUpdate) this.measureClock(entry.cluster, c, entry.heartbeat.time - c.heartbeatAt);
       this.compareDigest(entry.cluster, c);
       return true;
     } else {
@@ -160,7 +170,7 @@ export class StateIntake {
       }
       this.held.release(key);
       this.setRecord(key, c, entry.record);
-      if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt);
+      if (e.isUpdate) this.hooks.onObserved?.(entry.record.observedAt - skewOf(c));
     }
     return false;
   }
@@ -203,6 +213,22 @@ export class StateIntake {
     this.changes.add(key);
     this.lastChangeAt = Date.now();
     if (gone.kind === 'ingress') this.ingressVersion++;
+  }
+
+  /** Keeps the spoke clock's offset; reports it when it goes beyond CLOCK_TOLERANCE_MS, and when it comes back. */
+  private measureClock(cluster: string, c: ClusterState, offsetMs: number): void {
+    const was = skewOf(c) !== 0;
+    c.clockOffsetMs = offsetMs;
+    const now = skewOf(c) !== 0;
+    if (was === now) return;
+    this.hooks.log(now ? 'warn' : 'info', now
+      ? 'the spoke\'s clock is off the hub\'s: ages are measured on the hub\'s clock, and the spoke\'s observation times are corrected by the offset'
+      : 'the spoke\'s clock agrees with the hub\'s again', { cluster, clockOffsetMs: offsetMs });
+  }
+
+  /** The spoke's clock less the hub's (ms), from its last live heartbeat; undefined before one. */
+  clockOffset(cluster: string): number | undefined {
+    return this.clusters.get(cluster)?.clockOffsetMs;
   }
 
   /** Compares the cluster's keys with its heartbeat's digest; a lasting difference is reported once. */
@@ -280,6 +306,12 @@ export class StateIntake {
     this.held.stop();
     this.stopWatch();
   }
+}
+
+/** The offset to take off a spoke's times to put them on the hub's clock: 0 within CLOCK_TOLERANCE_MS. */
+function skewOf(c: ClusterState): number {
+  const off = c.clockOffsetMs ?? 0;
+  return Math.abs(off) > CLOCK_TOLERANCE_MS ? off : 0;
 }
 
 function entryCluster(e: DecodedEntry): string {

@@ -38,6 +38,11 @@ export class StatePublisher {
   private readonly refusedKeys = new Map<string, { reason: string; since: number }>();
   /** Writes in flight: key → the content being put, or null for a delete (their echoes are not drift). */
   private readonly inFlight = new Map<string, string | null>();
+  /**
+   * Writes that failed without an answer (a timeout, a lost connection): they may have been stored.
+   * key → what was put, or null for a delete. Their echo on the watch confirms them (not drift).
+   */
+  private readonly unconfirmed = new Map<string, { content: string; revision: string } | null>();
   private stopWatch: () => void = () => undefined;
 
   constructor(private readonly kv: KV, private readonly cluster: string) {}
@@ -54,6 +59,7 @@ export class StatePublisher {
       for await (const e of iter) {
         if (!isObjectKey(e.key)) continue;
         const now = e.operation === 'PUT' ? contentOfStored(e.string()) ?? '' : null;
+        if (this.confirmed(e.key, now)) continue;
         const expected = this.inFlight.has(e.key) ? this.inFlight.get(e.key) : this.published.get(e.key)?.content ?? null;
         if (now !== expected && now !== (this.published.get(e.key)?.content ?? null)) onDrift(e.key);
       }
@@ -64,9 +70,21 @@ export class StatePublisher {
     this.stopWatch();
   }
 
+  /** Whether `now` (a key's content, null when deleted) is the echo of a write whose answer was lost: it was stored after all. */
+  private confirmed(key: string, now: string | null): boolean {
+    if (!this.unconfirmed.has(key)) return false;
+    const sent = this.unconfirmed.get(key);
+    if ((sent?.content ?? null) !== now) return false;
+    this.unconfirmed.delete(key);
+    if (sent) this.published.set(key, sent);
+    else this.published.delete(key);
+    return true;
+  }
+
   /** Forgets what it believes it published and reads the bucket again (the next sync rewrites what differs). */
   async reload(): Promise<number> {
     this.published.clear();
+    this.unconfirmed.clear();
     return this.loadExisting();
   }
 
@@ -133,11 +151,13 @@ export class StatePublisher {
     if (refusal) return this.refuse(refusal, result);
     this.clearRefusal(d.key, result);
     this.inFlight.set(d.key, d.content);
+    this.unconfirmed.delete(d.key);
     try {
       await this.kv.put(d.key, json);
       this.published.set(d.key, { content: d.content, revision: d.record.revision });
       result.puts++;
     } catch (err) {
+      this.unconfirmed.set(d.key, { content: d.content, revision: d.record.revision });
       result.failed++;
       result.lastError = (err as Error).message;
     } finally {
@@ -147,11 +167,13 @@ export class StatePublisher {
 
   private async delete(key: string, result: SyncResult): Promise<void> {
     this.inFlight.set(key, null);
+    this.unconfirmed.delete(key);
     try {
       await this.kv.delete(key);
       this.published.delete(key);
       result.deletes++;
     } catch (err) {
+      this.unconfirmed.set(key, null);
       result.failed++;
       result.lastError = (err as Error).message;
     } finally {

@@ -114,6 +114,8 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
       region: snap.info?.region ?? null,
       state: st.state,
       heartbeatAgeMs: st.heartbeatAgeMs ?? null,
+      // The spoke's clock less the hub's (its heartbeats' transit included); nothing depends on it.
+      clockOffsetMs: st.clockOffsetMs ?? null,
       sourceUnavailable: st.sourceUnavailable ?? null,
       synced: snap.heartbeat?.synced ?? null,
       // Whether its keys in the state bucket match the digest its spoke published (null before a heartbeat).

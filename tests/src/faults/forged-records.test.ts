@@ -35,7 +35,7 @@ const envelope = (kind: string, name: string, namespace: string | undefined): Re
   };
 };
 
-interface Rule { host: string; paths: Array<{ path: string; pathType?: 'Exact' | 'Prefix' }> }
+interface Rule { host: string; paths: Array<{ path: string; pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific' }> }
 
 /** A forged Ingress record of gamma; its paths go to gamma-web:8080 (a Service of gamma alone). */
 const ingressRecord = (name: string, rules: Rule[], opts: { namespace?: string; annotations?: Record<string, string> } = {}): Record<string, unknown> => ({
@@ -88,7 +88,7 @@ const P: Payload[] = [
 /** Where a case puts its value in the forged Ingress, and the field its refusal must name. */
 type Place = { where: 'host' } | { where: 'path' } | { where: 'annotation'; annotation: string };
 
-interface Case { row: 'B1' | 'B5'; slug: string; title: string; place: Place; value: string; parts: string[] }
+interface Case { row: 'B1' | 'B2' | 'B5' | 'B7' | 'B8'; slug: string; title: string; place: Place; value: string; parts: string[]; pathType?: 'Exact' | 'Prefix' | 'ImplementationSpecific'; searchValue?: false }
 
 const show = (s: string): string => JSON.stringify(s);
 const hex = (c: string): string => (c.codePointAt(0) as number).toString(16).padStart(2, '0');
@@ -120,6 +120,27 @@ const B5_CASES: Case[] = [
   ...CONTROLS.map((c): Case => ({ row: 'B5', slug: `b5-path-${hex(c)}`, title: `U+00${hex(c).toUpperCase()} in a Prefix path`, place: { where: 'path' }, value: `/b5-${hex(c)}${c}evil`, parts: [] })),
 ];
 
+/** H8 (wildcard misuse), H10 (case, trailing dot, port, IP) and H13 (Unicode: IDN not in punycode, homoglyph, zero-width, bidi) hosts. */
+const B2_HOSTS: Array<{ id: string; value: string }> = [
+  ...['*', '*.', '**.b2.example.com', '*.*.b2.example.com', 'a.*.b2.example.com', '*b2.example.com'].map((value) => ({ id: 'H8', value })),
+  ...['B2.Example.com', 'b2.example.com.', 'b2.example.com:8080', '192.0.2.1', '[::1]'].map((value) => ({ id: 'H10', value })),
+  ...['bücher.example', 'ex\u0430mple.com', 'a\u200b.example.com', 'a\u202e.example.com'].map((value) => ({ id: 'H13', value })),
+];
+// '*' and '*.' are searched for only as part of the case's marker host: alone they are in any HTTP request (Accept: */*).
+const B2_CASES: Case[] = B2_HOSTS.map((p, i): Case => ({
+  row: 'B2', slug: `b2-host-${i}`, title: `${p.id} in host ${show(p.value)}`, place: { where: 'host' }, value: p.value, parts: [], ...(p.value.length < 3 ? { searchValue: false } : {}),
+}));
+
+/** P8: traversal and normalisation in Prefix and Exact rule paths. */
+const B7_CASES: Case[] = ['/../etc/passwd', '/a/./b', '//admin', '/%2fadmin', '/a/..', '/%5cadmin'].flatMap((value, i) => (['Prefix', 'Exact'] as const).map((pathType): Case => ({
+  row: 'B7', slug: `b7-path-${i}-${pathType.toLowerCase()}`, title: `P8 in an ${pathType} path ${show(value)}`, place: { where: 'path' }, value, parts: [], pathType,
+})));
+
+/** P9: regex, brace injection and ReDoS in ImplementationSpecific paths. */
+const B8_CASES: Case[] = [
+  { value: '/api/ { return 200; #', parts: ['return 200'] }, { value: '^/(a+)+$', parts: ['(a+)+'] }, { value: '/(unclosed', parts: ['(unclosed'] }, { value: '/a.*', parts: ['/a.*'] },
+].map((p, i): Case => ({ row: 'B8', slug: `b8-path-${i}`, title: `P9 in an ImplementationSpecific path ${show(p.value)}`, place: { where: 'path' }, value: p.value, parts: p.parts, pathType: 'ImplementationSpecific' }));
+
 /** A valid host unique to a case: were any part of its Ingress planned, this host would reach the edge. */
 const markerHost = (c: Case): string => `${c.slug}.forged.test`;
 
@@ -127,7 +148,7 @@ const markerHost = (c: Case): string => `${c.slug}.forged.test`;
 function caseRecord(c: Case): Record<string, unknown> {
   const marker = markerHost(c);
   if (c.place.where === 'host') return ingressRecord(c.slug, [{ host: c.value, paths: [{ path: '/' }] }, { host: marker, paths: [{ path: '/' }] }]);
-  if (c.place.where === 'path') return ingressRecord(c.slug, [{ host: marker, paths: [{ path: c.value }] }]);
+  if (c.place.where === 'path') return ingressRecord(c.slug, [{ host: marker, paths: [{ path: c.value, ...(c.pathType ? { pathType: c.pathType } : {}) }] }]);
   return ingressRecord(c.slug, [{ host: marker, paths: [{ path: '/' }] }], { annotations: { [c.place.annotation]: c.value } });
 }
 
@@ -316,8 +337,8 @@ describe('faults: forged records of a hostile cluster over NATS (bad-input rows 
     await proxy?.stop();
   });
 
-  // B1 (H1–H7, P1–P7, A1) and B5 (NUL and control characters): ERR, NOINJ, ISO.
-  for (const c of [...B1_CASES, ...B5_CASES]) {
+  // B1 (H1–H7, P1–P7, A1), B2 (H8, H10, H13), B5 (NUL and control characters), B7 (P8) and B8 (P9): ERR, NOINJ, ISO.
+  for (const c of [...B1_CASES, ...B2_CASES, ...B5_CASES, ...B7_CASES, ...B8_CASES]) {
     it(`${c.row}: ${c.title} is refused naming its field; nothing of it reaches the edge; the honest route keeps answering`, async () => {
       const key = ingressKeyOf(c.slug);
       const ref = `${HOSTILE}/default/${c.slug}`;
@@ -327,7 +348,7 @@ describe('faults: forged records of a hostile cluster over NATS (bad-input rows 
       });
       assert.match(v.reason, fieldOf(c), `${v.kind}: ${v.reason}`);
       assert.doesNotMatch(v.reason, /spec\.rules\[1\]/, 'the valid rule next to it is not blamed');
-      assertNotInjected([...new Set([...travelForms(c.value), ...travelForms(markerHost(c)), ...c.parts])]);
+      assertNotInjected([...new Set([...(c.searchValue === false ? [] : travelForms(c.value)), ...travelForms(markerHost(c)), ...c.parts])]);
       await remove([key], [ref]);
     });
   }

@@ -35,15 +35,20 @@ describe('faults: runtime socket lost', { timeout: 120_000 }, () => {
     const socket = fed.edges[0]?.dp.statsSocket as string;
     rmSync(socket);
     const transactions = fed.hub.edgeStatus()[0]?.transactions ?? 0;
-    // An endpoint change (at runtime, normally) and a new route with a Service of its own.
+    // An endpoint change (at runtime, normally): alone, so that nothing structural carries it anyway.
     await fed.kubectl('alpha', ['replace', '-f', '-'], endpointSlice('moving', [{ address: '127.0.210.11' }]));
+    await fed.echo.settled();
+    await waitFor('the moved endpoint serving', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.11:') === true, { timeoutMs: 20_000 });
+    // The edge serves the change once HAProxy has reloaded; the hub counts the apply once it has seen the reload end.
+    await waitFor('the hub counted its transaction', () => (fed.hub.edgeStatus()[0]?.transactions ?? 0) > transactions, { timeoutMs: 10_000 });
+    await waitFor('the hub said why', () => fed.logs.some((l) => /runtime API of the edge does not answer/.test(l)), { timeoutMs: 10_000 });
+    // A new route with a Service of its own (a map entry at runtime, normally, and a backend).
+    const beforeRoute = fed.hub.edgeStatus()[0]?.transactions ?? 0;
     await fed.kubectl('alpha', ['create', '-f', '-'], `---\n${[service('added'), endpointSlice('added', [{ address: '127.0.210.20' }]),
       ingress('added', [{ host: 'added.example.test', paths: [{ path: '/', service: 'added' }] }])].join('\n---\n')}\n`);
     await fed.echo.settled();
-    await waitFor('the moved endpoint serving', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.11:') === true, { timeoutMs: 20_000 });
     await waitFor('the new route served', async () => (await answeredBy('added.example.test'))?.startsWith('127.0.210.20:') === true, { timeoutMs: 20_000 });
-    assert.ok((fed.hub.edgeStatus()[0]?.transactions ?? 0) > transactions, 'they went by transaction');
-    assert.ok(fed.logs.some((l) => /runtime API of the edge does not answer/.test(l)), "the hub said why");
+    await waitFor('the hub counted its transaction', () => (fed.hub.edgeStatus()[0]?.transactions ?? 0) > beforeRoute, { timeoutMs: 10_000 });
     const { requests, failures } = await prober.stop();
     assert.equal(failures, 0, `${failures} of ${requests} probes failed`);
     // While it stays lost (a reload does not bring the socket file back), every change keeps going live.
@@ -52,7 +57,7 @@ describe('faults: runtime socket lost', { timeout: 120_000 }, () => {
     await fed.kubectl('alpha', ['replace', '-f', '-'], endpointSlice('moving', [{ address: '127.0.210.12' }]));
     await fed.echo.settled();
     await waitFor('the endpoint moved again', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.12:') === true, { timeoutMs: 20_000 });
-    assert.ok((fed.hub.edgeStatus()[0]?.transactions ?? 0) > before);
+    await waitFor('the hub counted its transaction', () => (fed.hub.edgeStatus()[0]?.transactions ?? 0) > before, { timeoutMs: 10_000 });
     assert.equal(fed.logs.filter((l) => /runtime API of the edge does not answer/.test(l)).length, 1, 'said once, not at every apply');
   });
 });

@@ -4,14 +4,14 @@ import { after, before, describe, it } from 'node:test';
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, KvWatchInclude, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Service } from '@kubernetes/client-node';
+import type { V1Ingress } from '@kubernetes/client-node';
 import { STATE_BUCKET, heartbeatKey, isObjectKey, type Heartbeat } from '@ingressfed/schemas';
-import { desiredRecords } from '@ingressfed/spoke';
 import {
   httpRequest, startFederation, startProber, startSpokeProcess, startTcpProxy, waitFor,
   type EchoReply, type Federation, type SpokeProcess, type TcpProxy,
 } from '../harness/index.js';
 import { endpointSlice, ingress, ingressClass, service } from '../kube/manifests.js';
+import { bucketEqualsCluster, contentsOf, type BucketEntry } from './records.js';
 
 // Fault rows of the spoke (RELIABILITY.md §8.3):
 //   F7  spoke crash and restart with an empty cache, before and after the stale TTL;
@@ -30,8 +30,6 @@ const STALE_MS = 8000;
 const HEARTBEAT_MS = 200;
 /** The hub re-evaluates cluster states every quarter of STALE_MS. */
 const STALE_CHECK_MS = STALE_MS / 4;
-
-type Entry = { revision: number; content: string };
 
 describe('faults: spoke crash, watch expiry and partition', { timeout: 240_000 }, () => {
   let fed: Federation;
@@ -52,47 +50,8 @@ describe('faults: spoke crash, watch expiry and partition', { timeout: 240_000 }
     return r.status === 200 && r.json<EchoReply>().cluster === cluster && r.json<EchoReply>().host === host;
   };
 
-  /** The cluster's records in the state bucket: content without epoch, observedAt and revision; with the bucket's revision. */
-  const bucket = async (cluster: string): Promise<Map<string, Entry>> => {
-    const out = new Map<string, Entry>();
-    for await (const key of await kv.keys(`${cluster}.>`)) {
-      if (!isObjectKey(key)) continue;
-      const e = await kv.get(key);
-      if (!e || e.operation !== 'PUT') continue;
-      const { epoch: _e, observedAt: _o, revision: _r, ...rest } = e.json<Record<string, unknown>>();
-      out.set(key, { revision: e.revision, content: JSON.stringify(rest) });
-    }
-    return out;
-  };
-
-  /** What the cluster has, read with kubectl, as the records it makes (the same fields compared). */
-  const cluster = async (name: string): Promise<Map<string, string>> => {
-    const items = (JSON.parse(await fed.kubectl(name, ['get', 'ingressclasses,ingresses,services,endpointslices', '-A', '-o', 'json'])) as { items: Array<{ kind: string }> }).items;
-    const of = <T>(kind: string): T[] => items.filter((i) => i.kind === kind) as T[];
-    const records = desiredRecords({
-      ingressClasses: of<V1IngressClass>('IngressClass'), ingresses: of<V1Ingress>('Ingress'),
-      services: of<V1Service>('Service'), endpointSlices: of<V1EndpointSlice>('EndpointSlice'),
-    }, { cluster: name, epoch: '', now: 0, revision: '0', endpointMode: 'pod' });
-    return new Map(records.map((r) => [r.key, r.content]));
-  };
-
-  const contents = (m: Map<string, Entry>): Array<[string, string]> => [...m].map(([k, v]): [string, string] => [k, v.content]).sort(([a], [b]) => a.localeCompare(b));
-  const sorted = (m: Map<string, string>): Array<[string, string]> => [...m].sort(([a], [b]) => a.localeCompare(b));
-
   /** Waits until the bucket holds exactly the cluster's records; answers them. */
-  const converged = async (name: string, timeoutMs = 15_000): Promise<Map<string, Entry>> => {
-    let last: { bucket: Array<[string, string]>; cluster: Array<[string, string]> } | undefined;
-    try {
-      return await waitFor(`${name}'s records in the bucket equal to the cluster`, async () => {
-        const [b, c] = [await bucket(name), await cluster(name)];
-        last = { bucket: contents(b), cluster: sorted(c) };
-        return JSON.stringify(last.bucket) === JSON.stringify(last.cluster) && b;
-      }, { timeoutMs, intervalMs: 100 });
-    } catch (err) {
-      if (last) assert.deepEqual(last.bucket, last.cluster, (err as Error).message);
-      throw err;
-    }
-  };
+  const converged = (name: string): Promise<Map<string, BucketEntry>> => bucketEqualsCluster(fed, kv, name);
 
   /** Every change to a cluster's object keys in the bucket from now on. */
   const recordChanges = async (name: string): Promise<{ ops: Array<{ key: string; op: string }>; stop: () => void }> => {
@@ -217,7 +176,7 @@ describe('faults: spoke crash, watch expiry and partition', { timeout: 240_000 }
       assert.deepEqual([...states.seen()], ['live'], 'beta never went stale');
       console.log(`F7: restarted within the TTL: the new process's heartbeat ${restartMs} ms after the kill`);
       const again = await converged('beta');
-      assert.deepEqual(contents(again), contents(start));
+      assert.deepEqual(contentsOf(again), contentsOf(start));
       assert.equal(changes.ops.length, 0, `the restart rewrote and deleted nothing, as the cluster did not change: ${JSON.stringify(changes.ops)}`);
 
       // 2. Killed, a change made while it is down, started again after the stale TTL.

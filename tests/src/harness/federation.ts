@@ -8,6 +8,7 @@ import { startKubeApi, type KubeCluster } from './kube.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { makeTestCa, type TestCa } from './certs.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
+import { stopAllProbers } from './load.js';
 
 /** Where the harness's endpoints (echo servers) listen. */
 export const LOOPBACK = '127.0.0.0/8';
@@ -180,6 +181,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         };
       },
       async stop() {
+        await stopAllProbers();
         for (const s of standbys) {
           await s.api?.close();
           await s.hub.stop();

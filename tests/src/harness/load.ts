@@ -87,11 +87,25 @@ export function startProber(url: string, host: string, intervalMs = 5): Prober {
       await new Promise((res) => setTimeout(res, intervalMs));
     }
   })();
-  return {
+  const prober: Prober = {
     async stop() {
       probing = false;
+      running.delete(prober);
       await loop;
       return { requests, failures };
     },
   };
+  running.add(prober);
+  return prober;
+}
+
+/** Probers not stopped yet. */
+const running = new Set<Prober>();
+
+/**
+ * Stops every prober still running: a test that fails before stopping its own would otherwise leave
+ * it probing, and its file's process would never exit. Federation.stop() calls it.
+ */
+export async function stopAllProbers(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()));
 }

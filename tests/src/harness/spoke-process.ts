@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Federation } from './federation.js';
@@ -31,6 +31,19 @@ export interface SpokeProcessOptions {
   emptyListGraceMs?: number;
   /** How long to wait for the `started` line (default 30 s). */
   startTimeoutMs?: number;
+  /**
+   * Runs the process with its wall clock this far off (libfaketime's offset, such as `+10m` or
+   * `-10m`): every time it reads (Date, gettimeofday, clock_gettime) but the monotonic clock, so its
+   * timers run as usual, as on a machine whose clock is set wrong.
+   */
+  clockOffset?: string;
+}
+
+/** libfaketime, installed by scripts/setup.sh (Debian's `faketime` package), wherever its architecture puts it. */
+function libfaketime(): string {
+  const found = readdirSync('/usr/lib').map((d) => join('/usr/lib', d, 'faketime', 'libfaketime.so.1')).find((p) => existsSync(p));
+  if (!found) throw new Error('libfaketime is not installed (scripts/setup.sh installs the faketime package)');
+  return found;
 }
 
 /**
@@ -62,6 +75,7 @@ export async function startSpokeProcess(fed: Federation, cluster: string, opts: 
   const env: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('INGRESSFED_') && k !== 'KUBECONFIG'));
   if ((opts.passwordIn ?? 'env') === 'env') env.INGRESSFED_NATS_PASSWORD = id.password;
   else args.push('--nats-password-file', file('nats-password', `${id.password}\n`));
+  if (opts.clockOffset) Object.assign(env, { LD_PRELOAD: libfaketime(), FAKETIME: opts.clockOffset, FAKETIME_DONT_FAKE_MONOTONIC: '1' });
   if (args.some((a) => a.includes(id.password))) throw new Error('the NATS password would be on the command line');
   const proc = new ManagedProcess(`ingressfed-spoke/${cluster}`, process.execPath, args, { env });
   let started: string;

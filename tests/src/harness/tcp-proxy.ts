@@ -7,6 +7,8 @@ import type { AddressInfo } from 'node:net';
  * In front of an HTTP server it counts the writing requests (POST, PUT, DELETE) the client sends,
  * and while `hold` is on it keeps the writing requests (and what follows them on their connection)
  * instead of passing them on: a server slow to answer writes, as the client sees it. Reads pass.
+ * Given a match, it keeps only from the first writing request whose line matches. Turned off, it
+ * passes on everything kept, in order.
  *
  * In front of any server, `cut` makes a network partition: while on, every byte in both directions
  * is dropped, closes are not passed on, and new connections are accepted but go nowhere; neither
@@ -17,9 +19,12 @@ export interface TcpProxy {
   url: string;
   /** The writing requests seen so far (request lines such as `PUT /v3/…`). */
   writes: string[];
-  hold(on: boolean): void;
+  /** On (every writing request, or those whose request line matches): keeps them. Off: passes them on. */
+  hold(on: boolean | ((requestLine: string) => boolean)): void;
   /** On: a network partition between the client and the server. Off: heals it (see above). */
   cut(on: boolean): void;
+  /** On: the server's answers are lost, the client's requests still arrive. Off: ends it (see above). */
+  mute(on: boolean): void;
   /**
    * On: the server is down as the client sees it: every connection is closed and new ones are
    * refused (the proxy stops listening). Off: it listens again on the same port.
@@ -36,7 +41,9 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   const t = new URL(target);
   const writes: string[] = [];
   let holding = false;
+  let holdMatch: ((requestLine: string) => boolean) | undefined;
   let cutting = false;
+  let muting = false;
   const held: Array<() => void> = [];
   const sockets = new Set<Socket>();
   /** Each connection's sockets (one, for a connection accepted during a cut), to destroy on heal. */
@@ -66,7 +73,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       if (cutting) return;
       const found = [...d.toString('latin1').matchAll(WRITE_LINE)].map((m) => m[1] as string);
       writes.push(...found);
-      holdingHere ||= holding && found.length > 0;
+      holdingHere ||= holding && found.some((line) => !holdMatch || holdMatch(line));
       if (holdingHere && holding) {
         held.push(() => {
           if (!cutting) upstream.write(d);
@@ -74,7 +81,7 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
       } else upstream.write(d);
     });
     upstream.on('data', (d: Buffer) => {
-      if (!cutting) client.write(d);
+      if (!cutting && !muting) client.write(d);
     });
     // During a cut a close is not seen by the other side; healing destroys both sides anyway.
     client.on('close', () => {
@@ -90,14 +97,23 @@ export async function startTcpProxy(target: string): Promise<TcpProxy> {
   return {
     url: `${t.protocol}//127.0.0.1:${port}`,
     writes,
-    hold(on: boolean) {
-      holding = on;
+    hold(on: boolean | ((requestLine: string) => boolean)) {
+      holding = on !== false;
+      holdMatch = typeof on === 'function' ? on : undefined;
       if (!on) for (const send of held.splice(0)) send();
     },
     cut(on: boolean) {
       if (on === cutting) return;
       const through = [...connections];
       cutting = on;
+      if (!on) {
+        for (const pair of through) for (const s of pair) s.destroy();
+      }
+    },
+    mute(on: boolean) {
+      if (on === muting) return;
+      const through = [...connections];
+      muting = on;
       if (!on) {
         for (const pair of through) for (const s of pair) s.destroy();
       }
