@@ -353,6 +353,16 @@ describe('faults: forged records of a hostile cluster over NATS (bad-input rows 
     });
   }
 
+  it('B2: an international host in punycode (H13, xn--bcher-kva) is accepted and routed, where its Unicode form is refused', async () => {
+    const host = 'xn--bcher-kva.forged.test';
+    const key = ingressKeyOf('b2-punycode');
+    await kv.put(key, JSON.stringify(ingressRecord('b2-punycode', [{ host, paths: [{ path: '/' }] }])));
+    await waitFor('the punycode host routed', async () => (await state()).routes.some((r) => r.host === host), { timeoutMs: 10_000 });
+    await fed.hub.idle();
+    assert.equal((await state()).ingresses[`${HOSTILE}/default/b2-punycode`]?.state, 'accepted');
+    await remove([key], [`${HOSTILE}/default/b2-punycode`]);
+  });
+
   it('B9: objects whose naive keys collide (x/a.b and x.a/b; names with *, > and =) are kept under distinct keys; none overwrites another', async () => {
     const dotted = { name: 'a.b', namespace: 'x', host: 'n1-dotted-name.forged.test' };
     const others = [

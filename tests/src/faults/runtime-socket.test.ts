@@ -30,7 +30,7 @@ describe('faults: runtime socket lost', { timeout: 120_000 }, () => {
     await fed?.stop();
   });
 
-  it('F24: without the runtime API, an endpoint change and a new route go live by transaction; other routes are served throughout', async () => {
+  it('F24: without the runtime API, an endpoint change and a new route go live by transaction; other routes are served throughout; once the socket is back, changes go live at runtime again', async () => {
     const prober = startProber(`${edgeUrl()}/`, 'web.example.test');
     const socket = fed.edges[0]?.dp.statsSocket as string;
     rmSync(socket);
@@ -59,5 +59,21 @@ describe('faults: runtime socket lost', { timeout: 120_000 }, () => {
     await waitFor('the endpoint moved again', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.12:') === true, { timeoutMs: 20_000 });
     await waitFor('the hub counted its transaction', () => (fed.hub.edgeStatus()[0]?.transactions ?? 0) > before, { timeoutMs: 10_000 });
     assert.equal(fed.logs.filter((l) => /runtime API of the edge does not answer/.test(l)).length, 1, 'said once, not at every apply');
+
+    // The socket back: HAProxy started again (its master killed; the Data Plane API starts it from
+    // haproxy.cfg) creates it anew. Endpoint changes go live at runtime again, without a transaction.
+    const dp = fed.edges[0]?.dp;
+    assert.ok(dp);
+    process.kill((await dp.procState()).master.pid, 'SIGKILL');
+    await waitFor('the stats socket back', () => existsSync(socket), { timeoutMs: 10_000, intervalMs: 20 });
+    await waitFor('moving answering again', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.12:') === true, { timeoutMs: 20_000 });
+    await fed.hub.idle();
+    const atReturn = fed.hub.edgeStatus()[0]?.transactions ?? 0;
+    await fed.kubectl('alpha', ['replace', '-f', '-'], endpointSlice('moving', [{ address: '127.0.210.13' }]));
+    await fed.echo.settled();
+    await waitFor('the endpoint moved at runtime', async () => (await answeredBy('moving.example.test'))?.startsWith('127.0.210.13:') === true, { timeoutMs: 20_000 });
+    await waitFor('the hub said the runtime API is back', () => fed.logs.some((l) => /runtime API of the edge answers again/.test(l)), { timeoutMs: 10_000 });
+    await fed.hub.idle();
+    assert.equal(fed.hub.edgeStatus()[0]?.transactions ?? 0, atReturn, 'no transaction: the change went live at runtime');
   });
 });
