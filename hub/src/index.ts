@@ -4,7 +4,7 @@ export { API_PREFIX, buildHubApi } from './api/server.js';
 export { explain } from './api/views.js';
 export type { ApplyInput, ApplyOutcome, EdgeConfig } from './apply/edge.js';
 export { EdgeApplier, MIN_API_VERSION, checkApiVersion } from './apply/edge.js';
-export { ApplyTimeoutError, FencedError, RefusedConfigError, UnsupportedApiError, classifyApplyError } from './apply/errors.js';
+export { ApplyTimeoutError, FencedError, RefusedConfigError, ReloadFailedError, UnsupportedApiError, classifyApplyError } from './apply/errors.js';
 export { formatStamp, parseStamp } from './apply/stamp.js';
 export type { HubConnectOptions } from './connect.js';
 export { connectHub } from './connect.js';

@@ -18,6 +18,7 @@ export class HubMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], registers: [this.registry],
   });
   readonly reloads = new Counter({ name: 'ingressfed_reloads_total', help: 'HAProxy reloads caused by committed transactions', labelNames: ['edge'], registers: [this.registry] });
+  readonly reloadFailures = new Counter({ name: 'ingressfed_reload_failures_total', help: 'Committed configurations HAProxy failed to load (the edge kept its last good one)', labelNames: ['edge'], registers: [this.registry] });
   readonly reclaimedTransactions = new Counter({ name: 'ingressfed_transactions_reclaimed_total', help: 'Abandoned transactions deleted (left open by an earlier writer, or to get under the open-transaction limit)', labelNames: ['edge'], registers: [this.registry] });
   readonly edgeErrors = new Counter({ name: 'ingressfed_edge_errors_total', help: 'Failed edge applies', labelNames: ['edge'], registers: [this.registry] });
   readonly mergeDrift = new Counter({ name: 'ingressfed_merge_drift_total', help: 'Full recomputes that changed the model although no record changed (an incremental merge bug, repaired)', registers: [this.registry] });

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { Backoff, type ObjectRecord } from '@ingressfed/schemas';
 import type { HubMetrics } from '../metrics.js';
 import type { ApplyInput, ApplyOutcome, EdgeApplier } from './edge.js';
-import { ApplyTimeoutError, FencedError, RefusedConfigError, classifyApplyError, type ApplyErrorKind } from './errors.js';
+import { ApplyTimeoutError, FencedError, RefusedConfigError, ReloadFailedError, classifyApplyError, isReloadFailure, type ApplyErrorKind } from './errors.js';
 
 /** The hub's desired state: what every edge should serve. */
 export interface Desired extends ApplyInput {
@@ -292,6 +292,7 @@ export class EdgeLoop {
     this.failingSince ??= Date.now();
     metrics.applies.inc({ edge: this.name, kind: 'unknown', result: kind === 'refused' ? 'refused' : 'error' });
     metrics.edgeErrors.inc({ edge: this.name });
+    if (err instanceof ReloadFailedError || (err instanceof RefusedConfigError && isReloadFailure(err.cause))) metrics.reloadFailures.inc({ edge: this.name });
     log('warn', 'edge apply failed; the edge keeps serving its last configuration', { edge: this.name, kind, error: err.message });
     events.emit('apply', { edge: this.name, kind: 'error', error: err.message });
   }

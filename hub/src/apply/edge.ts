@@ -4,7 +4,7 @@ import { backendHash, backendObject, frontendHash, frontendObject, sha, type Fro
 import {
   FRONTEND_NAME, MANAGED_BACKEND, PlanMemo, backendName, planEdgeSliced, type EdgePlan, type EdgeTarget, type PlannedBackend, type PlannedSlot,
 } from '../plan/plan.js';
-import { FencedError, RefusedConfigError, UnsupportedApiError } from './errors.js';
+import { FencedError, RefusedConfigError, ReloadFailedError, UnsupportedApiError, isReloadFailure } from './errors.js';
 import { inParallel } from './parallel.js';
 import { readSlots, sameSlots, slotAt, syncSlots, type SlotRecord } from './slots.js';
 import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spares.js';
@@ -135,6 +135,8 @@ export class EdgeApplier {
   readonly client: DataPlaneClient;
   /** The structure HAProxy refused last (hash): not tried again until the plan changes. */
   private refused: { hash: string; message: string } | undefined;
+  /** The structure whose reload failed once after its commit (hash): planned and sent again once. */
+  private reloadFailed: string | undefined;
   /** Sessions of drained slots, per backend, as last read (drain progress). */
   readonly sessions = new Map<string, Map<string, number>>();
   /** Each slot as the running HAProxy last reported it (weight, health), per backend. */
@@ -244,10 +246,16 @@ export class EdgeApplier {
         await this.writeStructure(tx.query, written, want, state, input.fence);
       }, { signal, onReclaimed: (n) => (reclaimed += n) });
       this.refused = undefined;
+      this.reloadFailed = undefined;
       const next = await this.committed(state, want, written ?? NO_CHANGE);
       return { state: next, want, reloadId: out.reloadId, reloadStatus: out.reload?.status, version: out.version, reclaimed };
     } catch (err) {
       if (!isRefusal(err)) throw err;
+      if (isReloadFailure(err) && this.reloadFailed !== changeId) {
+        this.reloadFailed = changeId;
+        this.known = undefined;
+        throw new ReloadFailedError(this.edge.name, (err as Error).message, { cause: err });
+      }
       this.refused = { hash: changeId, message: (err as Error).message };
       throw new RefusedConfigError(this.edge.name, (err as Error).message, true, { cause: err });
     }

@@ -1,4 +1,4 @@
-import { WriteRefusedError } from '@ingressfed/dataplane';
+import { DataPlaneError, WriteRefusedError } from '@ingressfed/dataplane';
 
 /**
  * This hub may not write to the edge: the edge carries a newer fence (`seen`: a newer leader wrote
@@ -21,6 +21,24 @@ export class RefusedConfigError extends Error {
     super(`edge ${edge}: HAProxy refused the configuration: ${refusal}`, options);
     this.name = 'RefusedConfigError';
   }
+}
+
+/**
+ * HAProxy accepted the configuration at commit and then failed to load it (a file it names changed
+ * after the commit was checked): the edge keeps its last good configuration. Retryable once: the hub
+ * reads the edge again, writes its files again and plans anew; the same change failing to load twice
+ * is a refusal (RefusedConfigError).
+ */
+export class ReloadFailedError extends Error {
+  constructor(readonly edge: string, readonly failure: string, options?: ErrorOptions) {
+    super(`edge ${edge}: HAProxy failed to load the committed configuration and keeps its last good one (${failure}); reading the edge again and planning anew`, options);
+    this.name = 'ReloadFailedError';
+  }
+}
+
+/** HAProxy accepted the configuration at commit, then failed to load it (the Data Plane API's reload failed). */
+export function isReloadFailure(err: unknown): boolean {
+  return err instanceof DataPlaneError && err.code === 'INGRESSFED_ERR_DPAPI_RELOAD_FAILED';
 }
 
 /** The edge's Data Plane API is a version the hub cannot drive. */
