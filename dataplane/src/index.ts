@@ -13,5 +13,6 @@ export type {
   TransactionOutcome,
   TransactionScope,
 } from './client/client.js';
+export type { SslCertificate, SslCrtListFile, StorageApplied, StorageWrite, StorageWriteOptions } from './client/storage.js';
 export { DataPlaneClient } from './client/client.js';
 export { DataPlaneError, WriteRefusedError, codeForStatus, isRetryableConflict } from './client/errors.js';

@@ -2,6 +2,10 @@ import createClient, { type Client } from 'openapi-fetch';
 import { Agent } from 'undici';
 import type { components, paths } from '../gen/dataplane-api.js';
 import { codeForStatus, DataPlaneError, describeTlsFailure, isRetryableConflict, PLAIN_HTTP_TO_HTTPS, WriteRefusedError } from './errors.js';
+import {
+  storageOutcome, storageQuery, uploadForm,
+  type SslCertificate, type SslCrtListFile, type StorageWrite, type StorageWriteOptions,
+} from './storage.js';
 
 export type Schemas = components['schemas'];
 export type Transaction = Schemas['transaction'];
@@ -360,5 +364,91 @@ export class DataPlaneClient {
     await this.unwrap(`delete map ${map} entry`, this.api.DELETE('/services/haproxy/runtime/maps/{parent_name}/entries/{id}', {
       params: { path: { parent_name: map, id: key }, query: { force_sync: sync } },
     }));
+  }
+
+  // ---- certificates and crt-lists -------------------------------------------------------------
+
+  /** The certificate files in storage (`file` is the path a bind's `ssl_certificate` or a crt-list names). */
+  async listSslCertificates(): Promise<SslCertificate[]> {
+    const { data } = await this.unwrap('list SSL certificates', this.api.GET('/services/haproxy/storage/ssl_certificates'));
+    return data;
+  }
+
+  /** One stored certificate: its names, issuers and validity. */
+  async getSslCertificate(name: string): Promise<SslCertificate> {
+    const { data } = await this.unwrap(`get SSL certificate ${name}`,
+      this.api.GET('/services/haproxy/storage/ssl_certificates/{name}', { params: { path: { name } } }));
+    return data;
+  }
+
+  /**
+   * Stores a certificate file (PEM: the certificate, its chain and its private key) under `name`.
+   * HAProxy takes it at runtime when it can (`applied: 'runtime'`); otherwise a reload is scheduled.
+   */
+  async uploadSslCertificate(name: string, pem: string, opts: StorageWriteOptions = {}): Promise<StorageWrite<SslCertificate>> {
+    const { data, response } = await this.unwrap(`upload SSL certificate ${name}`, this.api.POST('/services/haproxy/storage/ssl_certificates', {
+      params: { query: storageQuery(opts) },
+      body: uploadForm(name, pem) as never,
+      bodySerializer: (b: unknown) => b as FormData,
+    }));
+    return storageOutcome(data, response, opts);
+  }
+
+  /** Replaces a stored certificate; one HAProxy has loaded is swapped at runtime, with no reload. */
+  async replaceSslCertificate(name: string, pem: string, opts: StorageWriteOptions = {}): Promise<StorageWrite<SslCertificate>> {
+    const { data, response } = await this.unwrap(`replace SSL certificate ${name}`, this.api.PUT('/services/haproxy/storage/ssl_certificates/{name}', {
+      params: { path: { name }, query: storageQuery(opts) },
+      body: pem as never,
+      bodySerializer: (b: unknown) => String(b),
+      headers: { 'Content-Type': 'text/plain' },
+    }));
+    return storageOutcome(data, response, opts);
+  }
+
+  /** Deletes a stored certificate; refused (409, INGRESSFED_ERR_DPAPI_CONFLICT) while the configuration uses it. */
+  async deleteSslCertificate(name: string, opts: StorageWriteOptions = {}): Promise<StorageWrite<undefined>> {
+    const { response } = await this.unwrap(`delete SSL certificate ${name}`, this.api.DELETE('/services/haproxy/storage/ssl_certificates/{name}', {
+      params: { path: { name }, query: storageQuery(opts) }, parseAs: 'text',
+    }));
+    return storageOutcome(undefined, response, opts);
+  }
+
+  /** The crt-lists in storage (`file` is the path a bind's `crt_list` names). */
+  async listCrtLists(): Promise<SslCrtListFile[]> {
+    const { data } = await this.unwrap('list crt-lists', this.api.GET('/services/haproxy/storage/ssl_crt_lists'));
+    return data;
+  }
+
+  /**
+   * Stores a crt-list: one stored certificate per line, by its `file` path, optionally with
+   * `[ssl options]` and SNI filters. HAProxy reads crt-lists only when it loads its configuration, so
+   * a reload is scheduled (or forced).
+   */
+  async createCrtList(name: string, text: string, opts: { forceReload?: boolean } = {}): Promise<StorageWrite<SslCrtListFile>> {
+    const { data, response } = await this.unwrap(`create crt-list ${name}`, this.api.POST('/services/haproxy/storage/ssl_crt_lists', {
+      params: { query: storageQuery(opts) },
+      body: uploadForm(name, text) as never,
+      bodySerializer: (b: unknown) => b as FormData,
+    }));
+    return storageOutcome(data, response, opts);
+  }
+
+  /** Replaces a stored crt-list; it takes effect at a reload (HAProxy cannot replace a whole crt-list at runtime). */
+  async replaceCrtList(name: string, text: string, opts: StorageWriteOptions = {}): Promise<StorageWrite<SslCrtListFile>> {
+    const { data, response } = await this.unwrap(`replace crt-list ${name}`, this.api.PUT('/services/haproxy/storage/ssl_crt_lists/{name}', {
+      params: { path: { name }, query: storageQuery(opts) },
+      body: text as never,
+      bodySerializer: (b: unknown) => String(b),
+      headers: { 'Content-Type': 'text/plain' },
+    }));
+    return storageOutcome(data, response, opts);
+  }
+
+  /** Deletes a stored crt-list; refused (409) while the configuration names it. */
+  async deleteCrtList(name: string, opts: StorageWriteOptions = {}): Promise<StorageWrite<undefined>> {
+    const { response } = await this.unwrap(`delete crt-list ${name}`, this.api.DELETE('/services/haproxy/storage/ssl_crt_lists/{name}', {
+      params: { path: { name }, query: storageQuery(opts) }, parseAs: 'text',
+    }));
+    return storageOutcome(undefined, response, opts);
   }
 }

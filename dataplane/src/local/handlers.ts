@@ -1,10 +1,11 @@
 import { hostname, cpus, freemem, totalmem, uptime, type as osType, release } from 'node:os';
 import { badRequest, notImplemented } from './api-error.js';
 import type { MapEntry, RuntimeServer, Server } from './model.js';
-import type { FormParts } from './multipart.js';
+import type { FormPart, FormParts } from './multipart.js';
 import * as r from './resources.js';
 import { DataPlaneService, type Reply, type WriteQuery } from './service.js';
 import type { ServedOperationId } from './served-operation-ids.js';
+import type { StorageQuery } from './tls-storage.js';
 import type { TransactionStatus } from './transaction-store.js';
 
 type Obj = Record<string, unknown>;
@@ -33,6 +34,8 @@ const wq = (ctx: HandlerContext): WriteQuery => ({
 });
 const obj = (ctx: HandlerContext): Obj => ctx.body as Obj;
 const forceSync = (ctx: HandlerContext): boolean => ctx.p.force_sync === true;
+const storageQuery = (ctx: HandlerContext): StorageQuery => ({ skip_reload: ctx.p.skip_reload === true, force_reload: ctx.p.force_reload === true });
+const upload = (ctx: HandlerContext): FormPart | undefined => (ctx.body as FormParts | undefined)?.file_upload;
 
 function read(ctx: HandlerContext, fn: (m: ReturnType<DataPlaneService['readModel']>['model']) => unknown): Reply {
   const { model, version } = ctx.svc.readModel(ctx.p.transaction_id as string | undefined);
@@ -202,6 +205,17 @@ export const HANDLERS: Record<ServedOperationId, Handler> = {
   replaceStorageMapFile: (ctx) => ctx.svc.replaceStorageMap(str(ctx, 'name'), ctx.text,
     { skip_reload: ctx.p.skip_reload === true, force_reload: ctx.p.force_reload === true }),
   deleteStorageMap: (ctx) => ctx.svc.deleteStorageMap(str(ctx, 'name')),
+
+  getAllStorageSSLCertificates: (ctx) => ctx.svc.tls.listCertificates(),
+  createStorageSSLCertificate: (ctx) => ctx.svc.tls.createCertificate(upload(ctx), storageQuery(ctx)),
+  getOneStorageSSLCertificate: (ctx) => ctx.svc.tls.getCertificate(str(ctx, 'name')),
+  replaceStorageSSLCertificate: (ctx) => ctx.svc.tls.replaceCertificate(str(ctx, 'name'), ctx.text, storageQuery(ctx)),
+  deleteStorageSSLCertificate: (ctx) => ctx.svc.tls.deleteCertificate(str(ctx, 'name'), storageQuery(ctx)),
+  getAllStorageSSLCrtListFiles: (ctx) => ctx.svc.tls.listCrtLists(),
+  createStorageSSLCrtListFile: (ctx) => ctx.svc.tls.createCrtList(upload(ctx), ctx.p.force_reload === true),
+  getOneStorageSSLCrtListFile: (ctx) => ctx.svc.tls.getCrtList(str(ctx, 'name')),
+  replaceStorageSSLCrtListFile: (ctx) => ctx.svc.tls.replaceCrtList(str(ctx, 'name'), ctx.text, storageQuery(ctx)),
+  deleteStorageSSLCrtListFile: (ctx) => ctx.svc.tls.deleteCrtList(str(ctx, 'name'), storageQuery(ctx)),
 
   getAllRuntimeMapFiles: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.list(ctx.p.include_unmanaged === true) }),
   getOneRuntimeMap: async (ctx) => ({ status: 200, body: await ctx.svc.runtimeMaps.get(str(ctx, 'name')) }),

@@ -8,7 +8,7 @@ import type { MapFile } from './model.js';
 // uploads, replaces and deletes. HAProxy reads them when it loads a configuration that names them.
 
 /** A file name that needs no quoting in haproxy.cfg or on the CLI and cannot leave the directory. */
-const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
+export const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
 export class MapStorage {
   /** Absolute, as the paths HAProxy reports for the maps it loaded. */

@@ -14,6 +14,8 @@ export type Transaction = S['transaction'];
 export type Reload = S['reload'];
 export type MapFile = S['map'];
 export type MapEntry = S['map_entry'];
+export type SslCertificate = S['ssl_certificate'];
+export type SslCrtListFile = S['ssl_crt_list_file'];
 
 /** The managed part of haproxy.cfg: sections in order, each in its `full_section` form. */
 export interface ConfigModel {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { emptyModel, type ConfigModel } from './model.js';
-import { missingFields, renderConfig, unsupportedFields } from './render.js';
+import { missingFields, multiWordFields, renderConfig, unsupportedFields } from './render.js';
 
 const opts = { version: 7, statsSocket: '/run/x.sock' };
 
@@ -103,9 +103,27 @@ describe('render: haproxy.cfg from the configuration model', () => {
 
   it('names every field it cannot render, nested ones included', () => {
     assert.deepEqual(unsupportedFields('backend', { name: 'b', cookie: { name: 'x' } }), ['backend.cookie']);
-    assert.deepEqual(unsupportedFields('frontend', { name: 'f', binds: { s: { name: 's', ssl: true } } }), ['bind.ssl']);
+    assert.deepEqual(unsupportedFields('frontend', { name: 'f', binds: { s: { name: 's', ssl: true, ssl_cafile: '/ca.pem' } } }), ['bind.ssl_cafile']);
     assert.deepEqual(unsupportedFields('http_request_rule', { type: 'lua' }), ['http_request_rule.type=lua']);
     assert.deepEqual(unsupportedFields('backend', { name: 'b', adv_check: 'tcp-check' }), ['backend.adv_check=tcp-check']);
     assert.deepEqual(unsupportedFields('server', { name: 's', address: '1.2.3.4', weight: 3 }), []);
+  });
+
+  it('renders TLS binds: ssl, crt, crt-list, alpn and strict-sni after the address and name', () => {
+    const text = renderConfig({ frontends: [{ name: 'fe', mode: 'http', binds: {
+      https: { name: 'https', address: '127.0.0.1', port: 8443, ssl: true, crt_list: '/s/edge.crtlist', alpn: 'h2,http/1.1', strict_sni: true },
+      one: { name: 'one', address: '127.0.0.1', port: 9443, ssl: true, ssl_certificate: '/s/a.pem' },
+      plain: { name: 'plain', address: '127.0.0.1', port: 8080, ssl: false, strict_sni: false },
+    } }], backends: [] }, opts);
+    assert.match(text, /^ {4}bind 127\.0\.0\.1:8443 name https ssl crt-list \/s\/edge\.crtlist alpn h2,http\/1\.1 strict-sni$/m);
+    assert.match(text, /^ {4}bind 127\.0\.0\.1:9443 name one ssl crt \/s\/a\.pem$/m);
+    assert.match(text, /^ {4}bind 127\.0\.0\.1:8080 name plain$/m);
+    assert.deepEqual(unsupportedFields('bind', { name: 'b', ssl: true, ssl_certificate: '/a', crt_list: '/l', alpn: 'h2', strict_sni: true }), []);
+  });
+
+  it('names a crt_list that is not one word, alone or in a frontend', () => {
+    assert.deepEqual(multiWordFields('bind', { name: 'b', crt_list: '/s/l verify none' }), ['bind.crt_list (must be one word)']);
+    assert.deepEqual(multiWordFields('frontend', { name: 'f', binds: { b: { name: 'b', crt_list: '/s/l ca-file /x' } } }), ['bind.crt_list (must be one word)']);
+    assert.deepEqual(multiWordFields('bind', { name: 'b', crt_list: '/s/l' }), []);
   });
 });

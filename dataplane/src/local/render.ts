@@ -15,7 +15,7 @@ export const SUPPORTED_FIELDS: Record<string, readonly string[]> = {
     'server_timeout', 'queue_timeout', 'retries', 'retry_on', 'redispatch', 'allbackups', 'forwardfor',
     'http_connection_mode', 'http_reuse', 'description', 'metadata', 'disabled', 'enabled',
     'servers', 'acl_list', 'http_request_rule_list', 'http_check_list'],
-  bind: ['name', 'address', 'port', 'v4v6', 'metadata'],
+  bind: ['name', 'address', 'port', 'v4v6', 'metadata', 'ssl', 'ssl_certificate', 'crt_list', 'alpn', 'strict_sni'],
   server: ['name', 'address', 'port', 'id', 'metadata', 'backup', 'check', 'maintenance', 'weight', 'inter', 'fastinter',
     'downinter', 'rise', 'fall', 'observe', 'on-error', 'init-addr', 'slowstart', 'maxconn', 'health_check_port',
     'error_limit', 'on-marked-down', 'on-marked-up'],
@@ -70,6 +70,20 @@ export function missingFields(schema: string, obj: Obj): string[] {
   return rules.flatMap((r) => (REQUIRED_BY_TYPE[String(r.type)] ?? [])
     .filter((f) => typeof r[f] !== 'string' || r[f] === '')
     .map((f) => `http_request_rule.${f} (required by type ${String(r.type)})`));
+}
+
+/**
+ * Bind fields written as one word of the bind line that the spec leaves without a pattern: a space
+ * in them would add bind options of its own.
+ */
+const ONE_WORD_BIND_FIELDS = ['crt_list'] as const;
+
+/** Names the bind fields (of a bind, or of a frontend's binds) that are not one word, as `bind.field (must be one word)`. */
+export function multiWordFields(schema: string, obj: Obj): string[] {
+  const binds = schema === 'bind' ? [obj] : schema === 'frontend' ? Object.values((obj.binds as Obj | undefined) ?? {}) as Obj[] : [];
+  return binds.flatMap((b) => ONE_WORD_BIND_FIELDS
+    .filter((f) => typeof b[f] === 'string' && !/^\S+$/.test(String(b[f])))
+    .map((f) => `bind.${f} (must be one word)`));
 }
 
 export interface RenderOptions {
@@ -143,6 +157,11 @@ function hostPort(address: string, port: unknown): string {
 function renderBind(b: Obj): string {
   let l = `bind ${hostPort(String(b.address ?? '*'), b.port)} name ${String(b.name)}`;
   if (b.v4v6 === true) l += ' v4v6';
+  if (b.ssl === true) l += ' ssl';
+  if (typeof b.ssl_certificate === 'string') l += ` crt ${b.ssl_certificate}`;
+  if (typeof b.crt_list === 'string') l += ` crt-list ${b.crt_list}`;
+  if (typeof b.alpn === 'string') l += ` alpn ${b.alpn}`;
+  if (b.strict_sni === true) l += ' strict-sni';
   return l;
 }
 

@@ -9,9 +9,12 @@ import { Mutex } from './mutex.js';
 import { spawn } from 'node:child_process';
 import { cloneModel, type ConfigModel, type Reload, type Server, type VersionedConfig } from './model.js';
 import { ReloadAgent } from './reload-agent.js';
-import { missingFields, unsupportedFields } from './render.js';
+import { missingFields, multiWordFields, unsupportedFields } from './render.js';
 import { RuntimeClient } from './runtime.js';
 import { RuntimeMaps } from './runtime-maps.js';
+import { RuntimeCerts } from './runtime-certs.js';
+import { SslStorage } from './ssl-storage.js';
+import { TlsStorage } from './tls-storage.js';
 import { TransactionStore, txView, type TransactionStatus } from './transaction-store.js';
 
 type Obj = Record<string, unknown>;
@@ -47,6 +50,8 @@ export interface ServiceOptions {
   validateCmd?: string;
   /** Where map files are stored (dataplaneapi's maps_dir); `<workdir>/maps` by default. */
   mapsDir?: string;
+  /** Where certificates and crt-lists are stored (dataplaneapi's ssl_certs_dir); `<workdir>/ssl` by default. */
+  sslCertsDir?: string;
   /** Networks HAProxy may bind in; binds elsewhere are refused. */
   bindAllow: BlockList;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Obj) => void;
@@ -73,6 +78,9 @@ export class DataPlaneService {
   readonly reloads: ReloadAgent;
   readonly maps: MapStorage;
   readonly runtimeMaps: RuntimeMaps;
+  readonly ssl: SslStorage;
+  /** The certificate and crt-list storage operations. */
+  readonly tls: TlsStorage;
   readonly statsSocket: string;
   readonly masterSocket: string;
   /** Serialises configuration writes, as dataplaneapi serialises commits. */
@@ -115,6 +123,17 @@ export class DataPlaneService {
         opts.log('error', 'reload failed; restoring the last known good configuration', { output });
         this.store.restoreGood();
       },
+    });
+    this.ssl = new SslStorage(opts.sslCertsDir ?? join(opts.workdir, 'ssl'));
+    this.tls = new TlsStorage({
+      storage: this.ssl,
+      runtime: new RuntimeCerts(this.statsSocket),
+      reloads: this.reloads,
+      lock: this.lock,
+      configText: () => this.configText().text,
+      check: (file) => this.haproxy.check(file),
+      tmpDir: this.tmpDir,
+      log: opts.log,
     });
   }
 
@@ -249,6 +268,8 @@ export class DataPlaneService {
     }
     const missing = missingFields(schema, body);
     if (missing.length > 0) throw new ApiError(422, `invalid request body: missing ${missing.join(', ')}`);
+    const spaced = multiWordFields(schema, body);
+    if (spaced.length > 0) throw new ApiError(422, `invalid request body: ${spaced.join(', ')}`);
   }
 
   // ---- the non-transactional server fast path ---------------------------------------------------

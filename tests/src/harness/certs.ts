@@ -18,6 +18,11 @@ export interface TestCa {
   ca: string;
   /** A server certificate for 127.0.0.1, ::1 and localhost (plus `names`). */
   server(name: string, names?: string[]): CertFiles;
+  /**
+   * A server certificate for these host names only (no addresses), whose common name is the first:
+   * what an edge serves by SNI. Each call makes a new key, so the same names again give a replacement.
+   */
+  site(hosts: string[]): CertFiles;
   /** A client certificate whose subject common name is `commonName`. */
   client(commonName: string): CertFiles;
   remove(): void;
@@ -38,6 +43,7 @@ export function makeTestCa(prefix = 'ca'): TestCa {
     '-subj', `/CN=ingressfed test CA ${prefix}`, '-keyout', 'ca.key', '-out', 'ca.crt',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], d);
   let serial = 1;
+  let sites = 0;
   const issue = (name: string, subject: string, ext: string[]): CertFiles => {
     const keyFile = join(d, `${name}.key`);
     const certFile = join(d, `${name}.crt`);
@@ -56,6 +62,13 @@ export function makeTestCa(prefix = 'ca'): TestCa {
       'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth',
       `subjectAltName=${['IP:127.0.0.1', 'IP:::1', 'DNS:localhost', ...names.map((n) => `DNS:${n}`)].join(',')}`,
     ]),
+    site: (hosts) => {
+      if (hosts.length === 0) throw new Error('a site certificate needs at least one host name');
+      return issue(`site-${++sites}-${hosts[0] as string}`, `/CN=${hosts[0] as string}`, [
+        'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=serverAuth',
+        `subjectAltName=${hosts.map((h) => `DNS:${h}`).join(',')}`,
+      ]);
+    },
     client: (commonName) => issue(`client-${commonName}`, `/CN=${commonName}`, [
       'basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature', 'extendedKeyUsage=clientAuth',
     ]),
