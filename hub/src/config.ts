@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { sealingPrivateKey } from '@ingressfed/schemas';
 import type { EdgeConfig } from './apply/edge.js';
 import { cidrProblem } from './model/endpoint-policy.js';
 import { hostPolicyProblems } from './model/host-policy.js';
@@ -54,6 +55,8 @@ const HubConfigSchema = Type.Object({
   clusters: Type.Optional(Type.Array(DnsLabel)),
   /** Endpoint CIDRs a cluster (or every cluster, `*`) may use although refused by default (loopback, link-local…). */
   allowedEndpointCidrs: Type.Optional(Type.Record(Type.String(), Type.Array(Type.String()))),
+  /** The hub's sealing private keys (PEM files, X25519; current first), which open the TLS keys spokes seal. */
+  sealingKeyFiles: Type.Optional(Type.Array(File, { maxItems: 8 })),
   /** Which clusters (and namespaces) may serve which hosts (see HostPolicy). */
   hostPolicy: Type.Optional(Type.Array(Type.Object({
     hosts: Type.Array(Type.String(), { minItems: 1 }), clusters: Type.Array(Type.String()), namespaces: Type.Optional(Type.Array(Type.String())),
@@ -73,6 +76,8 @@ export interface HubConfig extends Omit<RawConfig, 'edges' | 'nats' | 'redis' | 
   redis?: Omit<NonNullable<RawConfig['redis']>, 'tls'> & { tls?: ClientTlsPem };
   api?: Omit<NonNullable<RawConfig['api']>, 'tls'> & { tls?: { cert: string; key: string } };
   edges: EdgeConfig[];
+  /** The sealing keys' PEM text, in the order of sealingKeyFiles. */
+  sealingKeys: string[];
 }
 
 /** Problems the schema cannot express, each with its field. */
@@ -119,6 +124,17 @@ function readFiles(c: RawConfig, problems: string[]): HubConfig {
     redis,
     api: c.api && { ...c.api, tls: apiTls },
     edges: c.edges.map(({ caFile, ...e }, i) => ({ ...e, ca: read(`edges[${i}].caFile`, caFile) })),
+    sealingKeys: (c.sealingKeyFiles ?? []).flatMap((f, i) => {
+      const pem = read(`sealingKeyFiles[${i}]`, f);
+      if (pem === undefined) return [];
+      try {
+        sealingPrivateKey(pem);
+        return [pem];
+      } catch (err) {
+        problems.push(`sealingKeyFiles[${i}]: ${f}: ${(err as Error).message}`);
+        return [];
+      }
+    }),
   };
 }
 

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { isIP } from 'node:net';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { DRAINS_BUCKET, HELD_BUCKET, STATUS_BUCKET, objectKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { DRAINS_BUCKET, HELD_BUCKET, STATUS_BUCKET, objectKey, sealingPrivateKey, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
 import { openBucket, openStateBucket } from '@ingressfed/schemas/nats';
 import { EdgeApplier, type ApplyOutcome, type EdgeConfig } from './apply/edge.js';
 import { EdgeLoop, type Desired } from './apply/edge-loop.js';
 import { RefusedConfigError, type FencedError } from './apply/errors.js';
 import { isolateRefused } from './apply/isolate.js';
+import { CertificateBook, type CertificateView } from './certificates.js';
 import { ClusterHealth, type ClusterHealthView } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { Links } from './links.js';
@@ -60,6 +61,11 @@ export interface HubOptions {
   allowedEndpointCidrs?: Record<string, readonly string[]>;
   /** Which clusters (and namespaces) may serve which hosts (see HostPolicy); hosts it does not cover are open to all. */
   hostPolicy?: readonly HostRule[];
+  /**
+   * The hub's sealing private keys (PEM, X25519), current first: spokes seal TLS keys to the current
+   * one; older ones open what was sealed before a rotation.
+   */
+  sealingKeys?: readonly string[];
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -105,6 +111,8 @@ export class Hub {
   readonly events = new EventEmitter();
   readonly redis: RedisStore | undefined;
   readonly quarantine = new Quarantine();
+  /** The clusters' TLS certificates, their keys opened with the sealing keys. */
+  readonly certificates: CertificateBook;
   private readonly endpointPolicy: EndpointPolicy;
   private readonly hostPolicy: HostPolicy;
   private readonly merge: IncrementalMerge;
@@ -140,6 +148,8 @@ export class Hub {
     this.redis = clients.redis;
     this.endpointPolicy = new EndpointPolicy({ allowedCidrs: opts.allowedEndpointCidrs, edgeAddresses: opts.edges.flatMap(edgeAddresses) });
     this.hostPolicy = new HostPolicy(opts.hostPolicy);
+    this.certificates = new CertificateBook((opts.sealingKeys ?? []).map(sealingPrivateKey));
+    this.metrics.certificatesFrom(() => this.certificateViews());
     this.merge = new IncrementalMerge({ endpointPolicy: this.endpointPolicy, hostPolicy: this.hostPolicy });
     this.intake = new StateIntake({
       onChange: () => this.changed(),
@@ -244,6 +254,11 @@ export class Hub {
 
   currentModel(): FederatedModel | undefined {
     return this.desiredState?.model;
+  }
+
+  /** Every TLS certificate the clusters publish or their Ingresses name, judged now. */
+  certificateViews(now = Date.now()): CertificateView[] {
+    return this.certificates.views(this.intake.secrets(), this.intake.ingresses(), now);
   }
 
   edgeStatus(): EdgeStatus[] {

@@ -1,5 +1,5 @@
 import type { KV, KvWatchEntry } from '@nats-io/kv';
-import { compareRevisions, decodeStateEntry, isObjectKey, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord } from '@ingressfed/schemas';
+import { compareRevisions, decodeStateEntry, isObjectKey, type ClusterInfo, type DecodedEntry, type Heartbeat, type IngressRecord, type ObjectRecord, type SecretRecord } from '@ingressfed/schemas';
 import type { ClusterSnapshot } from './model/types.js';
 import { KeyDigest, revisionOf } from './digest.js';
 import { HeldRecords } from './held.js';
@@ -268,6 +268,11 @@ export class StateIntake {
   /** Every Ingress record as received. */
   *ingresses(): Generator<IngressRecord> {
     for (const c of this.clusters.values()) for (const r of c.records.values()) if (r.kind === 'ingress') yield r;
+  }
+
+  /** Every TLS Secret record as received. */
+  *secrets(): Generator<SecretRecord> {
+    for (const c of this.clusters.values()) for (const r of c.records.values()) if (r.kind === 'secret') yield r;
   }
 
   /** One snapshot per known cluster, of the given records (default: as received). */

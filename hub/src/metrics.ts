@@ -4,6 +4,22 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 /** The hub's Prometheus metrics: one per outcome, labelled by what they concern. */
 export class HubMetrics {
   readonly registry = new Registry();
+  private certificates: () => Array<{ cluster: string; namespace: string; name: string; notAfter: number | null }> = () => [];
+  readonly certificateExpiry = new Gauge({
+    name: 'ingressfed_certificate_expiry_seconds', help: 'Seconds until each published TLS certificate expires (negative: expired)', labelNames: ['cluster', 'namespace', 'secret'], registers: [this.registry],
+    collect: () => {
+      this.certificateExpiry.reset();
+      const now = Date.now();
+      for (const c of this.certificates()) {
+        if (c.notAfter !== null) this.certificateExpiry.set({ cluster: c.cluster, namespace: c.namespace, secret: c.name }, Math.round((c.notAfter - now) / 1000));
+      }
+    },
+  });
+  /** Where the certificate expiry gauge reads the certificates from, at each scrape. */
+  certificatesFrom(source: () => Array<{ cluster: string; namespace: string; name: string; notAfter: number | null }>): void {
+    this.certificates = source;
+  }
+
   readonly clusters = new Gauge({ name: 'ingressfed_clusters', help: 'Clusters by state (live, source-unavailable, stale, expired)', labelNames: ['state'], registers: [this.registry] });
   readonly routes = new Gauge({ name: 'ingressfed_routes', help: 'Routes in the federated model', registers: [this.registry] });
   readonly conflicts = new Gauge({ name: 'ingressfed_conflicts', help: 'Route conflicts between Ingresses', registers: [this.registry] });

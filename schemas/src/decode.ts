@@ -51,7 +51,7 @@ export function decodeStateEntry(key: string, value: Uint8Array): DecodeResult {
     if (!validators.heartbeat.Check(v)) return refuse(`invalid heartbeat: ${describe(validators.heartbeat, v)}`);
     return { ok: true, entry: { type: 'heartbeat', cluster: k.cluster, heartbeat: v as Heartbeat } };
   }
-  if (k.kind === 'secret' || k.kind === 'node') return refuse(`records of kind ${k.kind} are not read by this hub version`);
+  if (k.kind === 'node') return refuse(`records of kind ${k.kind} are not read by this hub version`);
   const c = validators[k.kind];
   if (!c.Check(v)) return refuse(`invalid ${k.kind} record: ${describe(c, v)}`);
   const r = v as ObjectRecord;

@@ -15,6 +15,7 @@ export const ERROR_CODES = {
   INGRESSFED_ERR_DPAPI_TOO_MANY_TRANSACTIONS: { status: 429, summary: 'too many open transactions' },
   INGRESSFED_ERR_DPAPI_RELOAD_FAILED: { status: 502, summary: 'HAProxy refused the new configuration at reload' },
   INGRESSFED_ERR_DPAPI_UNEXPECTED: { status: 502, summary: 'the Data Plane API answered something unexpected' },
+  INGRESSFED_ERR_SEAL: { status: 400, summary: 'a sealed private key could not be sealed or opened' },
   INGRESSFED_ERR_API_UNAUTHENTICATED: { status: 401, summary: 'a bearer token is required' },
   INGRESSFED_ERR_API_FORBIDDEN: { status: 403, summary: 'the token does not allow this' },
   INGRESSFED_ERR_API_NOT_FOUND: { status: 404, summary: 'no such object' },

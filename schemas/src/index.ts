@@ -11,8 +11,12 @@ export {
 } from './keys.js';
 export type {
   BackendRef, ClusterInfo, EndpointsRecord, EndpointsSpec, Heartbeat, IngressClassRecord, IngressClassSpec,
-  IngressRecord, IngressSpec, IngressStatusRecord, ObjectRecord, ServiceRecord, ServiceSpec,
+  IngressRecord, IngressSpec, IngressStatusRecord, ObjectRecord, SecretRecord, SecretSpec, ServiceRecord, ServiceSpec,
 } from './records.js';
 export { SCHEMA_VERSION, compareRevisions, validators } from './records.js';
 export type { DecodeResult, DecodedEntry } from './decode.js';
 export { MAX_RECORD_BYTES, decodeStateEntry } from './decode.js';
+export type { SealBinding, Sealed } from './seal.js';
+export { SEAL_ALG, newSealingKeyPair, openSealed, seal, sealKeyId, sealingPrivateKey, sealingPublicKey } from './seal.js';
+export type { CertificateCheck, CertificateInfo } from './certificates.js';
+export { MAX_CHAIN, certificateCovers, checkCertificate, parseChain } from './certificates.js';

@@ -117,10 +117,32 @@ export const EndpointsSpec = Type.Object({
   }, { additionalProperties: false }), { maxItems: 4096 }),
 }, { additionalProperties: false });
 
+/** A private key sealed to the hub (see seal.ts): base64 fields of bounded length. */
+const Base64 = (maxLength: number) => Type.String({ pattern: '^[A-Za-z0-9+/]*={0,2}$', maxLength });
+export const SealedKey = Type.Object({
+  alg: Type.Literal('X25519-HKDF-SHA256-A256GCM'),
+  kid: Type.String({ pattern: '^[A-Za-z0-9_-]{22}$' }),
+  epk: Base64(44),
+  iv: Base64(16),
+  ct: Base64(32768),
+  tag: Base64(24),
+}, { additionalProperties: false });
+
+/**
+ * A `kubernetes.io/tls` Secret named by an Ingress of the class: its certificate chain (PEM, leaf
+ * first; public) and its private key sealed to the hub. The hub checks both again.
+ */
+export const SecretSpec = Type.Object({
+  /** tls.crt as the Secret holds it (the hub parses it, and says what is wrong with it). */
+  certificate: Type.String({ maxLength: 65536 }),
+  key: SealedKey,
+}, { additionalProperties: false });
+
 export const IngressRecord = namespacedRecord('ingress', IngressSpec);
 export const IngressClassRecord = clusterRecord('ingressclass', IngressClassSpec);
 export const ServiceRecord = namespacedRecord('service', ServiceSpec);
 export const EndpointsRecord = namespacedRecord('endpoints', EndpointsSpec);
+export const SecretRecord = namespacedRecord('secret', SecretSpec);
 
 export const ClusterInfo = Type.Object({
   schema: Type.Literal(SCHEMA_VERSION),
@@ -184,9 +206,11 @@ export type IngressRecord = Static<typeof IngressRecord>;
 export type IngressClassRecord = Static<typeof IngressClassRecord>;
 export type ServiceRecord = Static<typeof ServiceRecord>;
 export type EndpointsRecord = Static<typeof EndpointsRecord>;
+export type SecretSpec = Static<typeof SecretSpec>;
+export type SecretRecord = Static<typeof SecretRecord>;
 export type ClusterInfo = Static<typeof ClusterInfo>;
 export type Heartbeat = Static<typeof Heartbeat>;
-export type ObjectRecord = IngressRecord | IngressClassRecord | ServiceRecord | EndpointsRecord;
+export type ObjectRecord = IngressRecord | IngressClassRecord | ServiceRecord | EndpointsRecord | SecretRecord;
 
 /** Orders two revisions (decimal strings of up to 20 digits): negative, zero or positive. */
 export function compareRevisions(a: string, b: string): number {
@@ -200,6 +224,7 @@ export const validators = {
   ingressclass: Compile(IngressClassRecord),
   service: Compile(ServiceRecord),
   endpoints: Compile(EndpointsRecord),
+  secret: Compile(SecretRecord),
   info: Compile(ClusterInfo),
   heartbeat: Compile(Heartbeat),
   status: Compile(IngressStatusRecord),

@@ -11,8 +11,10 @@ export interface SupervisedInformerOptions<T extends KubernetesObject> {
   name: string;
   kubeconfig: KubeConfig;
   path: string;
-  /** Lists the kind; with `limit`, at most that many objects (the liveness probe asks for one). */
+  /** Lists the kind (with `fieldSelector`, if any); with `limit`, at most that many objects (the liveness probe asks for one). */
   list: (limit?: number) => Promise<KubernetesListObject<T>>;
+  /** Watches only the objects this selects; `list` must select the same. */
+  fieldSelector?: string;
   /** Called with the object on every add, update and delete, and without one after every successful (re)list. */
   onChange: (change?: { obj: T; deleted: boolean }) => void;
   log: (level: 'info' | 'warn', msg: string, fields?: Record<string, unknown>) => void;
@@ -91,7 +93,7 @@ export class SupervisedInformer<T extends KubernetesObject> {
       else if (this.informer.list().length > 0) this.emptyListAt = Date.now();
       return res;
     };
-    this.watch = new ObservedWatch(opts.kubeconfig, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS);
+    this.watch = new ObservedWatch(opts.kubeconfig, opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, opts.fieldSelector);
     this.watch.onEvent = (_type, obj) => {
       this.lastActivity = Date.now();
       this.see(obj?.metadata?.resourceVersion);

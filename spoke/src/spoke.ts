@@ -1,17 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import {
   CoreV1Api, DiscoveryV1Api, KubeConfig, NetworkingV1Api,
-  type V1EndpointSlice, type V1Ingress, type V1IngressClass, type V1Node, type V1Service,
+  type V1EndpointSlice, type V1Ingress, type V1IngressClass, type V1Node, type V1Secret, type V1Service,
 } from '@kubernetes/client-node';
 import type { KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
+import { SCHEMA_VERSION, STATE_BUCKET, STATUS_BUCKET, heartbeatKey, infoKey, sealingPublicKey, type ClusterInfo, type Heartbeat } from '@ingressfed/schemas';
 import { EventRecorder } from './events.js';
 import { SupervisedInformer, type InformerHealth } from './informers.js';
 import { connectNats, openExistingBucket, spokeInboxPrefix, type ClientTls } from '@ingressfed/schemas/nats';
 import { StatePublisher, type SyncResult } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
 import { RecordTracker } from './tracker.js';
+import { KeySealer, TLS_SECRET_SELECTOR } from './secrets.js';
 
 export const SPOKE_VERSION = '0.1.0';
 
@@ -44,6 +45,11 @@ export interface SpokeOptions {
   watchStallMs?: number;
   /** How long a list, or the answer to a watch request, may take before it counts as failed (default 60 s). */
   kubeRequestTimeoutMs?: number;
+  /**
+   * The hub's sealing public key (PEM, X25519): with it the spoke publishes the TLS Secrets its
+   * Ingresses name, their private keys sealed to it; without it, it reads no Secret.
+   */
+  hubSealingKey?: string;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -66,6 +72,7 @@ export class Spoke {
     services: SupervisedInformer<V1Service>;
     endpointSlices: SupervisedInformer<V1EndpointSlice>;
     nodes?: SupervisedInformer<V1Node>;
+    secrets?: SupervisedInformer<V1Secret>;
   } | undefined;
   private tracker: RecordTracker | undefined;
   /** The next pass recomputes every record from the caches (start, relists). */
@@ -109,7 +116,9 @@ export class Spoke {
     const net = kc.makeApiClient(NetworkingV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     const disc = kc.makeApiClient(DiscoveryV1Api);
-    const tracker = new RecordTracker({ cluster: opts.cluster, epoch: this.epoch, ingressClass: opts.ingressClass, endpointMode: opts.endpointMode });
+    const sealer = opts.hubSealingKey ? new KeySealer(sealingPublicKey(opts.hubSealingKey), opts.cluster) : undefined;
+    if (!sealer) opts.log('info', 'no hub sealing key: TLS Secrets are neither read nor published');
+    const tracker = new RecordTracker({ cluster: opts.cluster, epoch: this.epoch, ingressClass: opts.ingressClass, endpointMode: opts.endpointMode, sealer });
     this.tracker = tracker;
     this.events = new EventRecorder(core, opts.cluster);
     const common = { kubeconfig: kc, watchStallMs: opts.watchStallMs, requestTimeoutMs: opts.kubeRequestTimeoutMs, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
@@ -133,6 +142,11 @@ export class Spoke {
       ...(opts.endpointMode === 'nodeport' || opts.watchNodes
         ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: (limit) => core.listNode({ limit }),
           onChange: changed(() => tracker.setNodes(inf.nodes?.list() ?? [])) }) }
+        : {}),
+      // Only kubernetes.io/tls Secrets, and only with a key to seal them to.
+      ...(sealer
+        ? { secrets: new SupervisedInformer<V1Secret>({ ...common, name: 'secrets', path: '/api/v1/secrets', fieldSelector: TLS_SECRET_SELECTOR,
+          list: (limit) => core.listSecretForAllNamespaces({ fieldSelector: TLS_SECRET_SELECTOR, limit }), onChange: changed((c) => tracker.note('secret', c.obj, c.deleted)) }) }
         : {}),
     };
     this.informers = inf;
@@ -222,7 +236,7 @@ export class Spoke {
         this.fullSync = true;
         this.tracker.reset({
           ingressClasses: inf.ingressClasses.list(), ingresses: inf.ingresses.list(),
-          services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [],
+          services: inf.services.list(), endpointSlices: inf.endpointSlices.list(), nodes: inf.nodes?.list() ?? [], secrets: inf.secrets?.list() ?? [],
         });
       }
       if (this.reloadNeeded) {

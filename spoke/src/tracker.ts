@@ -1,16 +1,56 @@
-import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
 import { objectKey } from '@ingressfed/schemas';
 import {
-  SERVICE_NAME_LABEL, classService, contentOf, endpointsRecord, ingressClassRecord, ingressRecord, isInClass, serviceRecord, servicesOf,
+  SERVICE_NAME_LABEL, classService, contentOf, endpointsRecord, ingressClassRecord, ingressRecord, isInClass, serviceRecord, servicesOf, source,
   type ClusterObjects, type DesiredRecord, type TranslateContext,
 } from './translate.js';
+import { secretRecord, secretsOf } from './secrets.js';
 
 // The records of one cluster kept up to date change by change: an Ingress change recomputes that
 // Ingress (and the Services it starts or stops referencing), a Service or EndpointSlice change that
-// Service's two records. Only IngressClass and Node changes recompute widely (every Ingress, or every
-// Service), as they bear on all of them. desiredRecords() stays the reference it must equal.
+// Service's two records, a Secret change that Secret's record. Only IngressClass and Node changes
+// recompute widely (every Ingress, or every Service), as they bear on all of them. desiredRecords()
+// stays the reference it must equal.
 
-type Kind = 'ingress' | 'service' | 'endpointslice' | 'ingressclass' | 'node';
+type Kind = 'ingress' | 'service' | 'endpointslice' | 'secret';
+
+/** Who references what: a target that gains its first referrer or loses its last is told to `onEdge` (its records appear or go). */
+class References {
+  private readonly referrers = new Map<string, Set<string>>();
+  private readonly refsOf = new Map<string, string[]>();
+
+  constructor(private readonly onEdge: (target: string) => void) {}
+
+  has(target: string): boolean {
+    return (this.referrers.get(target)?.size ?? 0) > 0;
+  }
+
+  /** The referrers that reference anything. */
+  referrerNames(): string[] {
+    return [...this.refsOf.keys()];
+  }
+
+  /** Records what a referrer references now. */
+  set(referrer: string, targets: string[]): void {
+    for (const t of this.refsOf.get(referrer) ?? []) {
+      if (targets.includes(t)) continue;
+      const set = this.referrers.get(t);
+      set?.delete(referrer);
+      if (set?.size === 0) {
+        this.referrers.delete(t);
+        this.onEdge(t);
+      }
+    }
+    for (const t of targets) {
+      let set = this.referrers.get(t);
+      if (!set) this.referrers.set(t, (set = new Set()));
+      if (set.size === 0) this.onEdge(t);
+      set.add(referrer);
+    }
+    if (targets.length > 0) this.refsOf.set(referrer, targets);
+    else this.refsOf.delete(referrer);
+  }
+}
 
 const nsName = (o: { metadata?: { namespace?: string; name?: string } }): string => `${o.metadata?.namespace ?? 'default'}/${o.metadata?.name ?? ''}`;
 const split = (k: string): [string, string] => {
@@ -25,15 +65,17 @@ export class RecordTracker {
   /** Service → the slices labelled with it (namespace/slice name). */
   private readonly slicesOf = new Map<string, Set<string>>();
   private readonly serviceOfSlice = new Map<string, string>();
+  private readonly secrets = new Map<string, V1Secret>();
   private classes: V1IngressClass[] = [];
   private nodes: V1Node[] = [];
-  /** Service → the Ingresses and classes that reference it; and the reverse. */
-  private readonly referrers = new Map<string, Set<string>>();
-  private readonly refsOf = new Map<string, string[]>();
+  /** The Services the Ingresses and classes reference; the Secrets the Ingresses name. */
+  private readonly serviceRefs = new References((s) => this.dirtyServices.add(s));
+  private readonly secretRefs = new References((s) => this.dirtySecrets.add(s));
   /** The current record of every key. */
   readonly records = new Map<string, DesiredRecord>();
   private readonly dirtyIngresses = new Set<string>();
   private readonly dirtyServices = new Set<string>();
+  private readonly dirtySecrets = new Set<string>();
   private classesDirty = false;
   private classKeys = new Set<string>();
   /** Record keys whose content changed since the last take(). */
@@ -46,20 +88,23 @@ export class RecordTracker {
     // What was known is recomputed too: records of objects no longer listed go.
     for (const k of this.ingresses.keys()) this.dirtyIngresses.add(k);
     for (const k of this.services.keys()) this.dirtyServices.add(k);
+    for (const k of this.secrets.keys()) this.dirtySecrets.add(k);
     this.ingresses.clear();
     this.services.clear();
+    this.secrets.clear();
     this.slices.clear();
     this.slicesOf.clear();
     this.serviceOfSlice.clear();
     for (const i of objs.ingresses) this.note('ingress', i, false);
     for (const s of objs.services) this.note('service', s, false);
     for (const s of objs.endpointSlices) this.note('endpointslice', s, false);
+    for (const s of objs.secrets ?? []) this.note('secret', s, false);
     this.setClasses(objs.ingressClasses);
     this.nodes = [...(objs.nodes ?? [])];
   }
 
   /** One object added, updated or deleted (for IngressClasses and Nodes: pass the whole list). */
-  note(kind: Kind, obj: V1Ingress | V1Service | V1EndpointSlice, deleted: boolean): void {
+  note(kind: Kind, obj: V1Ingress | V1Service | V1EndpointSlice | V1Secret, deleted: boolean): void {
     const key = nsName(obj);
     if (kind === 'ingress') {
       if (deleted) this.ingresses.delete(key);
@@ -71,6 +116,10 @@ export class RecordTracker {
       this.dirtyServices.add(key);
     } else if (kind === 'endpointslice') {
       this.noteSlice(key, obj as V1EndpointSlice, deleted);
+    } else {
+      if (deleted) this.secrets.delete(key);
+      else this.secrets.set(key, obj as V1Secret);
+      this.dirtySecrets.add(key);
     }
   }
 
@@ -112,6 +161,8 @@ export class RecordTracker {
     this.dirtyIngresses.clear();
     for (const k of this.dirtyServices) this.recomputeService(k, ctx);
     this.dirtyServices.clear();
+    for (const k of this.dirtySecrets) this.recomputeSecret(k, ctx);
+    this.dirtySecrets.clear();
     const out = new Map<string, DesiredRecord | undefined>();
     for (const k of this.changed) out.set(k, this.records.get(k));
     this.changed.clear();
@@ -125,11 +176,11 @@ export class RecordTracker {
       const key = objectKey(ctx.cluster, 'ingressclass', undefined, c.metadata?.name ?? '');
       keys.add(key);
       this.put(key, ingressClassRecord(c, ctx));
-      this.setRefs(`class:${c.metadata?.name ?? ''}`, classService(c));
+      this.serviceRefs.set(`class:${c.metadata?.name ?? ''}`, classService(c));
     }
     for (const k of this.classKeys) if (!keys.has(k)) this.put(k, undefined);
     this.classKeys = keys;
-    for (const r of [...this.refsOf.keys()]) if (r.startsWith('class:') && !this.classes.some((c) => `class:${c.metadata?.name ?? ''}` === r)) this.setRefs(r, []);
+    for (const r of this.serviceRefs.referrerNames()) if (r.startsWith('class:') && !this.classes.some((c) => `class:${c.metadata?.name ?? ''}` === r)) this.serviceRefs.set(r, []);
     // Class membership of every Ingress may have changed.
     for (const k of this.ingresses.keys()) this.dirtyIngresses.add(k);
   }
@@ -140,38 +191,25 @@ export class RecordTracker {
     const ing = this.ingresses.get(k);
     const mine = ing !== undefined && isInClass(ing, this.classes, ctx.ingressClass);
     this.put(key, mine ? ingressRecord(ing, ctx) : undefined);
-    this.setRefs(`ingress:${k}`, mine ? servicesOf(ing) : []);
+    this.serviceRefs.set(`ingress:${k}`, mine ? servicesOf(ing) : []);
+    this.secretRefs.set(`ingress:${k}`, mine ? secretsOf(ing) : []);
   }
 
   private recomputeService(k: string, ctx: TranslateContext): void {
     const [ns, name] = split(k);
     const svc = this.services.get(k);
-    const wanted = svc !== undefined && (this.referrers.get(k)?.size ?? 0) > 0;
+    const wanted = svc !== undefined && this.serviceRefs.has(k);
     const slices = [...(this.slicesOf.get(k) ?? [])].flatMap((s) => this.slices.get(s) ?? []);
     this.put(objectKey(ctx.cluster, 'service', ns, name), wanted ? serviceRecord(svc, ctx) : undefined);
     this.put(objectKey(ctx.cluster, 'endpoints', ns, name), wanted ? endpointsRecord(svc, slices, ctx, this.nodes) : undefined);
   }
 
-  /** Records what a referrer references now; a Service that gains its first or loses its last referrer is recomputed. */
-  private setRefs(referrer: string, services: string[]): void {
-    const before = this.refsOf.get(referrer) ?? [];
-    for (const s of before) {
-      if (services.includes(s)) continue;
-      const set = this.referrers.get(s);
-      set?.delete(referrer);
-      if (set?.size === 0) {
-        this.referrers.delete(s);
-        this.dirtyServices.add(s);
-      }
-    }
-    for (const s of services) {
-      let set = this.referrers.get(s);
-      if (!set) this.referrers.set(s, (set = new Set()));
-      if (set.size === 0) this.dirtyServices.add(s);
-      set.add(referrer);
-    }
-    if (services.length > 0) this.refsOf.set(referrer, services);
-    else this.refsOf.delete(referrer);
+  private recomputeSecret(k: string, ctx: TranslateContext): void {
+    const [ns, name] = split(k);
+    const secret = this.secrets.get(k);
+    const wanted = secret !== undefined && ctx.sealer !== undefined && this.secretRefs.has(k);
+    if (!wanted) ctx.sealer?.forget(k);
+    this.put(objectKey(ctx.cluster, 'secret', ns, name), wanted && ctx.sealer ? secretRecord(secret, ctx, ctx.sealer, source(secret.metadata)) : undefined);
   }
 
   private put(key: string, record: DesiredRecord['record'] | undefined): void {

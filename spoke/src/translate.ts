@@ -1,8 +1,9 @@
-import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
+import type { V1EndpointSlice, V1Ingress, V1IngressBackend, V1IngressClass, V1Node, V1Secret, V1Service } from '@kubernetes/client-node';
 import {
   ANNOTATIONS, CONTROLLER, SCHEMA_VERSION, objectKey,
   type BackendRef, type EndpointsRecord, type IngressClassRecord, type IngressRecord, type ObjectRecord, type ServiceRecord,
 } from '@ingressfed/schemas';
+import { secretRecord, secretsOf, type KeySealer } from './secrets.js';
 
 // Kubernetes objects → normalized records. Pure: the spoke's watchers feed it their caches and
 // publish what it returns. The hub validates every record again.
@@ -21,6 +22,8 @@ export interface TranslateContext {
   ingressClass?: string;
   /** How Services are reached, unless a Service's `ingressfed.io/endpoint-mode` says otherwise (default pod). */
   endpointMode?: EndpointMode;
+  /** Seals TLS Secrets' keys to the hub; without it no Secret is published. */
+  sealer?: KeySealer;
 }
 
 export type EndpointMode = 'pod' | 'nodeport' | 'loadbalancer';
@@ -32,6 +35,8 @@ export interface ClusterObjects {
   services: V1Service[];
   endpointSlices: V1EndpointSlice[];
   nodes?: V1Node[];
+  /** `kubernetes.io/tls` Secrets (the spoke lists no other type). */
+  secrets?: V1Secret[];
 }
 
 export interface DesiredRecord {
@@ -43,7 +48,7 @@ export interface DesiredRecord {
 
 type Meta = { uid?: string; resourceVersion?: string; creationTimestamp?: Date | string; name?: string; namespace?: string; annotations?: Record<string, string> };
 
-function source(m: Meta | undefined): { uid: string; resourceVersion: string; creationTimestamp: string } {
+export function source(m: Meta | undefined): { uid: string; resourceVersion: string; creationTimestamp: string } {
   const ts = m?.creationTimestamp;
   const iso = ts instanceof Date ? ts.toISOString() : typeof ts === 'string' ? ts : new Date(0).toISOString();
   return { uid: m?.uid ?? '', resourceVersion: m?.resourceVersion ?? '0', creationTimestamp: iso.replace(/\.\d+Z$/, 'Z') };
@@ -252,7 +257,8 @@ export function contentOf(r: ObjectRecord): string {
 
 /**
  * Everything the spoke should have in the state bucket for this cluster: every IngressClass, the
- * in-class Ingresses, and the Services (with their endpoints) those Ingresses reference.
+ * in-class Ingresses, the Services (with their endpoints) those Ingresses reference, and (with a
+ * sealer) the TLS Secrets they name.
  */
 export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): DesiredRecord[] {
   const out: DesiredRecord[] = [];
@@ -272,6 +278,13 @@ export function desiredRecords(objs: ClusterObjects, ctx: TranslateContext): Des
     if (!referenced.has(`${ns}/${name}`)) continue;
     add(objectKey(ctx.cluster, 'service', ns, name), serviceRecord(svc, ctx));
     add(objectKey(ctx.cluster, 'endpoints', ns, name), endpointsRecord(svc, objs.endpointSlices, ctx, objs.nodes ?? []));
+  }
+  const named = new Set(objs.ingresses.filter((i) => isInClass(i, objs.ingressClasses, ctx.ingressClass)).flatMap(secretsOf));
+  for (const secret of ctx.sealer ? objs.secrets ?? [] : []) {
+    const ns = secret.metadata?.namespace ?? 'default';
+    const name = secret.metadata?.name ?? '';
+    const record = named.has(`${ns}/${name}`) ? secretRecord(secret, ctx, ctx.sealer as KeySealer, source(secret.metadata)) : undefined;
+    if (record) add(objectKey(ctx.cluster, 'secret', ns, name), record);
   }
   return out;
 }

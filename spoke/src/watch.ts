@@ -25,8 +25,9 @@ export class ObservedWatch extends Watch {
    * @param answerTimeoutMs how long a watch request may wait for the API server's answer (its
    *   headers). client-node sets no such limit, so a request the server accepted and never answered
    *   would leave the informer waiting for ever, neither watching nor retrying.
+   * @param fieldSelector watches only the objects it selects (the list must use the same).
    */
-  constructor(config: KubeConfig, private readonly answerTimeoutMs: number) {
+  constructor(config: KubeConfig, private readonly answerTimeoutMs: number, private readonly fieldSelector?: string) {
     super(config);
   }
 
@@ -46,7 +47,7 @@ export class ObservedWatch extends Watch {
     const unanswered = setTimeout(() => finish(new Error(`the API server did not answer a watch within ${this.answerTimeoutMs} ms`)), this.answerTimeoutMs);
     let ctl: AbortController;
     try {
-      ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true }, (phase, obj: unknown, raw) => {
+      ctl = await super.watch(path, { ...queryParams, allowWatchBookmarks: true, ...(this.fieldSelector ? { fieldSelector: this.fieldSelector } : {}) }, (phase, obj: unknown, raw) => {
         if (finished) return; // a late answer to a request already given up delivers nothing
         this.onEvent(phase, obj as { metadata?: { resourceVersion?: string } } | undefined);
         callback(phase, obj, raw);

@@ -6,6 +6,7 @@ import Type from 'typebox';
 import { ERROR_CODES, type ErrorCode } from '@ingressfed/schemas';
 import type { Hub } from '../hub.js';
 import { backendKey } from '../model/types.js';
+import { EXPIRY_WARNING_DAYS } from '../certificates.js';
 import { backendView, conflictView, explain, routeView, type EdgeSnapshot } from './views.js';
 
 export interface ApiToken {
@@ -140,6 +141,25 @@ export async function buildHubApi(hub: Hub, tokens: ApiToken[], opts: { https?: 
   app.get(`${API_PREFIX}/backends`, { ...read, schema: { description: 'Backends: servers per cluster and zone, primary/backup and state per edge', response: { 200: Items, ...errors } } },
     async () => ({ items: needModel().backends.map((b) => backendView(b, edgeSnapshots())) }));
   app.get(`${API_PREFIX}/conflicts`, { ...read, schema: { response: { 200: Items, ...errors } } }, async () => ({ items: needModel().conflicts.map(conflictView) }));
+  app.get(`${API_PREFIX}/certificates`, {
+    ...read,
+    schema: {
+      description: 'TLS certificates the clusters publish or their Ingresses name: subject, issuer, SANs, validity, source, who uses them, and why one cannot be served',
+      querystring: Type.Object({ expiringWithinDays: Type.Optional(Type.Integer({ minimum: 0, maximum: 3650 })) }),
+      response: { 200: Items, ...errors },
+    },
+  }, async (req) => {
+    const now = Date.now();
+    const within = req.query.expiringWithinDays;
+    const views = hub.certificateViews(now).filter((c) => within === undefined || (c.notAfter !== null && c.notAfter - now <= within * 86_400_000));
+    return {
+      items: views.map((c) => ({
+        ...c, notBefore: c.notBefore === null ? null : new Date(c.notBefore).toISOString(), notAfter: c.notAfter === null ? null : new Date(c.notAfter).toISOString(),
+        expiresInDays: c.notAfter === null ? null : Math.floor((c.notAfter - now) / 86_400_000),
+        expiringSoon: c.notAfter !== null && c.notAfter - now <= EXPIRY_WARNING_DAYS * 86_400_000,
+      })),
+    };
+  });
   app.get(`${API_PREFIX}/edges`, { ...read, schema: { description: 'Edges: zone, configuration version, last apply, reloads, errors', response: { 200: Items, ...errors } } }, async () => ({
     items: hub.edgeStatus().map((e) => ({
       name: e.edge, zone: e.zone, configurationVersion: e.configurationVersion ?? null,

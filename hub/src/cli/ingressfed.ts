@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util';
 
 const USAGE = `usage: ingressfed [--server URL] [--token TOKEN] [-o table|json] COMMAND
 
-  get clusters|routes|backends|conflicts|edges|drains
+  get clusters|routes|backends|conflicts|edges|certificates|drains
   explain HOST/PATH                 which route, backend and servers serve it now
   drain cluster|zone NAME           no new requests to it; servers leave once idle (admin token)
   undrain cluster|zone NAME         (admin token)
@@ -80,6 +80,9 @@ const COLUMNS: Record<string, Array<[string, (r: Row) => unknown]>> = {
     ['LOSERS', (r) => (r.losers as Row[]).map(ref).join(',')]],
   edges: [['NAME', (r) => r.name], ['ZONE', (r) => r.zone], ['VERSION', (r) => r.configurationVersion], ['APPLIES', (r) => r.applies], ['RELOADS', (r) => r.reloads],
     ['LAST APPLY', (r) => R(r, 'lastApply').at], ['ERROR', (r) => r.lastError]],
+  certificates: [['CLUSTER', (r) => r.cluster], ['SECRET', (r) => `${String(r.namespace)}/${String(r.name)}`], ['STATE', (r) => r.state], ['NAMES', (r) => (r.dnsNames as string[]).join(',')],
+    ['NOT AFTER', (r) => r.notAfter], ['DAYS', (r) => (r.expiringSoon ? `${String(r.expiresInDays)} (soon)` : r.expiresInDays)],
+    ['USED BY', (r) => (r.usedBy as Row[]).map((u) => u.ingress).join(',')], ['PROBLEM', (r) => r.problem]],
   drains: [['KIND', (r) => r.kind], ['NAME', (r) => r.name], ['SINCE', (r) => r.since], ['DRAINING', (r) => (r.draining as unknown[]).length],
     ['SESSIONS', (r) => (r.draining as Row[]).reduce((n, d) => n + (typeof d.sessions === 'number' ? d.sessions : 0), 0)], ['COMPLETE', (r) => (r.complete ? 'yes' : 'no')]],
 };

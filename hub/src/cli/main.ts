@@ -15,6 +15,7 @@ const USAGE = `usage: ingressfed-hub --config FILE
                    "edges": [{"name", "url", "username", "password", "caFile"?, "zone", "bindAddress", "bindPort", "publicAddress"}],
                    "api"?: {"host", "port", "tokens": [{"name", "token", "role": "read"|"admin"}], "tls"?: {"certFile", "keyFile"}},
                    "clusters"?, "allowedEndpointCidrs"?, "hostPolicy"?: [{"hosts", "clusters", "namespaces"?}],
+                   "sealingKeyFiles"?: ["hub-sealing.key", ...] (made by ingressfed-sealing-key),
                    "leaseTtlMs"?: 5000, "staleAfterMs"?: 15000, "expireAfterMs"?: (off)}
 `;
 
@@ -30,7 +31,7 @@ try {
   hub = await connectHub({
     natsUrl: cfg.nats.url, natsUser: cfg.nats.user, natsPassword: cfg.nats.password, natsTls: cfg.nats.tls, redisUrl: cfg.redis?.url, redisTls: cfg.redis?.tls, leaseTtlMs: cfg.leaseTtlMs, edges: cfg.edges,
     resyncIntervalMs: cfg.resyncIntervalMs, fullRecomputeIntervalMs: cfg.fullRecomputeIntervalMs, staleAfterMs: cfg.staleAfterMs, expireAfterMs: cfg.expireAfterMs,
-    clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, hostPolicy: cfg.hostPolicy, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
+    clusters: cfg.clusters, allowedEndpointCidrs: cfg.allowedEndpointCidrs, hostPolicy: cfg.hostPolicy, sealingKeys: cfg.sealingKeys, log: (level, msg, fields) => logger[level](fields ?? {}, msg),
   });
 } catch (err) {
   process.stderr.write(`ingressfed-hub: ${(err as Error).message}\n`);

@@ -1,6 +1,6 @@
 // ingressfed-spoke: publishes one cluster's Ingress and endpoint state to NATS.
 import { readFileSync } from 'node:fs';
-import { isDnsLabel, isDnsSubdomain, isZoneName } from '@ingressfed/schemas';
+import { isDnsLabel, isDnsSubdomain, isZoneName, sealingPublicKey } from '@ingressfed/schemas';
 import { parseCommandLine, readSecret, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { pino } from 'pino';
 import { Spoke } from '../spoke.js';
@@ -32,6 +32,10 @@ const USAGE = `usage: ingressfed-spoke --cluster NAME --zone ZONE --nats URL --k
                             API servers send idle watches a bookmark about once a minute)
   --kube-request-timeout MS how long a list, or the answer to a watch request, may take before
                             it counts as failed and is retried (default 60000)
+  --hub-sealing-key FILE    the hub's sealing public key (PEM; env INGRESSFED_HUB_SEALING_KEY_FILE;
+                            made by ingressfed-sealing-key): with it the spoke publishes the TLS
+                            Secrets its Ingresses name, their keys sealed to the hub; without it
+                            it reads no Secret
 `;
 
 function fail(msg: string): never {
@@ -44,6 +48,7 @@ const values = parseCommandLine('ingressfed-spoke', USAGE, {
       'nats-ca': { type: 'string' }, 'nats-cert': { type: 'string' }, 'nats-key': { type: 'string' },
       'endpoint-mode': { type: 'string', default: 'pod' }, 'ingress-class': { type: 'string' }, 'watch-nodes': { type: 'boolean', default: false }, 'heartbeat-interval': { type: 'string', default: '2000' }, 'empty-list-grace': { type: 'string', default: '30000' },
       'watch-stall': { type: 'string', default: '90000' }, 'kube-request-timeout': { type: 'string', default: '60000' },
+      'hub-sealing-key': { type: 'string' },
 });
 const cluster = values.cluster ?? process.env.INGRESSFED_CLUSTER;
 const zone = values.zone ?? process.env.INGRESSFED_ZONE;
@@ -91,6 +96,16 @@ const readPem = (flag: 'nats-ca' | 'nats-cert' | 'nats-key'): string | undefined
   }
 };
 const natsTls = { ca: readPem('nats-ca'), cert: readPem('nats-cert'), key: readPem('nats-key') };
+const sealingKeyFile = values['hub-sealing-key'] ?? process.env.INGRESSFED_HUB_SEALING_KEY_FILE;
+let hubSealingKey: string | undefined;
+if (sealingKeyFile !== undefined) {
+  try {
+    hubSealingKey = readFileSync(sealingKeyFile, 'utf8');
+    sealingPublicKey(hubSealingKey);
+  } catch (err) {
+    fail(`--hub-sealing-key ${sealingKeyFile}: ${(err as Error).message}`);
+  }
+}
 
 const logger = pino({ name: 'ingressfed-spoke', base: { cluster } });
 const spoke = new Spoke({
@@ -102,6 +117,7 @@ const spoke = new Spoke({
   emptyListGraceMs: emptyGrace,
   watchStallMs: watchStall,
   kubeRequestTimeoutMs: kubeRequestTimeout,
+  hubSealingKey,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
 

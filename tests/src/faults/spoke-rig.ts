@@ -1,7 +1,7 @@
 import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { connectHub, type Hub } from '@ingressfed/hub';
+import { connectHub, type Hub, type HubOptions } from '@ingressfed/hub';
 import { STATE_BUCKET, heartbeatKey, type Heartbeat } from '@ingressfed/schemas';
 import { Spoke, type SpokeOptions } from '@ingressfed/spoke';
 import { startKubeApi, startNats, type KubeCluster, type NatsServer } from '../harness/index.js';
@@ -35,7 +35,7 @@ export interface SpokeRig {
 
 export const CLUSTER = 'alpha';
 
-export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Partial<SpokeOptions>; hub?: boolean } = {}): Promise<SpokeRig> {
+export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Partial<SpokeOptions>; hub?: boolean | Pick<HubOptions, 'sealingKeys'> } = {}): Promise<SpokeRig> {
   const logs: LogLine[] = [];
   // What is started, stopped in reverse order: by stop(), or at once if starting fails half-way.
   const started: Array<() => Promise<unknown>> = [];
@@ -50,7 +50,7 @@ export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Parti
     const nc = await nats.connectAsHub();
     started.push(() => nc.close());
     const kv = await new Kvm(jetstream(nc)).open(STATE_BUCKET);
-    const hub = opts.hub ? await connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, edges: [], log: () => undefined }) : undefined;
+    const hub = opts.hub ? await connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, edges: [], log: () => undefined, ...(opts.hub === true ? {} : opts.hub) }) : undefined;
     if (hub) {
       started.push(() => hub.stop());
       await hub.start();

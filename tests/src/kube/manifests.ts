@@ -40,6 +40,7 @@ export interface IngressPath {
 
 export const ingress = (name: string, rules: Array<{ host?: string; paths: IngressPath[] }>, opts: {
   namespace?: string; className?: string | null; annotations?: Record<string, string>; defaultBackend?: { service: string; port?: number };
+  tls?: Array<{ hosts: string[]; secretName?: string }>;
 } = {}): string => JSON.stringify({
   apiVersion: 'networking.k8s.io/v1', kind: 'Ingress',
   metadata: { name, namespace: opts.namespace ?? 'default', annotations: opts.annotations ?? {} },
@@ -50,5 +51,13 @@ export const ingress = (name: string, rules: Array<{ host?: string; paths: Ingre
       ...(r.host ? { host: r.host } : {}),
       http: { paths: r.paths.map((p) => ({ path: p.path, pathType: p.pathType ?? 'Prefix', backend: { service: { name: p.service, port: { number: p.port ?? 80 } } } })) },
     })),
+    ...(opts.tls ? { tls: opts.tls } : {}),
   },
+});
+
+/** A Secret of type kubernetes.io/tls (or `type`) holding a certificate chain and key (PEM). */
+export const tlsSecret = (name: string, cert: string, key: string, opts: { namespace?: string; type?: string } = {}): string => JSON.stringify({
+  apiVersion: 'v1', kind: 'Secret', type: opts.type ?? 'kubernetes.io/tls',
+  metadata: { name, namespace: opts.namespace ?? 'default' },
+  data: { 'tls.crt': Buffer.from(cert).toString('base64'), 'tls.key': Buffer.from(key).toString('base64') },
 });

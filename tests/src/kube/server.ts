@@ -62,6 +62,24 @@ function matchesLabels(o: KubeObject, selector: string | null): boolean {
   });
 }
 
+/**
+ * Field selectors as the API server serves them for the fields the spoke uses: `metadata.name`,
+ * `metadata.namespace` and, for Secrets, `type`; `=`, `==` and `!=`. Any other field is refused (400),
+ * as a real API server refuses fields it does not index.
+ */
+function matchesFields(kind: string, o: KubeObject, selector: string | null): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const m = /^([a-zA-Z.]+)\s*(!=|==|=)\s*(.*)$/.exec(term.trim());
+    if (!m) throw new KubeError(400, 'BadRequest', `unable to parse requirement: '${term}'`);
+    const [, field, op, want] = m;
+    const value = field === 'metadata.name' ? o.metadata.name : field === 'metadata.namespace' ? o.metadata.namespace
+      : field === 'type' && kind === 'Secret' ? (o as { type?: string }).type ?? 'Opaque' : undefined;
+    if (value === undefined && field !== 'metadata.namespace') throw new KubeError(400, 'BadRequest', `field label not supported: ${field}`);
+    return op === '!=' ? value !== want : value === want;
+  });
+}
+
 export class KubeApiServer {
   readonly store: ObjectStore;
   readonly token = randomBytes(16).toString('hex');
@@ -195,7 +213,7 @@ export class KubeApiServer {
       if (name === undefined) {
         if (method === 'GET' && url.searchParams.get('watch') === 'true') return this.watch(req, res, r, ns, url.searchParams);
         if (method === 'GET') {
-          const items = this.emptyLists.has(r.plural) ? [] : this.store.list(r, ns).filter((o) => matchesLabels(o, url.searchParams.get('labelSelector')));
+          const items = this.emptyLists.has(r.plural) ? [] : this.store.list(r, ns).filter((o) => matchesLabels(o, url.searchParams.get('labelSelector')) && matchesFields(r.kind, o, url.searchParams.get('fieldSelector')));
           return send(res, 200, { kind: r.listKind, apiVersion: groupVersion(r), metadata: { resourceVersion: String(this.store.resourceVersion) }, items });
         }
         if (method === 'POST') {
@@ -262,10 +280,12 @@ export class KubeApiServer {
       this.unanswered++;
       return; // the socket is destroyed by stop(), or by the client giving up
     }
+    // A selector the server cannot serve is refused before the watch starts (it throws KubeError).
+    matchesFields(r.kind, { metadata: { name: '', namespace: '' } } as KubeObject, q.get('fieldSelector'));
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     // Clients wait for the headers before they consider a watch open.
     res.flushHeaders();
-    const inScope = (o: KubeObject): boolean => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(o, q.get('labelSelector'));
+    const inScope = (o: KubeObject): boolean => (ns === undefined || o.metadata.namespace === ns) && matchesLabels(o, q.get('labelSelector')) && matchesFields(r.kind, o, q.get('fieldSelector'));
     const rvParam = q.get('resourceVersion');
     let unsubscribe = (): void => undefined;
     const timers: NodeJS.Timeout[] = [];
