@@ -47,8 +47,12 @@ describe('hub: TLS certificates', { timeout: 120_000 }, () => {
       ingress('mismatch', [{ host: 'web.example.test', paths: [{ path: '/m', service: 'web' }] }], { tls: [{ hosts: ['web.example.test'], secretName: 'bad-key' }] }),
       ingress('junk', [{ host: 'junk.example.test', paths: [{ path: '/', service: 'web' }] }], { tls: [{ hosts: ['junk.example.test'], secretName: 'garbage' }] }),
       ingress('absent', [{ host: 'absent.example.test', paths: [{ path: '/', service: 'web' }] }], { tls: [{ hosts: ['absent.example.test'], secretName: 'no-such-secret' }] }),
+      // B12: a Secret of another namespace cannot be named (an Ingress names Secrets of its own namespace only).
+      `{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}}`,
+      tlsSecret('elsewhere', web.cert, web.key, { namespace: 'other' }),
+      ingress('cross-ns', [{ host: 'x.example.test', paths: [{ path: '/', service: 'web' }] }], { tls: [{ hosts: ['x.example.test'], secretName: 'elsewhere' }] }),
     ].join('\n---\n')}\n`);
-    await waitFor('every certificate judged', async () => (await get()).length === 4, { timeoutMs: 15_000 });
+    await waitFor('every certificate judged', async () => (await get()).length === 5, { timeoutMs: 15_000 });
   });
 
   after(async () => {
@@ -79,6 +83,20 @@ describe('hub: TLS certificates', { timeout: 120_000 }, () => {
     const absent = await byName('no-such-secret');
     assert.equal(absent?.state, 'missing');
     assert.deepEqual(absent?.usedBy.map((u) => u.ingress), ['default/absent']);
+  });
+
+  it('B12: a Secret of another namespace, or another cluster\'s sealed key copied into a record of its own, is refused', async () => {
+    const crossNs = (await get()).filter((v) => v.name === 'elsewhere');
+    assert.deepEqual(crossNs.map((v) => [v.namespace, v.state]), [['default', 'missing']], 'named from default: missing there; other/elsewhere is not published');
+    assert.equal(await rig.entry('alpha.secret.other.elsewhere'), undefined);
+    // beta (any cluster with write access to its own keys) copies alpha's record, sealed key and all.
+    const alpha = await rig.entry<Record<string, unknown>>('alpha.secret.default.web-tls');
+    assert.ok(alpha);
+    await rig.kv.put('beta.secret.default.web-tls', JSON.stringify({ ...alpha.value, cluster: 'beta' }));
+    const stolen = await waitFor('beta\'s copy judged', async () => (await get()).find((v) => v.cluster === 'beta'), { timeoutMs: 10_000 });
+    assert.equal(stolen.state, 'invalid');
+    assert.match(stolen.problem ?? '', /sealed for another record/);
+    await rig.kv.delete('beta.secret.default.web-tls');
   });
 
   it('lists those expiring within a number of days, and exports each one\'s expiry as a metric', async () => {
