@@ -1,5 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import { certificateCovers, checkCertificate, openSealed, type IngressRecord, type SecretRecord } from '@ingressfed/schemas';
+import { checkCertificate, openSealed, type IngressRecord, type SecretRecord } from '@ingressfed/schemas';
+import type { FederatedModel } from './model/types.js';
+import { planTls, type RefusedCertificate, type ServableCertificate, type TlsPlan } from './plan/tls.js';
 
 // The TLS certificates the clusters publish, as the hub judges them: each Secret record's key is
 // opened with the hub's sealing keys and checked against its certificate, and every Ingress TLS
@@ -12,8 +14,8 @@ export interface CertificateUse {
   /** namespace/name of the Ingress. */
   ingress: string;
   hosts: string[];
-  /** Hosts of the TLS entry the certificate does not cover. */
-  uncovered: string[];
+  /** Hosts of the TLS entry not served with this certificate, and why (see planTls). */
+  refused: Array<{ host: string; reason: string }>;
 }
 
 export interface CertificateView {
@@ -29,6 +31,8 @@ export interface CertificateView {
   dnsNames: string[];
   notBefore: number | null;
   notAfter: number | null;
+  /** The hosts HTTPS serves with this certificate (SNI). */
+  serves: string[];
   usedBy: CertificateUse[];
 }
 
@@ -68,36 +72,56 @@ export class CertificateBook {
     for (const id of this.opened.keys()) if (!present.has(id)) this.opened.delete(id);
   }
 
-  /** Every Secret record and every Ingress TLS entry, judged at `now`. */
-  views(secrets: Iterable<SecretRecord>, ingresses: Iterable<IngressRecord>, now = Date.now()): CertificateView[] {
-    const byId = new Map<string, CertificateView & { leaf?: Parameters<typeof certificateCovers>[0] }>();
+  /** Each Secret record judged at `now`: servable, or why not; with what was read of its certificate. */
+  judge(secrets: Iterable<SecretRecord>, now = Date.now()): Map<string, { record: SecretRecord; verdict: ServableCertificate | RefusedCertificate; check?: ReturnType<typeof checkCertificate> }> {
+    const out = new Map<string, { record: SecretRecord; verdict: ServableCertificate | RefusedCertificate; check?: ReturnType<typeof checkCertificate> }>();
     for (const r of secrets) {
       const id = `${r.cluster}/${r.namespace}/${r.name}`;
       const opened = this.open(r);
-      const checked = opened.keyPem === undefined ? undefined : checkCertificate(r.spec.certificate, opened.keyPem, now);
-      const info = checked?.info;
+      if (opened.keyPem === undefined) {
+        out.set(id, { record: r, verdict: { id, problem: opened.problem ?? 'the key does not open' } });
+        continue;
+      }
+      const check = checkCertificate(r.spec.certificate, opened.keyPem, now);
+      out.set(id, { record: r, check, verdict: check.ok ? { id, leaf: check.leaf, fingerprint: check.info.fingerprint } : { id, problem: check.problem } });
+    }
+    this.prune(new Set(out.keys()));
+    return out;
+  }
+
+  /**
+   * Every Secret record and every Ingress TLS entry, judged at `now`, with which hosts each
+   * certificate serves and why any host of an entry is not served with it (with the model: see planTls).
+   */
+  views(secrets: Iterable<SecretRecord>, ingresses: Iterable<IngressRecord>, model: FederatedModel | undefined, now = Date.now()): CertificateView[] {
+    const judged = this.judge(secrets, now);
+    const ings = [...ingresses];
+    const plan: TlsPlan = model ? planTls(model, ings, new Map([...judged].map(([id, j]) => [id, j.verdict]))) : { hosts: [], refusals: [] };
+    const byId = new Map<string, CertificateView>();
+    for (const [id, { record: r, verdict, check }] of judged) {
+      const info = check?.info;
       byId.set(id, {
         cluster: r.cluster, namespace: r.namespace, name: r.name,
-        state: checked?.ok ? 'valid' : 'invalid', problem: opened.problem ?? (checked && !checked.ok ? checked.problem : null),
+        state: 'problem' in verdict ? 'invalid' : 'valid', problem: 'problem' in verdict ? verdict.problem : null,
         subject: info?.subject ?? null, issuer: info?.issuer ?? null, dnsNames: info?.dnsNames ?? [],
-        notBefore: info?.notBefore ?? null, notAfter: info?.notAfter ?? null, usedBy: [],
-        ...(checked?.ok ? { leaf: checked.leaf } : {}),
+        notBefore: info?.notBefore ?? null, notAfter: info?.notAfter ?? null,
+        serves: plan.hosts.filter((h) => h.certificate === id).map((h) => h.host), usedBy: [],
       });
     }
-    this.prune(new Set(byId.keys()));
-    for (const ing of ingresses) {
+    for (const ing of ings) {
+      const key = `${ing.cluster}/${ing.namespace}/${ing.name}`;
       for (const t of ing.spec.tls) {
         if (!t.secretName) continue;
         const id = `${ing.cluster}/${ing.namespace}/${t.secretName}`;
         let v = byId.get(id);
         if (!v) {
-          v = { cluster: ing.cluster, namespace: ing.namespace, name: t.secretName, state: 'missing', problem: 'no kubernetes.io/tls Secret of this name is published by the cluster (missing, of another type, or its spoke has no sealing key)', subject: null, issuer: null, dnsNames: [], notBefore: null, notAfter: null, usedBy: [] };
+          v = { cluster: ing.cluster, namespace: ing.namespace, name: t.secretName, state: 'missing', problem: 'no kubernetes.io/tls Secret of this name is published by the cluster (missing, of another type, or its spoke has no sealing key)', subject: null, issuer: null, dnsNames: [], notBefore: null, notAfter: null, serves: [], usedBy: [] };
           byId.set(id, v);
         }
-        const leaf = v.leaf;
-        v.usedBy.push({ ingress: `${ing.namespace}/${ing.name}`, hosts: t.hosts, uncovered: leaf ? t.hosts.filter((h) => !certificateCovers(leaf, h)) : [] });
+        const refused = plan.refusals.filter((x) => x.ingress === key && t.hosts.includes(x.host)).map(({ host, reason }) => ({ host, reason }));
+        v.usedBy.push({ ingress: `${ing.namespace}/${ing.name}`, hosts: t.hosts, refused });
       }
     }
-    return [...byId.values()].map(({ leaf: _leaf, ...v }) => v).sort((a, b) => `${a.cluster}/${a.namespace}/${a.name}`.localeCompare(`${b.cluster}/${b.namespace}/${b.name}`));
+    return [...byId.values()].sort((a, b) => `${a.cluster}/${a.namespace}/${a.name}`.localeCompare(`${b.cluster}/${b.namespace}/${b.name}`));
   }
 }

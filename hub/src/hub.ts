@@ -258,7 +258,7 @@ export class Hub {
 
   /** Every TLS certificate the clusters publish or their Ingresses name, judged now. */
   certificateViews(now = Date.now()): CertificateView[] {
-    return this.certificates.views(this.intake.secrets(), this.intake.ingresses(), now);
+    return this.certificates.views(this.intake.secrets(), this.intake.ingresses(), this.currentModel(), now);
   }
 
   edgeStatus(): EdgeStatus[] {

@@ -16,7 +16,8 @@ const TOKEN = 'certificates-token-0123456789';
 interface View {
   cluster: string; namespace: string; name: string; state: string; problem: string | null; subject: string | null; issuer: string | null;
   dnsNames: string[]; notAfter: string | null; expiresInDays: number | null; expiringSoon: boolean;
-  usedBy: Array<{ ingress: string; hosts: string[]; uncovered: string[] }>;
+  serves: string[];
+  usedBy: Array<{ ingress: string; hosts: string[]; refused: Array<{ host: string; reason: string }> }>;
 }
 
 describe('hub: TLS certificates', { timeout: 120_000 }, () => {
@@ -73,12 +74,20 @@ describe('hub: TLS certificates', { timeout: 120_000 }, () => {
     // The test CA issues for one day: expiring within the 14-day warning.
     assert.equal(v.expiresInDays, 0);
     assert.equal(v.expiringSoon, true);
-    assert.deepEqual(v.usedBy, [{ ingress: 'default/web', hosts: ['web.example.test', 'also.example.test'], uncovered: ['also.example.test'] }]);
+    assert.deepEqual(v.serves, ['web.example.test']);
+    assert.equal(v.usedBy.length, 1);
+    assert.equal(v.usedBy[0]?.ingress, 'default/web');
+    assert.deepEqual(v.usedBy[0]?.refused.map((r) => r.host), ['also.example.test']);
+    assert.match(v.usedBy[0]?.refused[0]?.reason ?? '', /does not cover also\.example\.test/);
   });
 
   it('says why a certificate cannot be served: a key that does not match, a tls.crt that is no certificate, a Secret not published', async () => {
-    assert.match((await byName('bad-key'))?.problem ?? '', /does not match/);
-    assert.equal((await byName('bad-key'))?.state, 'invalid');
+    const bad = await byName('bad-key');
+    assert.match(bad?.problem ?? '', /does not match/);
+    assert.equal(bad?.state, 'invalid');
+    assert.deepEqual(bad?.serves, []);
+    // Its Ingress's host is told why it gets no certificate from it.
+    assert.match(bad?.usedBy[0]?.refused[0]?.reason ?? '', /bad-key: tls\.key does not match/);
     assert.match((await byName('garbage'))?.problem ?? '', /no PEM certificate/);
     const absent = await byName('no-such-secret');
     assert.equal(absent?.state, 'missing');
