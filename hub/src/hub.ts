@@ -8,6 +8,7 @@ import { EdgeLoop, type Desired } from './apply/edge-loop.js';
 import { RefusedConfigError, type FencedError } from './apply/errors.js';
 import { isolateRefused } from './apply/isolate.js';
 import { CertificateBook, type CertificateView } from './certificates.js';
+import { planTls } from './plan/tls.js';
 import { ClusterHealth, type ClusterHealthView } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { Links } from './links.js';
@@ -137,6 +138,7 @@ export class Hub {
   private readonly statusMemo: StatusMemo = new Map();
   private statusInputs: unknown[] | undefined;
   private loggedRefusals = new Set<string>();
+  private tlsMemo: { inputs: unknown[]; lines: ReadonlyMap<string, string[]> } | undefined;
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -397,6 +399,9 @@ export class Hub {
       this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       this.statusesChanged();
       this.saveModel();
+    } else {
+      // The same model from other records (a Secret changed): statuses may still differ (TLS refusals).
+      this.statusesChanged();
     }
     for (const e of this.edges) e.kick();
   }
@@ -472,6 +477,25 @@ export class Hub {
     }));
   }
 
+  /**
+   * Per Ingress (cluster/namespace/name), the hosts of its spec.tls that cannot get its certificate,
+   * and why (see planTls). The same map while the model, the Ingress and Secret records and the
+   * minute are (certificates expire).
+   */
+  private tlsRefusals(model: FederatedModel): ReadonlyMap<string, string[]> {
+    const inputs = [model, this.intake.ingressVersion, this.intake.secretVersion, Math.floor(Date.now() / 60_000)];
+    if (this.tlsMemo && inputs.every((x, i) => x === this.tlsMemo?.inputs[i])) return this.tlsMemo.lines;
+    const verdicts = new Map([...this.certificates.judge(this.intake.secrets())].map(([id, j]) => [id, j.verdict]));
+    const lines = new Map<string, string[]>();
+    for (const r of planTls(model, this.intake.ingresses(), verdicts).refusals) {
+      const list = lines.get(r.ingress) ?? [];
+      list.push(`no certificate for ${r.host}: ${r.reason}`);
+      lines.set(r.ingress, list);
+    }
+    this.tlsMemo = { inputs, lines };
+    return lines;
+  }
+
   /** Recomputes the Ingress statuses after the model or an edge changed; one write pass at a time. */
   private statusesChanged(): void {
     if (!this.isLeader || this.statusPending) return;
@@ -483,11 +507,12 @@ export class Hub {
       // Statuses depend on the Ingresses' states and records, and on which of them each edge has
       // applied: when none of these moved (an endpoint change, a resync), nothing is recomputed.
       const endpoints = endpointRefusals(d.model);
-      const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion, endpoints.lines.join('\n'),
+      const tls = this.tlsRefusals(d.model);
+      const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion, endpoints.lines.join('\n'), tls,
         ...this.edges.flatMap((e) => [e.applied?.model.ingresses, e.applied?.ingressVersion, e.lastError])];
       if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;
       // Every received Ingress gets a status, a quarantined one too (the model may not have it).
-      const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo, endpoints.byIngress);
+      const pass = new StatusPass(d.model, this.edgeProgress(d), this.quarantine.byIngress(d.records), this.statusMemo, endpoints.byIngress, tls);
       const turns = new Turns();
       for (const ing of this.intake.ingresses()) {
         pass.add(ing);

@@ -54,8 +54,10 @@ export class StateIntake {
   private readonly clusters = new Map<string, ClusterState>();
   private changes = new Set<string>();
   readonly refused = new Map<string, Refusal>();
-  /** Moves with every change of an Ingress record (statuses depend on nothing else of the records). */
+  /** Moves with every change of an Ingress record (statuses depend on nothing else of the records but Secrets). */
   ingressVersion = 0;
+  /** Moves with every change of a Secret record (TLS refusals in statuses depend on them). */
+  secretVersion = 0;
   /** When an object record or a cluster's info last changed (heartbeats do not count). */
   lastChangeAt = 0;
   initialized = false;
@@ -179,6 +181,7 @@ export class StateIntake {
     c.records.set(key, record);
     this.changes.add(key);
     if (record.kind === 'ingress') this.ingressVersion++;
+    if (record.kind === 'secret') this.secretVersion++;
   }
 
   /** A refused entry leaves the last valid record of its key in place (nothing lost, nothing else affected). */
@@ -213,6 +216,7 @@ export class StateIntake {
     this.changes.add(key);
     this.lastChangeAt = Date.now();
     if (gone.kind === 'ingress') this.ingressVersion++;
+    if (gone.kind === 'secret') this.secretVersion++;
   }
 
   /** Keeps the spoke clock's offset; reports it when it goes beyond CLOCK_TOLERANCE_MS, and when it comes back. */

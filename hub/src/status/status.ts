@@ -22,18 +22,19 @@ const addressesOf = (edges: EdgeProgress[]): IngressStatusRecord['addresses'] =>
   [...new Set(edges.map((e) => e.publicAddress))].sort().map((a) => (isIP(a) ? { ip: a } : { hostname: a }));
 
 /**
- * Degraded when an edge failed to program the Ingress, a change of it was quarantined, or endpoints
- * of its Services were refused by the endpoint policy.
+ * Degraded when an edge failed to program the Ingress, a change of it was quarantined, endpoints of
+ * its Services were refused by the endpoint policy, or hosts of its spec.tls cannot get its certificate.
  */
-function degraded(notLive: EdgeProgress[], quarantined: QuarantinedRecord[], endpoints: readonly string[] = []): Condition | undefined {
+function degraded(notLive: EdgeProgress[], quarantined: QuarantinedRecord[], endpoints: readonly string[] = [], tls: readonly string[] = []): Condition | undefined {
   const failed = notLive.filter((e) => e.problem);
   const parts = [
     ...failed.map((e) => `not live on edge ${e.name}: ${e.problem}`),
     ...quarantined.map((q) => `HAProxy on edge ${q.edge} refused the change of ${q.key}; ${q.good ? 'its last good version is served' : 'it is not served'} until it changes: ${q.reason}`),
     ...endpoints,
+    ...tls,
   ];
   if (parts.length === 0) return undefined;
-  const reason = quarantined.length > 0 ? 'Quarantined' : failed.length > 0 ? 'EdgeNotProgrammed' : 'EndpointsRefused';
+  const reason = quarantined.length > 0 ? 'Quarantined' : failed.length > 0 ? 'EdgeNotProgrammed' : endpoints.length > 0 ? 'EndpointsRefused' : 'TlsRefused';
   return { type: 'Degraded', status: 'True', reason, message: parts.join('; ').slice(0, 8192) };
 }
 
@@ -76,7 +77,8 @@ export class StatusPass {
 
   constructor(private readonly model: FederatedModel, private readonly edges: EdgeProgress[],
     private readonly quarantined: Map<string, QuarantinedRecord[]>, private readonly memo: StatusMemo,
-    private readonly refusedEndpoints: ReadonlyMap<string, string[]> = new Map()) {}
+    private readonly refusedEndpoints: ReadonlyMap<string, string[]> = new Map(),
+    private readonly tlsRefusals: ReadonlyMap<string, string[]> = new Map()) {}
 
   add(ing: IngressRecord): void {
     const { model, edges, memo } = this;
@@ -86,9 +88,10 @@ export class StatusPass {
     const refused = this.quarantined.get(key) ?? NONE;
     const live = edges.map((e) => e.live(key, ing));
     const endpoints = this.refusedEndpoints.get(key) ?? NO_LINES;
-    const inputs: unknown[] = [st, ing, refused, endpoints.join('\n'), ...live, ...edges.map((e) => e.problem), st?.state === 'conflicted' ? model.routes : undefined];
+    const tls = this.tlsRefusals.get(key) ?? NO_LINES;
+    const inputs: unknown[] = [st, ing, refused, endpoints.join('\n'), tls.join('\n'), ...live, ...edges.map((e) => e.problem), st?.state === 'conflicted' ? model.routes : undefined];
     const hit = memo.get(key);
-    const status = hit && sameInputs(hit.inputs, inputs) ? hit.status : statusOf(key, ing, st, edges, live, refused, endpoints, (k) => this.isServed(k));
+    const status = hit && sameInputs(hit.inputs, inputs) ? hit.status : statusOf(key, ing, st, edges, live, refused, { endpoints, tls }, (k) => this.isServed(k));
     if (hit?.status !== status || !hit) memo.set(key, { inputs, status });
     if (status) this.out.set(statusKey(ing.cluster, ing.namespace, ing.name), status);
   }
@@ -107,7 +110,7 @@ export class StatusPass {
 
 /** The status of one Ingress; undefined for one that is not ingressfed's. */
 function statusOf(key: string, ing: IngressRecord, st: IngressState | undefined, edges: EdgeProgress[], liveOn: boolean[],
-  refused: QuarantinedRecord[], endpoints: readonly string[], isServed: (key: string) => boolean): IngressStatusRecord | undefined {
+  refused: QuarantinedRecord[], problems: { endpoints: readonly string[]; tls: readonly string[] }, isServed: (key: string) => boolean): IngressStatusRecord | undefined {
   const base = { schema: SCHEMA_VERSION, cluster: ing.cluster, namespace: ing.namespace, name: ing.name, uid: ing.source.uid } as const;
   if (!st && refused.length > 0) {
     // A new Ingress whose change HAProxy refused: it is not in the model at all.
@@ -119,7 +122,7 @@ function statusOf(key: string, ing: IngressRecord, st: IngressState | undefined,
   if (!st || st.state === 'ignored') return undefined;
   const live = edges.filter((_, i) => liveOn[i]);
   const notLive = edges.filter((_, i) => !liveOn[i]);
-  const extra = degraded(st.state === 'invalid' ? [] : notLive, refused, endpoints);
+  const extra = degraded(st.state === 'invalid' ? [] : notLive, refused, problems.endpoints, problems.tls);
   let rec: IngressStatusRecord;
   if (st.state === 'accepted') {
     const s = servedConditions(edges, live, { reason: 'Accepted', message: 'served by the ingressfed edges' });

@@ -94,6 +94,14 @@ describe('hub: TLS certificates', { timeout: 120_000 }, () => {
     assert.deepEqual(absent?.usedBy.map((u) => u.ingress), ['default/absent']);
   });
 
+  it('tells each Ingress\'s owner which of its TLS hosts get no certificate and why: a Degraded condition (TlsRefused) and a Warning Event', async () => {
+    const tlsEvent = (name: string): Promise<string> => waitFor(`the TlsRefused event on ${name}`, async () => (await rig.events(name)).find((e) => e.reason === 'TlsRefused' && e.type === 'Warning')?.message, { timeoutMs: 15_000 });
+    assert.match(await tlsEvent('web'), /no certificate for also\.example\.test: the certificate of Secret default\/web-tls does not cover also\.example\.test/);
+    assert.doesNotMatch(await tlsEvent('web'), /no certificate for web\.example\.test/, 'the covered host is not refused');
+    assert.match(await tlsEvent('mismatch'), /Secret default\/bad-key: tls\.key does not match/);
+    assert.match(await tlsEvent('absent'), /Secret default\/no-such-secret is not published/);
+  });
+
   it('B12: a Secret of another namespace, or another cluster\'s sealed key copied into a record of its own, is refused', async () => {
     const crossNs = (await get()).filter((v) => v.name === 'elsewhere');
     assert.deepEqual(crossNs.map((v) => [v.namespace, v.state]), [['default', 'missing']], 'named from default: missing there; other/elsewhere is not published');
