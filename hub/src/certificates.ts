@@ -36,11 +36,21 @@ export interface CertificateView {
   usedBy: CertificateUse[];
 }
 
+/** A Secret record as judged: servable or why not, what was read of its certificate, and its opened key. */
+export interface Judged {
+  record: SecretRecord;
+  verdict: ServableCertificate | RefusedCertificate;
+  check?: ReturnType<typeof checkCertificate>;
+  keyPem?: string;
+}
+
 interface Opened {
   /** What the result was computed from: the record's certificate and sealed key. */
   from: string;
   keyPem?: string;
   problem?: string;
+  /** The certificate checked with the key, in a minute. */
+  check?: { minute: number; result: ReturnType<typeof checkCertificate> };
 }
 
 export class CertificateBook {
@@ -73,8 +83,8 @@ export class CertificateBook {
   }
 
   /** Each Secret record judged at `now`: servable, or why not; with what was read of its certificate. */
-  judge(secrets: Iterable<SecretRecord>, now = Date.now()): Map<string, { record: SecretRecord; verdict: ServableCertificate | RefusedCertificate; check?: ReturnType<typeof checkCertificate> }> {
-    const out = new Map<string, { record: SecretRecord; verdict: ServableCertificate | RefusedCertificate; check?: ReturnType<typeof checkCertificate> }>();
+  judge(secrets: Iterable<SecretRecord>, now = Date.now()): Map<string, Judged> {
+    const out = new Map<string, Judged>();
     for (const r of secrets) {
       const id = `${r.cluster}/${r.namespace}/${r.name}`;
       const opened = this.open(r);
@@ -82,8 +92,11 @@ export class CertificateBook {
         out.set(id, { record: r, verdict: { id, problem: opened.problem ?? 'the key does not open' } });
         continue;
       }
-      const check = checkCertificate(r.spec.certificate, opened.keyPem, now);
-      out.set(id, { record: r, check, verdict: check.ok ? { id, leaf: check.leaf, fingerprint: check.info.fingerprint } : { id, problem: check.problem } });
+      // Parsed once per version of the record and minute (validity depends on the time).
+      const minute = Math.floor(now / 60_000);
+      if (opened.check?.minute !== minute) opened.check = { minute, result: checkCertificate(r.spec.certificate, opened.keyPem, now) };
+      const check = opened.check.result;
+      out.set(id, { record: r, check, keyPem: opened.keyPem, verdict: check.ok ? { id, leaf: check.leaf, fingerprint: check.info.fingerprint } : { id, problem: check.problem } });
     }
     this.prune(new Set(out.keys()));
     return out;

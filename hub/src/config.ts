@@ -27,6 +27,7 @@ const Edge = Type.Object({
   zone: Zone,
   bindAddress: Type.String(),
   bindPort: Type.Integer({ minimum: 1, maximum: 65535 }),
+  httpsBindPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
   publicAddress: Type.String(),
   maxCheckedSlots: Type.Optional(Type.Integer({ minimum: 0 })),
   spareBackends: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),

@@ -8,7 +8,8 @@ import { EdgeLoop, type Desired } from './apply/edge-loop.js';
 import { RefusedConfigError, type FencedError } from './apply/errors.js';
 import { isolateRefused } from './apply/isolate.js';
 import { CertificateBook, type CertificateView } from './certificates.js';
-import { planTls } from './plan/tls.js';
+import { certificateFileName, planTls } from './plan/tls.js';
+import type { EdgeTls } from './apply/tls.js';
 import { ClusterHealth, type ClusterHealthView } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
 import { Links } from './links.js';
@@ -138,7 +139,7 @@ export class Hub {
   private readonly statusMemo: StatusMemo = new Map();
   private statusInputs: unknown[] | undefined;
   private loggedRefusals = new Set<string>();
-  private tlsMemo: { inputs: unknown[]; lines: ReadonlyMap<string, string[]> } | undefined;
+  private tlsMemo: { inputs: unknown[]; out: { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> } } | undefined;
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -392,9 +393,10 @@ export class Hub {
     if (checking && model === this.desiredState?.model) return;
     this.metrics.refused.set(this.intake.refused.size);
     this.metrics.quarantined.set(this.quarantine.size);
-    if (model !== this.desiredState?.model) {
+    const tls = this.tlsOutcome(model).edges;
+    if (model !== this.desiredState?.model || tls !== this.desiredState.tls) {
       // The records this model was merged from, as they are now (the merge keeps changing its own).
-      this.desiredState = { model, records: this.merge.records.snapshot(), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}`, changedAt: Date.now() };
+      this.desiredState = { model, records: this.merge.records.snapshot(), ingressVersion: `${this.intake.ingressVersion}.${this.quarantine.version}`, changedAt: Date.now(), tls };
       this.updateModelMetrics(model);
       this.events.emit('model', { routes: model.routes.length, backends: model.backends.length, conflicts: model.conflicts.length });
       this.statusesChanged();
@@ -478,22 +480,32 @@ export class Hub {
   }
 
   /**
-   * Per Ingress (cluster/namespace/name), the hosts of its spec.tls that cannot get its certificate,
-   * and why (see planTls). The same map while the model, the Ingress and Secret records and the
-   * minute are (certificates expire).
+   * HTTPS from the model and the certificates (see planTls): what every edge serves (certificate
+   * files and the hosts of each) and, per Ingress (cluster/namespace/name), the hosts of its spec.tls
+   * that cannot get its certificate, and why. The same objects while the model, the Ingress and
+   * Secret records and the minute are (certificates expire).
    */
-  private tlsRefusals(model: FederatedModel): ReadonlyMap<string, string[]> {
-    const inputs = [model, this.intake.ingressVersion, this.intake.secretVersion, Math.floor(Date.now() / 60_000)];
-    if (this.tlsMemo && inputs.every((x, i) => x === this.tlsMemo?.inputs[i])) return this.tlsMemo.lines;
-    const verdicts = new Map([...this.certificates.judge(this.intake.secrets())].map(([id, j]) => [id, j.verdict]));
-    const lines = new Map<string, string[]>();
-    for (const r of planTls(model, this.intake.ingresses(), verdicts).refusals) {
-      const list = lines.get(r.ingress) ?? [];
-      list.push(`no certificate for ${r.host}: ${r.reason}`);
-      lines.set(r.ingress, list);
+  private tlsOutcome(model: FederatedModel): { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> } {
+    // Routes and Ingress states keep their identity across endpoint changes: those cost nothing here.
+    const inputs = [model.routes, model.ingresses, this.intake.ingressVersion, this.intake.secretVersion, Math.floor(Date.now() / 60_000)];
+    if (this.tlsMemo && inputs.every((x, i) => x === this.tlsMemo?.inputs[i])) return this.tlsMemo.out;
+    const judged = this.certificates.judge(this.intake.secrets());
+    const plan = planTls(model, this.intake.ingresses(), new Map([...judged].map(([id, j]) => [id, j.verdict])));
+    const refusals = new Map<string, string[]>();
+    for (const r of plan.refusals) refusals.set(r.ingress, [...(refusals.get(r.ingress) ?? []), `no certificate for ${r.host}: ${r.reason}`]);
+    const files = new Map<string, { pem: string; fingerprint: string }>();
+    const hostsOf = new Map<string, string[]>();
+    for (const h of plan.hosts) {
+      const j = judged.get(h.certificate);
+      if (!j?.keyPem || 'problem' in j.verdict) continue;
+      const file = certificateFileName(h.certificate);
+      files.set(file, { pem: `${j.keyPem.trimEnd()}\n${j.record.spec.certificate}`, fingerprint: j.verdict.fingerprint });
+      hostsOf.set(file, [...(hostsOf.get(file) ?? []), h.host]);
     }
-    this.tlsMemo = { inputs, lines };
-    return lines;
+    const entries = [...hostsOf].sort(([a], [b]) => a.localeCompare(b)).map(([file, hosts]) => ({ file, hosts }));
+    const out = { edges: { files, entries }, refusals };
+    this.tlsMemo = { inputs, out };
+    return out;
   }
 
   /** Recomputes the Ingress statuses after the model or an edge changed; one write pass at a time. */
@@ -507,7 +519,7 @@ export class Hub {
       // Statuses depend on the Ingresses' states and records, and on which of them each edge has
       // applied: when none of these moved (an endpoint change, a resync), nothing is recomputed.
       const endpoints = endpointRefusals(d.model);
-      const tls = this.tlsRefusals(d.model);
+      const tls = this.tlsOutcome(d.model).refusals;
       const inputs = [d.model.ingresses, d.model.conflicts.length > 0 ? d.model.routes : undefined, d.ingressVersion, endpoints.lines.join('\n'), tls,
         ...this.edges.flatMap((e) => [e.applied?.model.ingresses, e.applied?.ingressVersion, e.lastError])];
       if (this.statusInputs && this.statusInputs.length === inputs.length && inputs.every((x, i) => x === this.statusInputs?.[i])) return;

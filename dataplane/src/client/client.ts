@@ -419,6 +419,14 @@ export class DataPlaneClient {
     return data;
   }
 
+  /** The text of a stored crt-list. */
+  async getCrtListText(name: string): Promise<string> {
+    const { data } = await this.unwrap(`get crt-list ${name}`, this.api.GET('/services/haproxy/storage/ssl_crt_lists/{name}', {
+      params: { path: { name } }, parseAs: 'text',
+    }));
+    return data as unknown as string;
+  }
+
   /**
    * Stores a crt-list: one stored certificate per line, by its `file` path, optionally with
    * `[ssl options]` and SNI filters. HAProxy reads crt-lists only when it loads its configuration, so

@@ -11,6 +11,7 @@ import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spa
 import { MapSync, readEntriesUnlessDown, readMaps, type MapState } from './maps.js';
 import { isRuntimeUnavailable, slotsDiffer, slotsFromConfig } from './runtime-down.js';
 import { formatStamp, parseStamp } from './stamp.js';
+import { pruneTls, readTls, syncTls, type EdgeTls, type TlsState } from './tls.js';
 import { Turns } from '../turns.js';
 
 export interface EdgeConfig extends EdgeTarget {
@@ -41,6 +42,8 @@ export interface ApplyInput {
    * burst rather than each part of it.
    */
   deferTransaction?: boolean;
+  /** What the edge serves over HTTPS (with an HTTPS port): certificate files and the hosts each serves. */
+  tls?: EdgeTls;
 }
 
 export interface ApplyOutcome {
@@ -79,6 +82,8 @@ interface EdgeState extends SlotRecord {
   moving?: Map<string, string>;
   /** The runtime API did not answer when the edge was read: every change goes by transaction (see runtime-down.ts). */
   runtimeDown?: boolean;
+  /** The edge's HTTPS files (with an HTTPS port). */
+  tls?: TlsState;
 }
 
 /** A planned backend and the hash of its structure (its Data Plane API object is built only to be written). */
@@ -111,6 +116,8 @@ interface StructureChange {
   frontend: boolean;
 }
 
+/** No certificate to serve: the HTTPS bind serves the default certificate only. */
+const NO_TLS: EdgeTls = { files: new Map(), entries: [] };
 /** No backend to write or delete (the frontend, with its stamp, is written with every transaction). */
 const NO_CHANGE: StructureChange = { backends: [], removed: [], frontend: false };
 /** Requests in flight within one transaction. */
@@ -178,6 +185,9 @@ export class EdgeApplier {
     this.checkFence(state, input.fence);
     await this.readSessions(input, state);
     phases.end('read');
+    // Certificates first: the crt-list a new HTTPS bind names must exist before the transaction.
+    if (state.tls) await syncTls(this.client, state.tls, input.tls ?? NO_TLS);
+    phases.end('tls');
     let want = await this.desired(input, state);
     phases.end('plan');
     const change = this.structureChange(state, want);
@@ -211,6 +221,8 @@ export class EdgeApplier {
     // Files are written when the edge is idle, and at least every 10 s while it is not (MapSync).
     if (input.idle || this.maps.saveOverdue()) await this.maps.save(state.maps);
     phases.end('maps');
+    // Certificates the crt-list (reloaded already) no longer names.
+    if (state.tls) await pruneTls(this.client, state.tls, input.tls ?? NO_TLS);
     return this.outcome(state, started, phases, want, committed, runtimeChanges, mapChanges, false);
   }
 
@@ -342,7 +354,7 @@ export class EdgeApplier {
   private async plan(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
     const { aliases, moving, spares } = this.spares(input, state);
     const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, moving, spares }, this.memo);
-    const frontend = frontendObject(plan, this.edge, state.maps.files);
+    const frontend = frontendObject(plan, this.edge, state.maps.files, state.tls?.crtList?.path);
     const feHash = frontendHash(frontend);
     const backends: PlannedObject[] = [];
     const turns = new Turns();
@@ -424,7 +436,10 @@ export class EdgeApplier {
       .filter((b) => MANAGED_BACKEND.test(b.name));
     const backends = new Map(list.map((b) => [b.name, parseStamp(b.description).config ?? '']));
     let runtimeDown = false;
-    const state: EdgeState = { version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c, () => (runtimeDown = true)), diverged: new Set() };
+    const state: EdgeState = {
+      version, frontend, backends, slots: new Map(), runtime: new Map(), maps: await readMaps(c, () => (runtimeDown = true)), diverged: new Set(),
+      ...(this.edge.httpsBindPort === undefined ? {} : { tls: await readTls(c) }),
+    };
     try {
       if (!runtimeDown) await readSlots(this.client, state, [...backends.keys()], signal);
     } catch (err) {
@@ -453,6 +468,7 @@ export class EdgeApplier {
       diverged: new Set(state.diverged),
       aliases: state.aliases,
       moving: state.moving,
+      ...(state.tls ? { tls: state.tls } : {}),
     };
     for (const n of written.removed) {
       next.backends.delete(n);

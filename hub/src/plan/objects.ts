@@ -40,20 +40,32 @@ function routingRules(maps: MapPaths): NonNullable<Frontend['http_request_rule_l
   ];
 }
 
-/** The frontend of a plan; `description` carries the hub's stamp and is set by the applier. */
-export function frontendObject(plan: EdgePlan, edge: EdgeTarget, maps: MapPaths): Frontend {
+/**
+ * The frontend of a plan; `description` carries the hub's stamp and is set by the applier. With
+ * `crtList` (an edge with an HTTPS port and its crt-list stored), a second bind terminates TLS with
+ * the certificate the crt-list picks by SNI; both binds route alike.
+ */
+export function frontendObject(plan: EdgePlan, edge: EdgeTarget, maps: MapPaths, crtList?: string): Frontend {
+  if (crtList !== undefined && !SAFE_PATH.test(crtList)) throw new Error(`the edge keeps its crt-list at '${crtList.slice(0, 200)}', a path with characters the hub does not write into haproxy.cfg`);
+  const https = crtList !== undefined && edge.httpsBindPort !== undefined;
   return {
     name: FRONTEND_NAME,
     mode: 'http',
     default_backend: plan.routing.defaultBackend,
     forwardfor: { enabled: 'enabled' },
-    binds: { http: { name: 'http', address: edge.bindAddress, port: edge.bindPort } },
+    binds: {
+      http: { name: 'http', address: edge.bindAddress, port: edge.bindPort },
+      ...(https ? { https: { name: 'https', address: edge.bindAddress, port: edge.httpsBindPort, ssl: true, crt_list: crtList, alpn: 'h2,http/1.1' } } : {}),
+    },
     http_request_rule_list: [
       // Routing and the backend see the normalised path (paths.ts).
       ...normalisationRules(),
       // The standard forwarding headers; X-Forwarded-For comes from `option forwardfor`. Client-sent
       // values are replaced, never trusted.
-      { type: 'set-header', hdr_name: 'X-Forwarded-Proto', hdr_format: 'http' },
+      ...(https
+        ? [{ type: 'set-header' as const, hdr_name: 'X-Forwarded-Proto', hdr_format: 'https', cond: 'if' as const, cond_test: '{ ssl_fc }' },
+          { type: 'set-header' as const, hdr_name: 'X-Forwarded-Proto', hdr_format: 'http', cond: 'unless' as const, cond_test: '{ ssl_fc }' }]
+        : [{ type: 'set-header' as const, hdr_name: 'X-Forwarded-Proto', hdr_format: 'http' }]),
       { type: 'set-header', hdr_name: 'X-Forwarded-Host', hdr_format: '%[req.hdr(host)]' },
       { type: 'set-header', hdr_name: 'X-Forwarded-Port', hdr_format: '%[dst_port]' },
       ...routingRules(maps),

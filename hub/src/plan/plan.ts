@@ -30,6 +30,8 @@ export interface EdgeTarget {
   zone: string;
   bindAddress: string;
   bindPort: number;
+  /** Where the edge terminates HTTPS (on bindAddress), with the certificates the clusters publish; none without it. */
+  httpsBindPort?: number;
   /**
    * Most slots given active health checks on this edge (default 10,000). HAProxy reserves a file
    * descriptor per checked server at start, on top of two per connection: with a descriptor limit F

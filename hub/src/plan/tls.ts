@@ -1,4 +1,4 @@
-import type { X509Certificate } from 'node:crypto';
+import { createHash, type X509Certificate } from 'node:crypto';
 import { certificateCovers, type IngressRecord } from '@ingressfed/schemas';
 import { ingressKey, type FederatedModel } from '../model/types.js';
 
@@ -40,6 +40,11 @@ export interface TlsRefusal {
 export interface TlsPlan {
   hosts: TlsHost[];
   refusals: TlsRefusal[];
+}
+
+/** The file an edge stores a certificate in: a name made from its Secret's identity, never from text a cluster wrote. */
+export function certificateFileName(id: string): string {
+  return `ifed_${createHash('sha256').update(id).digest('hex').slice(0, 24)}.pem`;
 }
 
 interface Candidate { host: string; cert: ServableCertificate; ingress: string; created: string }

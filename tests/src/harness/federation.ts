@@ -9,6 +9,7 @@ import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { makeTestCa, type TestCa } from './certs.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 import { stopAllProbers } from './load.js';
+import { newSealingKeyPair } from '@ingressfed/schemas';
 
 /** Where the harness's endpoints (echo servers) listen. */
 export const LOOPBACK = '127.0.0.0/8';
@@ -17,7 +18,9 @@ import { freePort } from './ports.js';
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
   /** `proxied`: the hubs reach the edge's Data Plane API through a TCP proxy (FederatedEdge.proxy). */
-  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean }>;
+  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean; https?: boolean }>;
+  /** Give the hubs a sealing key pair and the spokes its public key: TLS Secrets are published and served (edges with `https`). */
+  sealing?: boolean;
   reloadDelaySeconds?: number;
   heartbeatIntervalMs?: number;
   endpointMode?: 'pod' | 'nodeport' | 'loadbalancer';
@@ -48,6 +51,8 @@ export interface FederatedEdge {
   url: string;
   /** With `proxied`: the proxy between the hubs and the Data Plane API. */
   proxy?: TcpProxy;
+  /** With `https`: the HTTPS port of this edge (on 127.0.0.1). */
+  httpsPort?: number;
 }
 
 /** A whole federation on loopback: NATS, per cluster an API stand-in and a spoke, edges, the hub, echo backends. */
@@ -95,6 +100,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     return { api: a, url: `${apiCert ? 'https' : 'http'}://127.0.0.1:${(a.server.address() as AddressInfo).port}` };
   };
   const echo = new EchoFleet();
+  const sealing = opts.sealing ? newSealingKeyPair() : undefined;
   const clusters = new Map<string, FederatedCluster>();
   const edges: FederatedEdge[] = [];
   const fed = { nats, redis, clusters, edges, echo, logs, apiUrl: undefined, ca } as Partial<Federation> & { hub?: Hub };
@@ -104,7 +110,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     return new Spoke({
       cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
       natsUser: nats.spoke(name).user, natsPassword: nats.spoke(name).password, natsTls: nats.clientTls(name),
-      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`),
+      heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`), ...(sealing ? { hubSealingKey: sealing.publicKeyPem } : {}),
     });
   };
   try {
@@ -117,11 +123,13 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
       const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd, tls: ca });
       const bindPort = e.bindPort ?? (await freePort());
       const proxy = e.proxied ? await startTcpProxy(dp.url) : undefined;
+      const httpsPort = e.https ? await freePort() : undefined;
       const config: EdgeConfig = {
         name: e.name, zone: e.zone, url: proxy?.url ?? dp.url, username: dp.username, password: dp.password, ca: dp.ca,
         bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1', ...(e.spareBackends === undefined ? {} : { spareBackends: e.spareBackends }),
+        ...(httpsPort === undefined ? {} : { httpsBindPort: httpsPort }),
       };
-      edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}`, proxy });
+      edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}`, proxy, httpsPort });
     }
     for (const c of clusters.values()) {
       c.spoke = newSpoke(c.name);
@@ -130,7 +138,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     let hubs = 0;
     const makeHub = (): Promise<Hub> => connectHub({ natsUrl: nats.url, natsUser: nats.auth.hub.user, natsPassword: nats.auth.hub.password, natsTls: nats.clientTls('hub'), redisUrl: redis?.url, redisTls: redis?.clientTls, edges: edges.map((e) => e.config), resyncIntervalMs: 2000,
       // The test's endpoints are echo servers on loopback addresses, refused by default.
-      allowedEndpointCidrs: { '*': [LOOPBACK] }, ...opts.hub, log: log(`hub${++hubs}`) });
+      allowedEndpointCidrs: { '*': [LOOPBACK] }, ...(sealing ? { sealingKeys: [sealing.privateKeyPem] } : {}), ...opts.hub, log: log(`hub${++hubs}`) });
     fed.hub = await makeHub();
     await fed.hub.start();
     ({ api, url: fed.apiUrl } = await serveApi(fed.hub));

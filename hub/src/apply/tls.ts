@@ -1,0 +1,101 @@
+import type { DataPlaneClient } from '@ingressfed/dataplane';
+import { selfSignedCertificate } from '../self-signed.js';
+
+// The HTTPS side of an edge: certificate files in the Data Plane API's storage and one crt-list that
+// picks a certificate by SNI. Certificates are replaced in place (HAProxy takes a stored certificate
+// it has loaded at runtime, without a reload); the crt-list changes only when the set of
+// certificates or hosts does, and takes effect at a reload. File names are made by the hub from the
+// Secrets' identities, never from anything a cluster wrote.
+
+/** Files the hub manages in the edge's certificate storage start with this. */
+const MANAGED = 'ifed_';
+/** The certificate for clients that name no host the edge serves: self-signed, naming no host. */
+export const DEFAULT_CERTIFICATE = 'ifed_default.pem';
+export const CRT_LIST = 'ifed_hosts.crtlist';
+
+/** What an edge should serve over HTTPS: certificate files (PEM: key, then chain) and the hosts each serves. */
+export interface EdgeTls {
+  files: ReadonlyMap<string, { pem: string; fingerprint: string }>;
+  entries: ReadonlyArray<{ file: string; hosts: readonly string[] }>;
+}
+
+/** The hub's record of an edge's HTTPS files. */
+export interface TlsState {
+  /** Managed certificate files: name → stored path and SHA-256 fingerprint of the leaf (hex, no colons). */
+  files: Map<string, { path: string; fingerprint: string }>;
+  /** The crt-list: its stored path and text as last written or read. */
+  crtList: { path: string; text: string } | undefined;
+}
+
+const plainFingerprint = (f: string): string => f.replaceAll(':', '').toUpperCase();
+
+/** Reads the managed certificate files and the crt-list from the edge. */
+export async function readTls(c: DataPlaneClient): Promise<TlsState> {
+  const files = new Map<string, { path: string; fingerprint: string }>();
+  for (const s of await c.listSslCertificates()) {
+    const name = s.storage_name ?? '';
+    if (!name.startsWith(MANAGED)) continue;
+    const one = await c.getSslCertificate(name);
+    files.set(name, { path: s.file ?? '', fingerprint: plainFingerprint(one.sha256_finger_print ?? '') });
+  }
+  const list = (await c.listCrtLists()).find((l) => l.storage_name === CRT_LIST);
+  return { files, crtList: list ? { path: list.file ?? '', text: await c.getCrtListText(CRT_LIST) } : undefined };
+}
+
+/** The crt-list's text: the default certificate first (HAProxy's default), then each file with its hosts as SNI filters. */
+function crtListText(state: TlsState, want: EdgeTls): string {
+  const path = (name: string): string => {
+    const p = state.files.get(name)?.path;
+    if (!p) throw new Error(`certificate ${name} has no stored path on the edge`);
+    return p;
+  };
+  const lines = [path(DEFAULT_CERTIFICATE), ...want.entries.map((e) => `${path(e.file)} ${e.hosts.join(' ')}`)];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Brings the certificate files and the crt-list to `want` and waits for the reloads that take them
+ * in; answers the crt-list's path (what the HTTPS bind names). Files no longer wanted stay until
+ * pruneTls, once the configuration no longer names them.
+ */
+export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls): Promise<{ crtListPath: string; writes: number }> {
+  const reloads: string[] = [];
+  let writes = 0;
+  const put = async (name: string, pem: string, fingerprint: string): Promise<void> => {
+    const had = state.files.get(name);
+    const w = had ? await c.replaceSslCertificate(name, pem) : await c.uploadSslCertificate(name, pem);
+    writes++;
+    if (w.reloadId) reloads.push(w.reloadId);
+    state.files.set(name, { path: w.value?.file ?? had?.path ?? '', fingerprint });
+  };
+  if (!state.files.has(DEFAULT_CERTIFICATE)) {
+    const d = selfSignedCertificate('ingressfed default certificate');
+    await put(DEFAULT_CERTIFICATE, `${d.key}${d.cert}`, '');
+  }
+  for (const [name, f] of want.files) {
+    const fingerprint = plainFingerprint(f.fingerprint);
+    if (state.files.get(name)?.fingerprint !== fingerprint) await put(name, f.pem, fingerprint);
+  }
+  const text = crtListText(state, want);
+  if (state.crtList?.text !== text) {
+    const w = state.crtList ? await c.replaceCrtList(CRT_LIST, text) : await c.createCrtList(CRT_LIST, text);
+    writes++;
+    if (w.reloadId) reloads.push(w.reloadId);
+    state.crtList = { path: w.value?.file ?? state.crtList?.path ?? '', text };
+  }
+  for (const id of reloads) await c.waitForReload(id);
+  if (!state.crtList?.path) throw new Error(`the edge did not say where it stores the crt-list ${CRT_LIST}`);
+  return { crtListPath: state.crtList.path, writes };
+}
+
+/** Deletes managed certificate files the crt-list no longer names (after it changed). */
+export async function pruneTls(c: DataPlaneClient, state: TlsState, want: EdgeTls): Promise<number> {
+  let deleted = 0;
+  for (const name of [...state.files.keys()]) {
+    if (name === DEFAULT_CERTIFICATE || want.files.has(name)) continue;
+    await c.deleteSslCertificate(name);
+    state.files.delete(name);
+    deleted++;
+  }
+  return deleted;
+}

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { request } from 'node:https';
+import type { TLSSocket } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { httpRequest, makeTestCa, startFederation, waitFor, type EchoReply, type Federation, type TestCa } from '../harness/index.js';
+import { endpointSlice, ingress, ingressClass, service, tlsSecret } from '../kube/manifests.js';
+
+// HTTPS on an edge: two clusters each publish a TLS Secret (its key sealed to the hub), and the edge
+// serves each host with its own certificate, picked by SNI, routing as over HTTP; an unknown name
+// gets the self-signed default certificate; a renewed certificate goes live without a reload; a
+// certificate that turns bad stops being served for its host only. Certificates come from a test CA.
+
+interface HttpsAnswer { status: number; subject: string; serial: string; reply: EchoReply | undefined }
+
+describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, () => {
+  let fed: Federation;
+  let ca: TestCa;
+  const port = (): number => fed.edges[0]?.httpsPort as number;
+
+  /** One HTTPS request to the edge with `servername` as SNI and Host; trusts the test CA unless `insecure`. */
+  const get = (servername: string, path = '/', insecure = false): Promise<HttpsAnswer> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: port(), path, servername, headers: { host: servername }, ca: ca.ca, rejectUnauthorized: !insecure, agent: false, timeout: 5000 }, (res) => {
+      const cert = (res.socket as TLSSocket).getPeerCertificate();
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        let reply: EchoReply | undefined;
+        try {
+          reply = JSON.parse(body) as EchoReply;
+        } catch {
+          reply = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, subject: String(cert.subject?.CN ?? ''), serial: cert.serialNumber ?? '', reply });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error('timed out')));
+    req.on('error', reject);
+    req.end();
+  });
+  const reloads = async (): Promise<number> => (await fed.edges[0]?.dp.procState())?.master.reloads ?? -1;
+
+  before(async () => {
+    ca = makeTestCa('https');
+    fed = await startFederation({
+      clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }],
+      edges: [{ name: 'edge-a', zone: 'zone-a', https: true }], sealing: true,
+    });
+    for (const [cluster, host, address] of [['alpha', 'shop.example.test', '127.0.222.1'], ['beta', 'api.example.test', '127.0.222.2']] as const) {
+      const site = ca.site([host]);
+      const svc = `${cluster}-web`;
+      await fed.kubectl(cluster, ['create', '-f', '-'], `---\n${[ingressClass(), service(svc), endpointSlice(svc, [{ address }]), tlsSecret(`${cluster}-tls`, site.cert, site.key),
+        ingress('web', [{ host, paths: [{ path: '/', service: svc }] }], { tls: [{ hosts: [host], secretName: `${cluster}-tls` }] })].join('\n---\n')}\n`);
+    }
+    await fed.echo.settled();
+    await waitFor('both hosts served over HTTPS', async () => {
+      const [a, b] = await Promise.all([get('shop.example.test').catch(() => undefined), get('api.example.test').catch(() => undefined)]);
+      return a?.status === 200 && b?.status === 200;
+    }, { timeoutMs: 30_000 });
+  });
+
+  after(async () => {
+    await fed?.stop();
+    ca?.remove();
+  });
+
+  it('serves each host with its own cluster\'s certificate by SNI, routes it as over HTTP, and says X-Forwarded-Proto: https', async () => {
+    const shop = await get('shop.example.test');
+    assert.equal(shop.subject, 'shop.example.test');
+    assert.equal(shop.reply?.cluster, 'alpha');
+    assert.equal(shop.reply?.headers['x-forwarded-proto'], 'https');
+    const api = await get('api.example.test', '/v1/items');
+    assert.equal(api.subject, 'api.example.test');
+    assert.equal(api.reply?.cluster, 'beta');
+    assert.equal(api.reply?.path, '/v1/items');
+    // Plain HTTP keeps working, and says so.
+    const plain = await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'shop.example.test' });
+    assert.equal(plain.json<EchoReply>().headers['x-forwarded-proto'], 'http');
+  });
+
+  it('answers curl with --resolve and --cacert', async () => {
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile('curl', ['-sS', '--max-time', '5', '--cacert', ca.caFile, '--resolve', `shop.example.test:${port()}:127.0.0.1`, `https://shop.example.test:${port()}/`],
+        (err, stdout, stderr) => (err ? reject(new Error(`${err.message}: ${stderr}`)) : resolve(stdout)));
+    });
+    assert.equal((JSON.parse(out) as EchoReply).cluster, 'alpha');
+  });
+
+  it('shows an unknown name the self-signed default certificate, naming no host of any cluster', async () => {
+    const unknown = await get('unknown.example.test', '/', true);
+    assert.equal(unknown.subject, 'ingressfed default certificate');
+    assert.equal(unknown.status, 404);
+    await assert.rejects(get('unknown.example.test'), /self[- ]signed|unable to verify|certificate/i, 'not trusted by the test CA');
+  });
+
+  it('takes a renewed certificate without a reload, and no HTTPS request fails meanwhile', async () => {
+    const before = await get('shop.example.test');
+    const reloadsBefore = await reloads();
+    // HTTPS requests, one after another, all through the rotation.
+    let probing = true;
+    const probed = { requests: 0, failures: 0 };
+    const probe = (async () => {
+      while (probing) {
+        const a = await get('shop.example.test').catch(() => undefined);
+        probed.requests++;
+        if (a?.status !== 200 || a.reply?.cluster !== 'alpha') probed.failures++;
+      }
+    })();
+    try {
+      const renewed = ca.site(['shop.example.test']);
+      await fed.kubectl('alpha', ['replace', '-f', '-'], tlsSecret('alpha-tls', renewed.cert, renewed.key));
+      const after = await waitFor('the renewed certificate served', async () => {
+        const a = await get('shop.example.test');
+        return a.serial !== before.serial ? a : undefined;
+      }, { timeoutMs: 20_000 });
+      assert.equal(after.reply?.cluster, 'alpha');
+      await fed.hub.idle();
+    } finally {
+      probing = false;
+      await probe;
+    }
+    assert.equal(await reloads(), reloadsBefore, 'no reload');
+    assert.ok(probed.requests > 10, `${probed.requests} HTTPS requests during the rotation`);
+    assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} HTTPS requests failed`);
+    console.log(`HTTPS rotation: ${probed.requests} requests during it, ${probed.failures} failed, 0 reloads`);
+  });
+
+  it('stops serving a certificate that turns bad, for its host only; the other host keeps its own', async () => {
+    const other = ca.site(['other.example.test']);
+    const good = ca.site(['api.example.test']);
+    // beta's Secret now holds a key that does not match its certificate.
+    await fed.kubectl('beta', ['replace', '-f', '-'], tlsSecret('beta-tls', good.cert, other.key));
+    await waitFor('api.example.test no longer served with its certificate', async () => (await get('api.example.test', '/', true)).subject === 'ingressfed default certificate', { timeoutMs: 20_000 });
+    const shop = await get('shop.example.test');
+    assert.equal(shop.subject, 'shop.example.test');
+    assert.equal(shop.reply?.cluster, 'alpha');
+    const event = await waitFor('the owner told', async () => {
+      const events = JSON.parse(await fed.kubectl('beta', ['get', 'events', '-o', 'json'])) as { items: Array<{ involvedObject: { name: string }; reason: string; message: string }> };
+      return events.items.find((e) => e.involvedObject.name === 'web' && e.reason === 'TlsRefused' && /tls\.key does not match/.test(e.message))?.message;
+    }, { timeoutMs: 15_000 });
+    assert.match(event, /no certificate for api\.example\.test: Secret default\/beta-tls: tls\.key does not match/);
+  });
+});
