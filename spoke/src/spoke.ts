@@ -11,7 +11,8 @@ import { SupervisedInformer, type InformerHealth } from './informers.js';
 import { connectNats, openExistingBucket, spokeInboxPrefix, type ClientTls } from '@ingressfed/schemas/nats';
 import { StatePublisher, type SyncResult } from './publisher.js';
 import { IngressStatusWriter } from './status-writer.js';
-import { RecordTracker } from './tracker.js';
+import { RecordTracker, publishOrder } from './tracker.js';
+import type { DesiredRecord } from './translate.js';
 import { KeySealer, TLS_SECRET_SELECTOR } from './secrets.js';
 
 export const SPOKE_VERSION = '0.1.0';
@@ -255,7 +256,7 @@ export class Spoke {
       const changes = this.tracker.take(Date.now(), this.revision().toString());
       const full = this.fullSync;
       this.fullSync = false;
-      const res = full ? await this.publisher.sync(this.tracker.records.values(), this.synced) : await this.publisher.apply(changes, this.synced);
+      const res = full ? await this.publisher.sync(this.inPublishOrder(), this.synced) : await this.publisher.apply(changes, this.synced);
       this.passes++;
       this.reportRefusals(res);
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: this.tracker.records.size });
@@ -288,6 +289,13 @@ export class Spoke {
         this.opts.log('warn', 'writing the refusal Event failed', { key: r.key, error: (err as Error).message });
       });
     }
+  }
+
+  /** Every record, what Ingresses name before the Ingresses (see publishOrder). */
+  private inPublishOrder(): DesiredRecord[] {
+    const records = this.tracker?.records;
+    if (!records) return [];
+    return publishOrder([...records.keys()], () => true).map((k) => records.get(k) as DesiredRecord);
   }
 
   /** Another pass after `ms` (half a second after a failed read or write). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { V1EndpointSlice, V1Ingress, V1IngressClass, V1Node, V1Service } from '@kubernetes/client-node';
 import { seededRandom as rng } from '@ingressfed/schemas/testing';
-import { RecordTracker } from './tracker.js';
+import { RecordTracker, publishOrder } from './tracker.js';
 import { desiredRecords, type ClusterObjects } from './translate.js';
 
 // The tracker against the full translation, over random sequences of object changes.
@@ -120,5 +120,15 @@ describe('spoke record tracker', () => {
     tracker.note('endpointslice', slice, false);
     assert.deepEqual([...tracker.take(1, '1').keys()], ['a.endpoints.default.s2']);
     assert.equal(tracker.take(2, '1').size, 0, 'nothing noted, nothing changed');
+  });
+});
+
+describe('publish order', () => {
+  it('writes what an Ingress names before it, deletes an Ingress before what it named', () => {
+    const keys = ['a.ingress.default.web', 'a.service.default.web', 'a.secret.default.tls', 'a.ingress.default.old', 'a.endpoints.default.gone', 'a.endpoints.default.web'];
+    const present = (k: string): boolean => !k.endsWith('.old') && !k.endsWith('.gone');
+    assert.deepEqual(publishOrder(keys, present), [
+      'a.ingress.default.old', 'a.service.default.web', 'a.secret.default.tls', 'a.endpoints.default.web', 'a.ingress.default.web', 'a.endpoints.default.gone',
+    ]);
   });
 });

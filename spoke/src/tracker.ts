@@ -58,6 +58,21 @@ const split = (k: string): [string, string] => {
   return [k.slice(0, i), k.slice(i + 1)];
 };
 
+/** What an Ingress names (its class, Services, endpoints, Secrets) ranks before it. */
+const rankOf = (key: string): number => (key.split('.')[1] === 'ingress' ? 1 : 0);
+
+/**
+ * Keys in the order to publish them: Ingresses gone first, then what is written with what an Ingress
+ * names before the Ingress, then what is gone that an Ingress named. So the hub never sees an Ingress
+ * whose Services or Secrets are not there yet (nor loses them first), and no owner is told of a
+ * problem that lasts only between two writes.
+ */
+export function publishOrder(keys: string[], present: (key: string) => boolean): string[] {
+  const puts = keys.filter(present).sort((a, b) => rankOf(a) - rankOf(b));
+  const gone = keys.filter((k) => !present(k));
+  return [...gone.filter((k) => rankOf(k) === 1), ...puts, ...gone.filter((k) => rankOf(k) === 0)];
+}
+
 export class RecordTracker {
   private readonly ingresses = new Map<string, V1Ingress>();
   private readonly services = new Map<string, V1Service>();
@@ -164,7 +179,7 @@ export class RecordTracker {
     for (const k of this.dirtySecrets) this.recomputeSecret(k, ctx);
     this.dirtySecrets.clear();
     const out = new Map<string, DesiredRecord | undefined>();
-    for (const k of this.changed) out.set(k, this.records.get(k));
+    for (const k of publishOrder([...this.changed], (k) => this.records.has(k))) out.set(k, this.records.get(k));
     this.changed.clear();
     return out;
   }

@@ -74,6 +74,11 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
     assert.equal(api.subject, 'api.example.test');
     assert.equal(api.reply?.cluster, 'beta');
     assert.equal(api.reply?.path, '/v1/items');
+    // Secrets are published before the Ingresses naming them: no owner was told of a passing refusal.
+    for (const cluster of ['alpha', 'beta']) {
+      const events = JSON.parse(await fed.kubectl(cluster, ['get', 'events', '-o', 'json'])) as { items: Array<{ reason: string; message: string }> };
+      assert.deepEqual(events.items.filter((e) => e.reason === 'TlsRefused').map((e) => e.message), [], `no TlsRefused event in ${cluster}`);
+    }
     // Plain HTTP keeps working, and says so.
     const plain = await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'shop.example.test' });
     assert.equal(plain.json<EchoReply>().headers['x-forwarded-proto'], 'http');
