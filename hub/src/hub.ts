@@ -503,7 +503,8 @@ export class Hub {
       hostsOf.set(file, [...(hostsOf.get(file) ?? []), h.host]);
     }
     const entries = [...hostsOf].sort(([a], [b]) => a.localeCompare(b)).map(([file, hosts]) => ({ file, hosts }));
-    const out = { edges: { files, entries }, refusals };
+    const redirects = plan.hosts.filter((h) => h.redirect && files.has(certificateFileName(h.certificate))).map((h) => h.host);
+    const out = { edges: { files, entries, redirects }, refusals };
     this.tlsMemo = { inputs, out };
     return out;
   }

@@ -11,6 +11,8 @@ export const ANNOTATIONS = {
   healthCheckPath: 'ingressfed.io/health-check-path',
   /** Ingress: active health check period, e.g. 500ms, 2s. */
   healthCheckInterval: 'ingressfed.io/health-check-interval',
+  /** Ingress: "false" keeps plain HTTP to its TLS hosts (default "true": redirected to HTTPS). */
+  sslRedirect: 'ingressfed.io/ssl-redirect',
   /** IngressClass: namespace/service:port serving requests no rule matches. */
   classDefaultBackend: 'ingressfed.io/default-backend',
   /** Service: pod, nodeport or loadbalancer. */

@@ -11,6 +11,7 @@ import { DEFAULT_SPARES, aliasesOnEdge, planSpares, type SparePlan } from './spa
 import { MapSync, readEntriesUnlessDown, readMaps, type MapState } from './maps.js';
 import { isRuntimeUnavailable, slotsDiffer, slotsFromConfig } from './runtime-down.js';
 import { formatStamp, parseStamp } from './stamp.js';
+import { withRedirects } from '../plan/routing.js';
 import { pruneTls, readTls, syncTls, type EdgeTls, type TlsState } from './tls.js';
 import { Turns } from '../turns.js';
 
@@ -117,7 +118,7 @@ interface StructureChange {
 }
 
 /** No certificate to serve: the HTTPS bind serves the default certificate only. */
-const NO_TLS: EdgeTls = { files: new Map(), entries: [] };
+const NO_TLS: EdgeTls = { files: new Map(), entries: [], redirects: [] };
 /** No backend to write or delete (the frontend, with its stamp, is written with every transaction). */
 const NO_CHANGE: StructureChange = { backends: [], removed: [], frontend: false };
 /** Requests in flight within one transaction. */
@@ -353,7 +354,9 @@ export class EdgeApplier {
   /** The plan and its structure hashes; the event loop is yielded between slices of backends. */
   private async plan(input: ApplyInput, state: EdgeState): Promise<PlannedStructure> {
     const { aliases, moving, spares } = this.spares(input, state);
-    const plan = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, moving, spares }, this.memo);
+    const planned = await planEdgeSliced(input.model, this.edge, state.slots, { drained: input.drained, sessions: (b, s) => this.sessions.get(b)?.get(s), aliases, moving, spares }, this.memo);
+    // HTTPS hosts: their plain HTTP requests are redirected (a map, so that hosts come and go at runtime).
+    const plan = state.tls ? { ...planned, routing: withRedirects(planned.routing, input.tls?.redirects ?? []) } : planned;
     const frontend = frontendObject(plan, this.edge, state.maps.files, state.tls?.crtList?.path);
     const feHash = frontendHash(frontend);
     const backends: PlannedObject[] = [];

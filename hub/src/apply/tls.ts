@@ -17,6 +17,8 @@ export const CRT_LIST = 'ifed_hosts.crtlist';
 export interface EdgeTls {
   files: ReadonlyMap<string, { pem: string; fingerprint: string }>;
   entries: ReadonlyArray<{ file: string; hosts: readonly string[] }>;
+  /** Hosts whose plain HTTP requests are redirected to HTTPS. */
+  redirects: readonly string[];
 }
 
 /** The hub's record of an edge's HTTPS files. */

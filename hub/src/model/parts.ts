@@ -14,7 +14,7 @@ const FAILOVER_ANNOTATION = ANNOTATIONS.failover;
 const CLASS_DEFAULT_BACKEND = ANNOTATIONS.classDefaultBackend;
 const HEALTH_PATH_ANNOTATION = ANNOTATIONS.healthCheckPath;
 const HEALTH_INTERVAL_ANNOTATION = ANNOTATIONS.healthCheckInterval;
-const KNOWN_ANNOTATIONS = new Set<string>([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION]);
+const KNOWN_ANNOTATIONS = new Set<string>([FAILOVER_ANNOTATION, HEALTH_PATH_ANNOTATION, HEALTH_INTERVAL_ANNOTATION, ANNOTATIONS.sslRedirect]);
 export const DEFAULT_HEALTH: HealthCheck = { path: undefined, intervalMs: 1000 };
 
 /** Code-unit order: deterministic, and much cheaper than localeCompare at ten thousand routes. */
@@ -145,6 +145,8 @@ export function examineIngress(ing: IngressRecord, view: ClusterView, hosts?: Ho
   for (const k of Object.keys(ing.spec.annotations)) {
     if (!KNOWN_ANNOTATIONS.has(k)) problems.push(`metadata.annotations: unsupported annotation '${k}'`);
   }
+  const redirect = ing.spec.annotations[ANNOTATIONS.sslRedirect];
+  if (redirect !== undefined && redirect !== 'true' && redirect !== 'false') problems.push(`metadata.annotations: ${ANNOTATIONS.sslRedirect} must be "true" or "false"`);
   const failover = parseFailover(ing.spec.annotations[FAILOVER_ANNOTATION]);
   if (typeof failover === 'string') problems.push(`metadata.annotations: ${failover}`);
   const health = parseHealth(ing.spec.annotations);

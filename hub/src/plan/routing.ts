@@ -22,9 +22,9 @@ import { normalisedPath } from './paths.js';
 // in normal form keeps it (a rule that only normalises to a path never takes it from the rule that
 // names it), else the first in the model's order.
 
-export type MapKind = 'hosts' | 'wildcards' | 'exact' | 'prefix';
+export type MapKind = 'hosts' | 'wildcards' | 'exact' | 'prefix' | 'redirects';
 /** The order additions are made in: paths before the hosts that lead to them. Deletions go in reverse. */
-export const MAP_KINDS: readonly MapKind[] = ['exact', 'prefix', 'wildcards', 'hosts'];
+export const MAP_KINDS: readonly MapKind[] = ['redirects', 'exact', 'prefix', 'wildcards', 'hosts'];
 
 /** The map files the hub keeps on an edge (in the Data Plane API's map storage). */
 export const MAP_FILES: Readonly<Record<MapKind, string>> = {
@@ -32,6 +32,8 @@ export const MAP_FILES: Readonly<Record<MapKind, string>> = {
   wildcards: 'ingressfed_wildcards.map',
   exact: 'ingressfed_exact.map',
   prefix: 'ingressfed_prefix.map',
+  // Scopes whose plain HTTP requests are redirected to HTTPS (see withRedirects): not from routes.
+  redirects: 'ingressfed_redirects.map',
 };
 
 /** Each map's entries: key → backend name (or scope, for the host maps). */
@@ -40,7 +42,13 @@ export type RoutingMaps = Record<MapKind, Map<string, string>>;
 export const NO_HOST_SCOPE = '~';
 
 export function emptyMaps(): RoutingMaps {
-  return { hosts: new Map(), wildcards: new Map(), exact: new Map(), prefix: new Map() };
+  return { hosts: new Map(), wildcards: new Map(), exact: new Map(), prefix: new Map(), redirects: new Map() };
+}
+
+/** The routing plan with plain HTTP requests to `hosts` redirected to HTTPS: their scopes in the redirects map. */
+export function withRedirects(routing: RoutingPlan, hosts: readonly string[]): RoutingPlan {
+  const redirects = new Map(hosts.map((h) => [scopeOf(h), '1']));
+  return { ...routing, maps: { ...routing.maps, redirects } };
 }
 
 /** The scope a route's host puts it in. */

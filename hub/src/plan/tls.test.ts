@@ -47,8 +47,8 @@ describe('TLS plan: which certificate each host is served with', () => {
     const { model, ingresses } = fleet(a, b);
     const plan = planTls(model, ingresses, new Map([[shop.id, shop], [wild.id, wild]]));
     assert.deepEqual(plan.hosts, [
-      { host: 'shop.example.test', certificate: shop.id, ingress: 'alpha/default/shop' },
-      { host: 'x.apps.example.test', certificate: wild.id, ingress: 'alpha/default/shop' },
+      { host: 'shop.example.test', certificate: shop.id, ingress: 'alpha/default/shop', redirect: true },
+      { host: 'x.apps.example.test', certificate: wild.id, ingress: 'alpha/default/shop', redirect: true },
     ]);
     assert.deepEqual(plan.refusals, []);
   });
@@ -75,7 +75,7 @@ describe('TLS plan: which certificate each host is served with', () => {
     const b = withTls(ingress('beta', 'shop', [{ host: 'shop.example.test', service: 'web' }], { created: '2026-01-01T00:00:00Z' }), [{ hosts: ['shop.example.test'], secretName: 'shop-tls' }]);
     const { model, ingresses } = fleet(a, b);
     const plan = planTls(model, ingresses, new Map([[shop.id, shop], [shopBeta.id, shopBeta]]));
-    assert.deepEqual(plan.hosts, [{ host: 'shop.example.test', certificate: shopBeta.id, ingress: 'beta/default/shop' }], 'beta\'s Ingress is older');
+    assert.deepEqual(plan.hosts, [{ host: 'shop.example.test', certificate: shopBeta.id, ingress: 'beta/default/shop', redirect: true }], 'beta\'s Ingress is older');
     assert.equal(plan.refusals.length, 1);
     assert.equal(plan.refusals[0]?.ingress, 'alpha/default/shop');
     assert.match(plan.refusals[0]?.reason ?? '', /served with the certificate of beta\/default\/shop/);

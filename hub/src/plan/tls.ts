@@ -1,5 +1,5 @@
 import { createHash, type X509Certificate } from 'node:crypto';
-import { certificateCovers, type IngressRecord } from '@ingressfed/schemas';
+import { ANNOTATIONS, certificateCovers, type IngressRecord } from '@ingressfed/schemas';
 import { ingressKey, type FederatedModel } from '../model/types.js';
 
 // Which certificate each host is served with over HTTPS. Pure. A host gets a certificate from an
@@ -28,6 +28,8 @@ export interface TlsHost {
   certificate: string;
   /** The Ingress (cluster/namespace/name) it comes from. */
   ingress: string;
+  /** Plain HTTP requests to the host are redirected to HTTPS (that Ingress's ingressfed.io/ssl-redirect, default true). */
+  redirect: boolean;
 }
 
 /** A host of an Ingress's spec.tls that is not served with that Ingress's certificate, and why. */
@@ -47,7 +49,7 @@ export function certificateFileName(id: string): string {
   return `ifed_${createHash('sha256').update(id).digest('hex').slice(0, 24)}.pem`;
 }
 
-interface Candidate { host: string; cert: ServableCertificate; ingress: string; created: string }
+interface Candidate { host: string; cert: ServableCertificate; ingress: string; created: string; redirect: boolean }
 
 export function planTls(model: FederatedModel, ingresses: Iterable<IngressRecord>, certs: ReadonlyMap<string, ServableCertificate | RefusedCertificate>): TlsPlan {
   const servedBy = new Map<string, Set<string>>();
@@ -80,7 +82,7 @@ export function planTls(model: FederatedModel, ingresses: Iterable<IngressRecord
         else if (!certificateCovers(cert.leaf, host)) refuse(`the certificate of Secret ${ing.namespace}/${t.secretName} does not cover ${host}`);
         else {
           const list = candidates.get(host) ?? [];
-          list.push({ host, cert, ingress: key, created: ing.source.creationTimestamp });
+          list.push({ host, cert, ingress: key, created: ing.source.creationTimestamp, redirect: ing.spec.annotations[ANNOTATIONS.sslRedirect] !== 'false' });
           candidates.set(host, list);
         }
       }
@@ -90,7 +92,7 @@ export function planTls(model: FederatedModel, ingresses: Iterable<IngressRecord
   for (const [host, list] of candidates) {
     list.sort((a, b) => a.created.localeCompare(b.created) || a.ingress.localeCompare(b.ingress));
     const winner = list[0] as Candidate;
-    hosts.push({ host, certificate: winner.cert.id, ingress: winner.ingress });
+    hosts.push({ host, certificate: winner.cert.id, ingress: winner.ingress, redirect: winner.redirect });
     for (const c of list.slice(1)) {
       if (c.cert.fingerprint !== winner.cert.fingerprint) {
         refusals.push({ ingress: c.ingress, host, reason: `host ${host} is served with the certificate of ${winner.ingress} (Secret ${winner.cert.id}), the oldest Ingress serving it with TLS` });

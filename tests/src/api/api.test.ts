@@ -195,7 +195,7 @@ describe('hub API: every route, with auth and errors', { timeout: 240_000 }, () 
     const doc = (await get('/openapi.json', null)).body;
     await SwaggerParser.validate(structuredClone(doc) as never);
     const paths = Object.keys(doc.paths as object).sort();
-    assert.deepEqual(paths, ['/api/v1/backends', '/api/v1/clusters', '/api/v1/clusters/{name}', '/api/v1/conflicts', '/api/v1/drains', '/api/v1/drains/{kind}/{name}',
+    assert.deepEqual(paths, ['/api/v1/backends', '/api/v1/certificates', '/api/v1/clusters', '/api/v1/clusters/{name}', '/api/v1/conflicts', '/api/v1/drains', '/api/v1/drains/{kind}/{name}',
       '/api/v1/edges', '/api/v1/events', '/api/v1/explain', '/api/v1/hub', '/api/v1/routes', '/api/v1/state', '/healthz', '/metrics', '/readyz']);
     for (const p of paths.filter((x) => x.startsWith('/api/'))) {
       const op = (doc.paths as Record<string, Record<string, unknown>>)[p];

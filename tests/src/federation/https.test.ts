@@ -51,7 +51,8 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
       const site = ca.site([host]);
       const svc = `${cluster}-web`;
       await fed.kubectl(cluster, ['create', '-f', '-'], `---\n${[ingressClass(), service(svc), endpointSlice(svc, [{ address }]), tlsSecret(`${cluster}-tls`, site.cert, site.key),
-        ingress('web', [{ host, paths: [{ path: '/', service: svc }] }], { tls: [{ hosts: [host], secretName: `${cluster}-tls` }] })].join('\n---\n')}\n`);
+        // beta keeps plain HTTP to its host (the annotation); alpha's is redirected to HTTPS (the default).
+        ingress('web', [{ host, paths: [{ path: '/', service: svc }] }], { tls: [{ hosts: [host], secretName: `${cluster}-tls` }], ...(cluster === 'beta' ? { annotations: { 'ingressfed.io/ssl-redirect': 'false' } } : {}) })].join('\n---\n')}\n`);
     }
     await fed.echo.settled();
     await waitFor('both hosts served over HTTPS', async () => {
@@ -79,9 +80,18 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
       const events = JSON.parse(await fed.kubectl(cluster, ['get', 'events', '-o', 'json'])) as { items: Array<{ reason: string; message: string }> };
       assert.deepEqual(events.items.filter((e) => e.reason === 'TlsRefused').map((e) => e.message), [], `no TlsRefused event in ${cluster}`);
     }
-    // Plain HTTP keeps working, and says so.
-    const plain = await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'shop.example.test' });
+    // Plain HTTP keeps working where the Ingress says so, and says it is plain.
+    const plain = await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'api.example.test' });
+    assert.equal(plain.status, 200);
     assert.equal(plain.json<EchoReply>().headers['x-forwarded-proto'], 'http');
+  });
+
+  it('redirects plain HTTP to a TLS host to HTTPS (308), unless its Ingress says ingressfed.io/ssl-redirect: "false"; other hosts stay plain', async () => {
+    const redirected = await httpRequest(`${fed.edges[0]?.url as string}/cart?id=1`, { host: 'shop.example.test' });
+    assert.equal(redirected.status, 308);
+    assert.equal(redirected.headers.location, 'https://shop.example.test/cart?id=1');
+    assert.equal((await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'api.example.test' })).status, 200);
+    assert.equal((await httpRequest(`${fed.edges[0]?.url as string}/`, { host: 'nothing.example.test' })).status, 404, 'a host without TLS is not redirected');
   });
 
   it('answers curl with --resolve and --cacert', async () => {
