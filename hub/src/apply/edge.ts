@@ -187,7 +187,7 @@ export class EdgeApplier {
     await this.readSessions(input, state);
     phases.end('read');
     // Certificates first: the crt-list a new HTTPS bind names must exist before the transaction.
-    if (state.tls) await syncTls(this.client, state.tls, input.tls ?? NO_TLS);
+    if (state.tls) await syncTls(this.client, state.tls, input.tls ?? NO_TLS, () => this.maps.save(state.maps));
     phases.end('tls');
     let want = await this.desired(input, state);
     phases.end('plan');
@@ -358,7 +358,8 @@ export class EdgeApplier {
     // HTTPS hosts: their plain HTTP requests are redirected (a map, so that hosts come and go at runtime).
     const plan = state.tls ? { ...planned, routing: withRedirects(planned.routing, input.tls?.redirects ?? []) } : planned;
     const frontend = frontendObject(plan, this.edge, state.maps.files, state.tls?.crtList?.path);
-    const feHash = frontendHash(frontend);
+    // A changed crt-list is loaded by the reload of a transaction: its text is part of the stamp.
+    const feHash = state.tls?.crtList ? sha(`${frontendHash(frontend)}\n${state.tls.crtList.text}`) : frontendHash(frontend);
     const backends: PlannedObject[] = [];
     const turns = new Turns();
     for (const b of plan.backends) {

@@ -56,18 +56,20 @@ function crtListText(state: TlsState, want: EdgeTls): string {
 }
 
 /**
- * Brings the certificate files and the crt-list to `want` and waits for the reloads that take them
- * in; answers the crt-list's path (what the HTTPS bind names). Files no longer wanted stay until
- * pruneTls, once the configuration no longer names them.
+ * Brings the certificate files and the crt-list to `want`. Certificates go live at once (at runtime).
+ * A changed crt-list is only stored: HAProxy reads it at the next reload, which the hub makes with a
+ * transaction (the crt-list's text is part of the frontend's stamp), so that what changed at runtime
+ * (map entries, slots) is written before it. Only its first creation reloads by itself (the Data
+ * Plane API always does); `beforeReload` then writes what must survive a reload. Files no longer
+ * wanted stay until pruneTls, once the configuration no longer names them.
  */
-export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls): Promise<{ crtListPath: string; writes: number }> {
-  const reloads: string[] = [];
+export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls, beforeReload: () => Promise<void>): Promise<number> {
   let writes = 0;
   const put = async (name: string, pem: string, fingerprint: string): Promise<void> => {
     const had = state.files.get(name);
     const w = had ? await c.replaceSslCertificate(name, pem) : await c.uploadSslCertificate(name, pem);
     writes++;
-    if (w.reloadId) reloads.push(w.reloadId);
+    if (w.reloadId) await c.waitForReload(w.reloadId);
     state.files.set(name, { path: w.value?.file ?? had?.path ?? '', fingerprint });
   };
   if (!state.files.has(DEFAULT_CERTIFICATE)) {
@@ -79,15 +81,19 @@ export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls
     if (state.files.get(name)?.fingerprint !== fingerprint) await put(name, f.pem, fingerprint);
   }
   const text = crtListText(state, want);
-  if (state.crtList?.text !== text) {
-    const w = state.crtList ? await c.replaceCrtList(CRT_LIST, text) : await c.createCrtList(CRT_LIST, text);
-    writes++;
-    if (w.reloadId) reloads.push(w.reloadId);
-    state.crtList = { path: w.value?.file ?? state.crtList?.path ?? '', text };
+  if (state.crtList?.text === text) return writes;
+  writes++;
+  if (state.crtList) {
+    await c.replaceCrtList(CRT_LIST, text, { skipReload: true });
+    state.crtList = { ...state.crtList, text };
+    return writes;
   }
-  for (const id of reloads) await c.waitForReload(id);
-  if (!state.crtList?.path) throw new Error(`the edge did not say where it stores the crt-list ${CRT_LIST}`);
-  return { crtListPath: state.crtList.path, writes };
+  await beforeReload();
+  const w = await c.createCrtList(CRT_LIST, text);
+  if (w.reloadId) await c.waitForReload(w.reloadId);
+  if (!w.value?.file) throw new Error(`the edge did not say where it stores the crt-list ${CRT_LIST}`);
+  state.crtList = { path: w.value.file, text };
+  return writes;
 }
 
 /** Deletes managed certificate files the crt-list no longer names (after it changed). */

@@ -5,22 +5,25 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isDnsLabel, isZoneName } from '@ingressfed/schemas';
+import { isDnsLabel, isZoneName, newSealingKeyPair } from '@ingressfed/schemas';
 import { startControlServer } from './control-server.js';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import {
-  EchoFleet, ManagedProcess, freePort, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
-  type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer,
+  EchoFleet, ManagedProcess, freePort, makeTestCa, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
+  type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer, type TestCa,
 } from '../harness/index.js';
+import { tlsSecret } from '../kube/manifests.js';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http-port PORT] [--out DIR]
+const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http-port PORT] [--https-port PORT] [--out DIR]
        (then: npx ingressfed-playground fail --zone ZONE | recover | endpoints)
 
   --cluster NAME=ZONE:DIR  a cluster and the folder of manifests to create in it (repeatable;
                            default: the examples in deploy/examples, alpha in zone-a and beta in zone-b)
   --http-port PORT         port of the HAProxy entry point on 127.0.0.1 (default 8080)
+  --https-port PORT        its HTTPS port (default 8443); the playground makes a CA (ca.crt in
+                           --out) and, in every cluster, the Secret secure-tls for secure.example.test
   --out DIR                where playground.json, kubeconfigs and logs go (default .playground)
 `;
 
@@ -31,10 +34,13 @@ function fail(msg: string): never {
 const values = parseCommandLine('playground', USAGE, {
   cluster: { type: 'string', multiple: true },
   'http-port': { type: 'string', default: '8080' },
+  'https-port': { type: 'string', default: '8443' },
   out: { type: 'string', default: '.playground' },
 });
 const httpPort = Number(values['http-port']);
 if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) fail(`--http-port ${values['http-port']} is not a port`);
+const httpsPort = Number(values['https-port']);
+if (!Number.isInteger(httpsPort) || httpsPort < 1 || httpsPort > 65535 || httpsPort === httpPort) fail(`--https-port ${values['https-port']} is not a port other than --http-port`);
 
 interface ClusterArg { name: string; zone: string; dir: string }
 const clusterArgs: ClusterArg[] = (values.cluster ?? [`alpha=zone-a:${join(ROOT, 'deploy/examples/alpha')}`, `beta=zone-b:${join(ROOT, 'deploy/examples/beta')}`])
@@ -62,6 +68,7 @@ let nats: NatsServer | undefined;
 let redis: RedisServer | undefined;
 let dp: LocalDataPlane | undefined;
 let control: Awaited<ReturnType<typeof startControlServer>> | undefined;
+let ca: TestCa | undefined;
 let hub: ManagedProcess | undefined;
 const kubes = new Map<string, KubeCluster>();
 const spokes: ManagedProcess[] = [];
@@ -76,6 +83,7 @@ async function stopAll(): Promise<void> {
   for (const k of kubes.values()) await k.stop();
   await redis?.stop();
   await nats?.stop();
+  ca?.remove();
 }
 
 stopOnSignals(stopAll, (signal) => process.stdout.write(`
@@ -90,6 +98,16 @@ try {
   redis = await startRedis();
   dp = await startLocalDataPlane({ reloadDelaySeconds: 0.5 });
   say(`NATS ${nats.url}, Redis ${redis.address}, Data Plane API ${dp.url}/v3 (credentials in playground.json)`);
+  // HTTPS: the hub's sealing key pair, and a CA whose certificate for secure.example.test each cluster holds as a Secret.
+  const sealing = newSealingKeyPair();
+  const sealingKey = join(out, 'hub-sealing.key');
+  const sealingPub = join(out, 'hub-sealing.pub');
+  writeFileSync(sealingKey, sealing.privateKeyPem, { mode: 0o600 });
+  writeFileSync(sealingPub, sealing.publicKeyPem);
+  ca = makeTestCa('playground');
+  const caFile = join(out, 'ca.crt');
+  writeFileSync(caFile, ca.ca);
+  const secure = ca.site(['secure.example.test']);
 
   const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string; nats: { user: string; password: string } }> = {};
   for (const c of clusterArgs) {
@@ -98,6 +116,8 @@ try {
     const kubeconfig = join(out, `${c.name}.kubeconfig`);
     kube.api.writeKubeconfig(kubeconfig, c.name);
     echo.follow(c.name, c.zone, kube.api);
+    const secret = await kube.kubectl(['create', '-f', '-'], tlsSecret('secure-tls', secure.cert, secure.key));
+    if (secret.code !== 0) throw new Error(`kubectl create secret secure-tls in cluster ${c.name}: ${secret.stderr.trim()}`);
     const files = readdirSync(c.dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
     for (const f of files) {
       const r = await kube.kubectl(['create', '-f', join(c.dir, f)]);
@@ -116,15 +136,16 @@ try {
     redis: { url: redis.url },
     // The playground's endpoints are echo servers on loopback addresses, which the hub refuses by default.
     allowedEndpointCidrs: { '*': ['127.0.0.0/8'] },
+    sealingKeyFiles: [sealingKey],
     api: { host: '127.0.0.1', port: apiPort, tokens: [{ name: 'playground-read', token: readToken, role: 'read' }, { name: 'playground-admin', token: adminToken, role: 'admin' }] },
-    edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, publicAddress: '127.0.0.1' }],
+    edges: [{ name: 'edge-a', zone: clusterArgs[0]?.zone ?? 'zone-a', url: dp.url, username: dp.username, password: dp.password, bindAddress: '127.0.0.1', bindPort: httpPort, httpsBindPort: httpsPort, publicAddress: '127.0.0.1' }],
   }, null, 2) + '\n', { mode: 0o600 });
   hub = new ManagedProcess('ingressfed-hub', node, [join(ROOT, 'hub/bin/ingressfed-hub.mjs'), '--config', hubConfig], { logFile: join(logs, 'hub.log') });
   await hub.waitForLine(/"msg":"started"/, 30_000);
   for (const c of clusterArgs) {
     const spoke = new ManagedProcess(`ingressfed-spoke ${c.name}`, node, [
       join(ROOT, 'spoke/bin/ingressfed-spoke.mjs'), '--cluster', c.name, '--zone', c.zone, '--nats', nats.url,
-      '--kubeconfig', clusters[c.name]?.kubeconfig as string,
+      '--kubeconfig', clusters[c.name]?.kubeconfig as string, '--hub-sealing-key', sealingPub,
     ], {
       logFile: join(logs, `spoke-${c.name}.log`),
       // Secrets go through the environment, never the command line (which `ps` shows).
@@ -143,6 +164,8 @@ try {
 
   const info = {
     haproxyUrl: `http://127.0.0.1:${httpPort}`,
+    httpsUrl: `https://127.0.0.1:${httpsPort}`,
+    caFile,
     hubUrl,
     hubTokens: { read: readToken, admin: adminToken },
     dataplaneApi: { url: dp.url, username: dp.username, password: dp.password },
@@ -155,6 +178,7 @@ try {
   const infoFile = join(out, 'playground.json');
   writeFileSync(infoFile, JSON.stringify(info, null, 2) + '\n', { mode: 0o600 });
   say(`HAProxy entry point  ${info.haproxyUrl}   e.g. curl -H 'Host: web.example.test' ${info.haproxyUrl}/`);
+  say(`HTTPS                ${info.httpsUrl}   e.g. curl --cacert ${caFile} --resolve secure.example.test:${httpsPort}:127.0.0.1 https://secure.example.test:${httpsPort}/`);
   say(`hub API              ${hubUrl}/api/v1/   read token ${readToken} (admin token in playground.json)`);
   say(`CLI:                 INGRESSFED_SERVER=${hubUrl} INGRESSFED_TOKEN=${readToken} npx ingressfed get routes`);
   for (const [name, c] of Object.entries(clusters)) say(`kubectl, ${name}:     KUBECONFIG=${c.kubeconfig} .tools/bin/kubectl get ingress -A`);

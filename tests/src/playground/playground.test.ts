@@ -16,6 +16,8 @@ const CTL = fileURLToPath(new URL('../../bin/ingressfed-playground.mjs', import.
 
 interface PlaygroundJson {
   haproxyUrl: string;
+  httpsUrl: string;
+  caFile: string;
   hubUrl: string;
   hubTokens: { read: string; admin: string };
   dataplaneApi: { url: string; username: string; password: string };
@@ -31,7 +33,8 @@ describe('playground: starts the whole product, serves the examples, stops every
   before(async () => {
     out = tempDir('playground');
     const port = await freePort();
-    pg = new ManagedProcess('playground', process.execPath, ['--import', 'tsx', MAIN, '--http-port', String(port), '--out', out.path]);
+    const httpsPort = await freePort();
+    pg = new ManagedProcess('playground', process.execPath, ['--import', 'tsx', MAIN, '--http-port', String(port), '--https-port', String(httpsPort), '--out', out.path]);
     await pg.waitForLine(/^ready /, 90_000);
     info = JSON.parse(readFileSync(join(out.path, 'playground.json'), 'utf8')) as PlaygroundJson;
   });
@@ -61,6 +64,20 @@ describe('playground: starts the whole product, serves the examples, stops every
     } finally {
       await nc.close();
     }
+  });
+
+  it('serves secure.example.test over HTTPS with its CA in the playground folder, as the printed curl command does', async () => {
+    assert.match(info.httpsUrl, /^https:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(info.caFile, join(out.path, 'ca.crt'));
+    const command = pg.output().split('\n').find((l) => l.includes('curl --cacert'));
+    assert.ok(command, 'the curl command printed');
+    const args = (command.split('e.g. curl ')[1] ?? '').split(' ');
+    const reply = await waitFor('secure.example.test over HTTPS', () => new Promise<string | undefined>((resolve) => {
+      execFile('curl', ['-sS', '--max-time', '5', ...args], (err, stdout) => resolve(err ? undefined : stdout));
+    }), { timeoutMs: 30_000, intervalMs: 250 });
+    assert.equal((JSON.parse(reply) as EchoReply).cluster, 'alpha');
+    const plain = await httpRequest(`${info.haproxyUrl}/`, { host: 'secure.example.test' });
+    assert.equal(plain.status, 308, 'plain HTTP redirected');
   });
 
   it('prints the hub API address and a read token that the hub accepts', async () => {
