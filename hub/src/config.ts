@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
-import { sealingPrivateKey } from '@ingressfed/schemas';
+import { checkCertificate, sealingPrivateKey } from '@ingressfed/schemas';
 import type { EdgeConfig } from './apply/edge.js';
 import { cidrProblem } from './model/endpoint-policy.js';
 import { hostPolicyProblems } from './model/host-policy.js';
@@ -28,6 +28,8 @@ const Edge = Type.Object({
   bindAddress: Type.String(),
   bindPort: Type.Integer({ minimum: 1, maximum: 65535 }),
   httpsBindPort: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
+  /** The certificate shown to HTTPS clients naming no host the edge has one for (default: a self-signed one the hub makes). */
+  defaultCertificate: Type.Optional(Type.Object({ certFile: File, keyFile: File }, { additionalProperties: false })),
   publicAddress: Type.String(),
   maxCheckedSlots: Type.Optional(Type.Integer({ minimum: 0 })),
   spareBackends: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
@@ -124,7 +126,10 @@ function readFiles(c: RawConfig, problems: string[]): HubConfig {
     nats: { ...nats, tls: clientTls('nats.tls', natsTls) },
     redis,
     api: c.api && { ...c.api, tls: apiTls },
-    edges: c.edges.map(({ caFile, ...e }, i) => ({ ...e, ca: read(`edges[${i}].caFile`, caFile) })),
+    edges: c.edges.map(({ caFile, defaultCertificate, ...e }, i) => ({
+      ...e, ca: read(`edges[${i}].caFile`, caFile),
+      ...(defaultCertificate ? { defaultCertificate: readDefaultCertificate(`edges[${i}].defaultCertificate`, defaultCertificate, read, problems) } : {}),
+    })),
     sealingKeys: (c.sealingKeyFiles ?? []).flatMap((f, i) => {
       const pem = read(`sealingKeyFiles[${i}]`, f);
       if (pem === undefined) return [];
@@ -137,6 +142,17 @@ function readFiles(c: RawConfig, problems: string[]): HubConfig {
       }
     }),
   };
+}
+
+/** An edge's default certificate (PEM), checked: it must parse, match its key and be valid now. */
+function readDefaultCertificate(at: string, files: { certFile: string; keyFile: string }, read: (at: string, file: string) => string | undefined, problems: string[]): { cert: string; key: string } {
+  const cert = read(`${at}.certFile`, files.certFile) ?? '';
+  const key = read(`${at}.keyFile`, files.keyFile) ?? '';
+  if (cert && key) {
+    const checked = checkCertificate(cert, key);
+    if (!checked.ok) problems.push(`${at}: ${checked.problem}`);
+  }
+  return { cert, key };
 }
 
 /** The schema's complaints, each with its field (`edges[0].url`); an unknown field is said once, by name. */

@@ -10,6 +10,14 @@ import type { MapFile } from './model.js';
 /** A file name that needs no quoting in haproxy.cfg or on the CLI and cannot leave the directory. */
 export const FILE_NAME = /^[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}$/;
 
+/** The path of a stored file of `dir` by its name, the name checked first (`what` names the kind in the refusal). */
+export function storedPath(dir: string, name: string, what: string): string {
+  if (!FILE_NAME.test(name)) {
+    throw badRequest(`invalid ${what} name '${clip(name)}': use letters, digits, '.', '_' and '-', not starting with '.'`);
+  }
+  return join(dir, name);
+}
+
 export class MapStorage {
   /** Absolute, as the paths HAProxy reports for the maps it loaded. */
   readonly dir: string;
@@ -21,10 +29,7 @@ export class MapStorage {
 
   /** The path of a stored file by its name, the name checked first. */
   path(name: string): string {
-    if (!FILE_NAME.test(name)) {
-      throw badRequest(`invalid map file name '${clip(name)}': use letters, digits, '.', '_' and '-', not starting with '.'`);
-    }
-    return join(this.dir, name);
+    return storedPath(this.dir, name, 'map file');
   }
 
   /** A runtime map's `{name}`: the file in the maps directory, `.map` appended when missing (as client-native). */

@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { badRequest, conflict, notFound } from './api-error.js';
+import { conflict, notFound } from './api-error.js';
 import { writeFileAtomic } from './config-store.js';
-import { FILE_NAME } from './map-storage.js';
+import { FILE_NAME, storedPath } from './map-storage.js';
 import { looksLikeCertificate } from './pem.js';
 
 // Certificate files and crt-lists on disk, in one directory as dataplaneapi keeps them (its
@@ -24,10 +24,7 @@ export class SslStorage {
 
   /** The path of a stored file by its name, the name checked first. */
   path(name: string): string {
-    if (!FILE_NAME.test(name)) {
-      throw badRequest(`invalid file name '${clip(name)}': use letters, digits, '.', '_' and '-', not starting with '.'`);
-    }
-    return join(this.dir, name);
+    return storedPath(this.dir, name, 'file');
   }
 
   kindOf(file: string): SslFileKind {
@@ -79,4 +76,3 @@ export class SslStorage {
   }
 }
 
-const clip = (s: string): string => (s.length > 64 ? `${s.slice(0, 64)}…` : s).replace(/[^\x20-\x7e]/g, '?');

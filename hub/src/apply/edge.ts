@@ -23,6 +23,8 @@ export interface EdgeConfig extends EdgeTarget {
   publicAddress: string;
   /** PEM of the CA that signs the Data Plane API's certificate (https), when the system's trust store does not hold it. */
   ca?: string;
+  /** The certificate (PEM) for HTTPS clients naming no host the edge has one for; default: a self-signed one. */
+  defaultCertificate?: { cert: string; key: string };
 }
 
 /** What an apply brings an edge to. */
@@ -187,7 +189,7 @@ export class EdgeApplier {
     await this.readSessions(input, state);
     phases.end('read');
     // Certificates first: the crt-list a new HTTPS bind names must exist before the transaction.
-    if (state.tls) await syncTls(this.client, state.tls, input.tls ?? NO_TLS, () => this.maps.save(state.maps));
+    if (state.tls) await syncTls(this.client, state.tls, input.tls ?? NO_TLS, this.edge.defaultCertificate, () => this.maps.save(state.maps));
     phases.end('tls');
     let want = await this.desired(input, state);
     phases.end('plan');

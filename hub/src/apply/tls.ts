@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import type { DataPlaneClient } from '@ingressfed/dataplane';
 import { selfSignedCertificate } from '../self-signed.js';
 
@@ -9,7 +10,7 @@ import { selfSignedCertificate } from '../self-signed.js';
 
 /** Files the hub manages in the edge's certificate storage start with this. */
 const MANAGED = 'ifed_';
-/** The certificate for clients that name no host the edge serves: self-signed, naming no host. */
+/** The certificate for clients that name no host the edge serves: the operator's, or self-signed naming no host. */
 export const DEFAULT_CERTIFICATE = 'ifed_default.pem';
 export const CRT_LIST = 'ifed_hosts.crtlist';
 
@@ -63,7 +64,8 @@ function crtListText(state: TlsState, want: EdgeTls): string {
  * Plane API always does); `beforeReload` then writes what must survive a reload. Files no longer
  * wanted stay until pruneTls, once the configuration no longer names them.
  */
-export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls, beforeReload: () => Promise<void>): Promise<number> {
+export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls, defaultCertificate: { cert: string; key: string } | undefined,
+  beforeReload: () => Promise<void>): Promise<number> {
   let writes = 0;
   const put = async (name: string, pem: string, fingerprint: string): Promise<void> => {
     const had = state.files.get(name);
@@ -72,7 +74,11 @@ export async function syncTls(c: DataPlaneClient, state: TlsState, want: EdgeTls
     if (w.reloadId) await c.waitForReload(w.reloadId);
     state.files.set(name, { path: w.value?.file ?? had?.path ?? '', fingerprint });
   };
-  if (!state.files.has(DEFAULT_CERTIFICATE)) {
+  if (defaultCertificate) {
+    // The operator's: replaced whenever it differs.
+    const fingerprint = plainFingerprint(new X509Certificate(defaultCertificate.cert).fingerprint256);
+    if (state.files.get(DEFAULT_CERTIFICATE)?.fingerprint !== fingerprint) await put(DEFAULT_CERTIFICATE, `${defaultCertificate.key.trimEnd()}\n${defaultCertificate.cert}`, fingerprint);
+  } else if (!state.files.has(DEFAULT_CERTIFICATE)) {
     const d = selfSignedCertificate('ingressfed default certificate');
     await put(DEFAULT_CERTIFICATE, `${d.key}${d.cert}`, '');
   }

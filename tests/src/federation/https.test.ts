@@ -18,9 +18,9 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
   let ca: TestCa;
   const port = (): number => fed.edges[0]?.httpsPort as number;
 
-  /** One HTTPS request to the edge with `servername` as SNI and Host; trusts the test CA unless `insecure`. */
-  const get = (servername: string, path = '/', insecure = false): Promise<HttpsAnswer> => new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port: port(), path, servername, headers: { host: servername }, ca: ca.ca, rejectUnauthorized: !insecure, agent: false, timeout: 5000 }, (res) => {
+  /** One HTTPS request to an edge (default the first) with `servername` as SNI and Host; trusts the test CA unless `insecure`. */
+  const get = (servername: string, path = '/', insecure = false, edge = 0): Promise<HttpsAnswer> => new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: fed.edges[edge]?.httpsPort as number, path, servername, headers: { host: servername }, ca: ca.ca, rejectUnauthorized: !insecure, agent: false, timeout: 5000 }, (res) => {
       const cert = (res.socket as TLSSocket).getPeerCertificate();
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -43,9 +43,11 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
 
   before(async () => {
     ca = makeTestCa('https');
+    // edge-b shows its operator's default certificate to names it has none for; edge-a its own self-signed one.
+    const operatorDefault = ca.site(['default.operator.test']);
     fed = await startFederation({
       clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }],
-      edges: [{ name: 'edge-a', zone: 'zone-a', https: true }], sealing: true,
+      edges: [{ name: 'edge-a', zone: 'zone-a', https: true }, { name: 'edge-b', zone: 'zone-b', https: true, defaultCertificate: operatorDefault }], sealing: true,
     });
     for (const [cluster, host, address] of [['alpha', 'shop.example.test', '127.0.222.1'], ['beta', 'api.example.test', '127.0.222.2']] as const) {
       const site = ca.site([host]);
@@ -107,16 +109,19 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
     assert.equal(unknown.subject, 'ingressfed default certificate');
     assert.equal(unknown.status, 404);
     await assert.rejects(get('unknown.example.test'), /self[- ]signed|unable to verify|certificate/i, 'not trusted by the test CA');
+    // An edge given a default certificate shows that one; it serves every host's own all the same.
+    assert.equal((await get('unknown.example.test', '/', true, 1)).subject, 'default.operator.test');
+    assert.equal((await get('api.example.test', '/', false, 1)).subject, 'api.example.test');
   });
 
   it('takes a renewed certificate without a reload, and no HTTPS request fails meanwhile', async () => {
     const before = await get('shop.example.test');
     const reloadsBefore = await reloads();
-    // HTTPS requests, one after another, all through the rotation.
+    // HTTPS requests, one after another, all through the rotation (and at least 20 of them).
     let probing = true;
     const probed = { requests: 0, failures: 0 };
     const probe = (async () => {
-      while (probing) {
+      while (probing || probed.requests < 20) {
         const a = await get('shop.example.test').catch(() => undefined);
         probed.requests++;
         if (a?.status !== 200 || a.reply?.cluster !== 'alpha') probed.failures++;
@@ -136,7 +141,7 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
       await probe;
     }
     assert.equal(await reloads(), reloadsBefore, 'no reload');
-    assert.ok(probed.requests > 10, `${probed.requests} HTTPS requests during the rotation`);
+    assert.ok(probed.requests >= 20, `${probed.requests} HTTPS requests during the rotation`);
     assert.equal(probed.failures, 0, `${probed.failures} of ${probed.requests} HTTPS requests failed`);
     console.log(`HTTPS rotation: ${probed.requests} requests during it, ${probed.failures} failed, 0 reloads`);
   });

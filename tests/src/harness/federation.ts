@@ -18,7 +18,7 @@ import { freePort } from './ports.js';
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
   /** `proxied`: the hubs reach the edge's Data Plane API through a TCP proxy (FederatedEdge.proxy). */
-  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean; https?: boolean }>;
+  edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean; https?: boolean; defaultCertificate?: { cert: string; key: string } }>;
   /** Give the hubs a sealing key pair and the spokes its public key: TLS Secrets are published and served (edges with `https`). */
   sealing?: boolean;
   reloadDelaySeconds?: number;
@@ -128,6 +128,7 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
         name: e.name, zone: e.zone, url: proxy?.url ?? dp.url, username: dp.username, password: dp.password, ca: dp.ca,
         bindAddress: '127.0.0.1', bindPort, publicAddress: '127.0.0.1', ...(e.spareBackends === undefined ? {} : { spareBackends: e.spareBackends }),
         ...(httpsPort === undefined ? {} : { httpsBindPort: httpsPort }),
+        ...(e.defaultCertificate ? { defaultCertificate: e.defaultCertificate } : {}),
       };
       edges.push({ config, dp, url: `http://127.0.0.1:${bindPort}`, proxy, httpsPort });
     }
