@@ -69,8 +69,9 @@ export function frontendObject(plan: EdgePlan, edge: EdgeTarget, maps: MapPaths,
       { type: 'set-header', hdr_name: 'X-Forwarded-Host', hdr_format: '%[req.hdr(host)]' },
       { type: 'set-header', hdr_name: 'X-Forwarded-Port', hdr_format: '%[dst_port]' },
       ...routingRules(maps),
-      // Plain HTTP to a host served over HTTPS goes there (308 keeps the method and body).
-      ...(https ? [{ type: 'redirect' as const, redir_type: 'scheme' as const, redir_value: 'https', redir_code: 308 as const, cond: 'if' as const, cond_test: `!{ ssl_fc } { var(txn.ifed_scope),map_str(${maps.redirects}) -m found }` }] : []),
+      // Plain HTTP to a host served over HTTPS goes there (308 keeps the method and body). On every
+      // edge, so that HAProxy loads the map (it is empty without HTTPS) and it can change at runtime.
+      { type: 'redirect' as const, redir_type: 'scheme' as const, redir_value: 'https', redir_code: 308 as const, cond: 'if' as const, cond_test: `!{ ssl_fc } { var(txn.ifed_scope),map_str(${maps.redirects}) -m found }` },
     ],
     backend_switching_rule_list: [{ name: '%[var(txn.ifed_backend)]', cond: 'if', cond_test: '{ var(txn.ifed_backend) -m found }' }],
   };
