@@ -2,3 +2,4 @@
 // stable interface.
 export { MODEL_BACKENDS_KEY, MODEL_ROUTES_KEY, RedisStore } from './store/redis-store.js';
 export { EndpointPolicy } from './model/endpoint-policy.js';
+export { selfSignedCertificate } from './self-signed.js';

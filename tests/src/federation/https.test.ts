@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { httpRequest, makeTestCa, startFederation, waitFor, type EchoReply, type Federation, type TestCa } from '../harness/index.js';
+import { selfSignedCertificate } from '@ingressfed/hub/internal';
 import { endpointSlice, ingress, ingressClass, service, tlsSecret } from '../kube/manifests.js';
 
 // HTTPS on an edge: two clusters each publish a TLS Secret (its key sealed to the hub), and the edge
@@ -160,5 +162,63 @@ describe('HTTPS with SNI from every cluster\'s Secrets', { timeout: 180_000 }, (
       return events.items.find((e) => e.involvedObject.name === 'web' && e.reason === 'TlsRefused' && /tls\.key does not match/.test(e.message))?.message;
     }, { timeoutMs: 15_000 });
     assert.match(event, /no certificate for api\.example\.test: Secret default\/beta-tls: tls\.key does not match/);
+  });
+
+  it('isolates each bad certificate: expired, not a certificate, a missing Secret, one not covering its host; each such host falls back to the default certificate and its owner is told why, while good hosts keep theirs', async () => {
+    const past = selfSignedCertificate('expired.example.test', 1, new Date(Date.now() - 10 * 86_400_000));
+    const wrong = ca.site(['elsewhere.example.test']);
+    const cases = [
+      { host: 'expired.example.test', secret: tlsSecret('expired-tls', past.cert, past.key), secretName: 'expired-tls', why: /Secret default\/expired-tls: the certificate expired at/ },
+      { host: 'garbled.example.test', secret: tlsSecret('garbled-tls', 'not a certificate', wrong.key), secretName: 'garbled-tls', why: /Secret default\/garbled-tls: tls\.crt holds no PEM certificate/ },
+      { host: 'nosecret.example.test', secret: undefined, secretName: 'absent-tls', why: /Secret default\/absent-tls is not published/ },
+      { host: 'uncovered.example.test', secret: tlsSecret('wrong-tls', wrong.cert, wrong.key), secretName: 'wrong-tls', why: /the certificate of Secret default\/wrong-tls does not cover uncovered\.example\.test/ },
+    ];
+    const docs = cases.flatMap((c, i) => [...(c.secret ? [c.secret] : []),
+      ingress(`bad-${i}`, [{ host: c.host, paths: [{ path: '/', service: 'alpha-web' }] }], { tls: [{ hosts: [c.host], secretName: c.secretName }] })]);
+    await fed.kubectl('alpha', ['create', '-f', '-'], `---\n${docs.join('\n---\n')}\n`);
+    for (const [i, c] of cases.entries()) {
+      const message = await waitFor(`the owner of bad-${i} told`, async () => {
+        const events = JSON.parse(await fed.kubectl('alpha', ['get', 'events', '-o', 'json'])) as { items: Array<{ involvedObject: { name: string }; reason: string; message: string }> };
+        return events.items.find((e) => e.involvedObject.name === `bad-${i}` && e.reason === 'TlsRefused')?.message;
+      }, { timeoutMs: 20_000 });
+      assert.match(message, c.why);
+      // Routed all the same, over HTTPS with the default certificate.
+      const answer = await waitFor(`${c.host} routed`, async () => {
+        const a = await get(c.host, '/', true).catch(() => undefined);
+        return a?.status === 200 ? a : undefined;
+      }, { timeoutMs: 20_000 });
+      assert.equal(answer.subject, 'ingressfed default certificate', `${c.host} gets the default certificate`);
+    }
+    const shop = await get('shop.example.test');
+    assert.equal(shop.subject, 'shop.example.test', 'a good host keeps its certificate');
+    assert.equal(shop.reply?.cluster, 'alpha');
+  });
+
+  it('serves a host two clusters serve with different certificates with the oldest Ingress\'s, and tells the other owner', async () => {
+    const host = 'both.example.test';
+    const alphaCert = ca.site([host]);
+    const betaCert = ca.site([host]);
+    // The same Service in both clusters: one backend, one route, two Ingresses; alpha's is older.
+    for (const [cluster, cert, address] of [['alpha', alphaCert, '127.0.222.11'], ['beta', betaCert, '127.0.222.12']] as const) {
+      await fed.kubectl(cluster, ['create', '-f', '-'], `---\n${[service('both-web'), endpointSlice('both-web', [{ address }]), tlsSecret('both-tls', cert.cert, cert.key),
+        ingress('both', [{ host, paths: [{ path: '/', service: 'both-web' }] }], { tls: [{ hosts: [host], secretName: 'both-tls' }] })].join('\n---\n')}\n`);
+      // beta's Ingress is made in a later second than alpha's (creation times have a one-second resolution).
+      if (cluster === 'alpha') {
+        const created = Date.parse(await fed.kubectl('alpha', ['get', 'ingress', 'both', '-o', 'jsonpath={.metadata.creationTimestamp}']));
+        await waitFor('a second after alpha\'s Ingress was made', () => Date.now() >= created + 1000, { timeoutMs: 5000, intervalMs: 50 });
+      }
+    }
+    await fed.echo.settled();
+    const serial = new X509Certificate(alphaCert.cert).serialNumber;
+    const answer = await waitFor(`${host} served with alpha's certificate`, async () => {
+      const a = await get(host).catch(() => undefined);
+      return a?.status === 200 && a.serial === serial ? a : undefined;
+    }, { timeoutMs: 20_000 });
+    assert.equal(answer.subject, host);
+    const told = await waitFor('beta\'s owner told', async () => {
+      const events = JSON.parse(await fed.kubectl('beta', ['get', 'events', '-o', 'json'])) as { items: Array<{ involvedObject: { name: string }; reason: string; message: string }> };
+      return events.items.find((e) => e.involvedObject.name === 'both' && e.reason === 'TlsRefused')?.message;
+    }, { timeoutMs: 20_000 });
+    assert.match(told, /served with the certificate of alpha\/default\/both/);
   });
 });
