@@ -493,6 +493,8 @@ export class Hub {
     const plan = planTls(model, this.intake.ingresses(), new Map([...judged].map(([id, j]) => [id, j.verdict])));
     const refusals = new Map<string, string[]>();
     for (const r of plan.refusals) refusals.set(r.ingress, [...(refusals.get(r.ingress) ?? []), `no certificate for ${r.host}: ${r.reason}`]);
+    this.metrics.tlsRefused.reset();
+    for (const r of plan.refusals) this.metrics.tlsRefused.inc({ cluster: r.ingress.split('/')[0] ?? '' });
     const files = new Map<string, { pem: string; fingerprint: string }>();
     const hostsOf = new Map<string, string[]>();
     for (const h of plan.hosts) {

@@ -58,6 +58,8 @@ export class StateIntake {
   ingressVersion = 0;
   /** Moves with every change of a Secret record (TLS refusals in statuses depend on them). */
   secretVersion = 0;
+  /** The state bucket's revision of the last entry applied: every write up to it has been judged. */
+  position = 0;
   /** When an object record or a cluster's info last changed (heartbeats do not count). */
   lastChangeAt = 0;
   initialized = false;
@@ -135,6 +137,7 @@ export class StateIntake {
 
   /** Applies one entry; answers true when it was a heartbeat. */
   private apply(e: KvWatchEntry): boolean {
+    this.position = e.revision;
     const key = e.key;
     if (e.operation !== 'PUT') {
       this.deleted(key);

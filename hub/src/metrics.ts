@@ -20,6 +20,7 @@ export class HubMetrics {
     this.certificates = source;
   }
 
+  readonly tlsRefused = new Gauge({ name: 'ingressfed_tls_refused_hosts', help: 'Hosts of Ingress TLS entries that get no certificate from them (GET /api/v1/certificates says why), by cluster of the Ingress', labelNames: ['cluster'], registers: [this.registry] });
   readonly clusters = new Gauge({ name: 'ingressfed_clusters', help: 'Clusters by state (live, source-unavailable, stale, expired)', labelNames: ['state'], registers: [this.registry] });
   readonly routes = new Gauge({ name: 'ingressfed_routes', help: 'Routes in the federated model', registers: [this.registry] });
   readonly conflicts = new Gauge({ name: 'ingressfed_conflicts', help: 'Route conflicts between Ingresses', registers: [this.registry] });

@@ -100,6 +100,9 @@ describe('hub: TLS certificates', { timeout: 120_000 }, () => {
     assert.doesNotMatch(await tlsEvent('web'), /no certificate for web\.example\.test/, 'the covered host is not refused');
     assert.match(await tlsEvent('mismatch'), /Secret default\/bad-key: tls\.key does not match/);
     assert.match(await tlsEvent('absent'), /Secret default\/no-such-secret is not published/);
+    // web's also.example.test, mismatch's web.example.test, and the hosts of junk, absent and cross-ns: five refused, all alpha's.
+    const metrics = await rig.hub?.metrics.registry.metrics() ?? '';
+    assert.match(metrics, /^ingressfed_tls_refused_hosts\{cluster="alpha"\} 5$/m);
   });
 
   it('B12: a Secret of another namespace, or another cluster\'s sealed key copied into a record of its own, is refused', async () => {
