@@ -139,7 +139,7 @@ export class Hub {
   private readonly statusMemo: StatusMemo = new Map();
   private statusInputs: unknown[] | undefined;
   private loggedRefusals = new Set<string>();
-  private tlsMemo: { inputs: unknown[]; out: { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> } } | undefined;
+  private tlsMemo: { inputs: unknown[]; out: { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> }; signature: string } | undefined;
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -506,8 +506,15 @@ export class Hub {
     }
     const entries = [...hostsOf].sort(([a], [b]) => a.localeCompare(b)).map(([file, hosts]) => ({ file, hosts }));
     const redirects = plan.hosts.filter((h) => h.redirect && files.has(certificateFileName(h.certificate))).map((h) => h.host);
+    // Recomputed every minute (expiry): the same objects while nothing in them changed, so that no
+    // new desired state (and no status pass) follows.
+    const signature = JSON.stringify([[...files].map(([f, v]) => [f, v.fingerprint]), entries, redirects, [...refusals]]);
+    if (this.tlsMemo?.signature === signature) {
+      this.tlsMemo = { ...this.tlsMemo, inputs };
+      return this.tlsMemo.out;
+    }
     const out = { edges: { files, entries, redirects }, refusals };
-    this.tlsMemo = { inputs, out };
+    this.tlsMemo = { inputs, out, signature };
     return out;
   }
 
