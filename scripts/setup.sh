@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine with Node 20.19+ for ingressfed: system packages
-# (haproxy, nats-server, redis-server, wrk, faketime) when missing, then the npm workspaces.
+# (haproxy, nats-server, redis-server, wrk, faketime, openssl, curl) when missing, then the npm workspaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,6 +17,8 @@ command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v unzip >/dev/null 2>&1 || missing+=(unzip)
 command -v wrk >/dev/null 2>&1 || missing+=(wrk)  # load generator of the benchmarks
 command -v faketime >/dev/null 2>&1 || missing+=(faketime)  # a spoke with a skewed clock (fault test F28)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)    # the test CAs, and the playground's
+command -v curl >/dev/null 2>&1 || missing+=(curl)          # HTTPS checks as the README shows them
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing system packages: ${missing[*]}"
   sudo=""
