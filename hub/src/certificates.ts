@@ -1,7 +1,7 @@
 import type { KeyObject } from 'node:crypto';
 import { checkCertificate, openSealed, type IngressRecord, type SecretRecord } from '@ingressfed/schemas';
-import type { FederatedModel } from './model/types.js';
-import { planTls, type RefusedCertificate, type ServableCertificate, type TlsPlan } from './plan/tls.js';
+import { ingressKey } from './model/types.js';
+import type { RefusedCertificate, ServableCertificate, TlsPlan } from './plan/tls.js';
 
 // The TLS certificates the clusters publish, as the hub judges them: each Secret record's key is
 // opened with the hub's sealing keys and checked against its certificate, and every Ingress TLS
@@ -104,12 +104,10 @@ export class CertificateBook {
 
   /**
    * Every Secret record and every Ingress TLS entry, judged at `now`, with which hosts each
-   * certificate serves and why any host of an entry is not served with it (with the model: see planTls).
+   * certificate serves and why any host of an entry is not served with it (from `plan`, see planTls).
    */
-  views(secrets: Iterable<SecretRecord>, ingresses: Iterable<IngressRecord>, model: FederatedModel | undefined, now = Date.now()): CertificateView[] {
+  views(secrets: Iterable<SecretRecord>, ingresses: Iterable<IngressRecord>, plan: TlsPlan, now = Date.now()): CertificateView[] {
     const judged = this.judge(secrets, now);
-    const ings = [...ingresses];
-    const plan: TlsPlan = model ? planTls(model, ings, new Map([...judged].map(([id, j]) => [id, j.verdict]))) : { hosts: [], refusals: [] };
     const byId = new Map<string, CertificateView>();
     for (const [id, { record: r, verdict, check }] of judged) {
       const info = check?.info;
@@ -121,8 +119,8 @@ export class CertificateBook {
         serves: plan.hosts.filter((h) => h.certificate === id).map((h) => h.host), usedBy: [],
       });
     }
-    for (const ing of ings) {
-      const key = `${ing.cluster}/${ing.namespace}/${ing.name}`;
+    for (const ing of ingresses) {
+      const key = ingressKey(ing);
       for (const t of ing.spec.tls) {
         if (!t.secretName) continue;
         const id = `${ing.cluster}/${ing.namespace}/${t.secretName}`;

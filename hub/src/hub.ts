@@ -8,7 +8,7 @@ import { EdgeLoop, type Desired } from './apply/edge-loop.js';
 import { RefusedConfigError, type FencedError } from './apply/errors.js';
 import { isolateRefused } from './apply/isolate.js';
 import { CertificateBook, type CertificateView } from './certificates.js';
-import { certificateFileName, planTls } from './plan/tls.js';
+import { certificateFileName, planTls, type TlsPlan } from './plan/tls.js';
 import type { EdgeTls } from './apply/tls.js';
 import { ClusterHealth, type ClusterHealthView } from './cluster-health.js';
 import { DrainBook, type Drain } from './drains.js';
@@ -69,6 +69,15 @@ export interface HubOptions {
    */
   sealingKeys?: readonly string[];
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** HTTPS from the model and the certificates (see Hub.tlsOutcome). */
+interface TlsOutcome {
+  /** What every edge serves over HTTPS. */
+  edges: EdgeTls;
+  /** Per Ingress, its TLS hosts that get no certificate from it, and why. */
+  refusals: ReadonlyMap<string, string[]>;
+  plan: TlsPlan;
 }
 
 /** The clients a hub works with, made by its owner (see connectHub). */
@@ -139,7 +148,7 @@ export class Hub {
   private readonly statusMemo: StatusMemo = new Map();
   private statusInputs: unknown[] | undefined;
   private loggedRefusals = new Set<string>();
-  private tlsMemo: { inputs: unknown[]; out: { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> }; signature: string } | undefined;
+  private tlsMemo: { inputs: unknown[]; out: TlsOutcome; signature: string } | undefined;
   /** The model copy in Redis: what it holds (undefined: unknown), and the save in flight. */
   private savedModel: FederatedModel | undefined;
   private saving: Promise<void> | undefined;
@@ -152,7 +161,9 @@ export class Hub {
     this.endpointPolicy = new EndpointPolicy({ allowedCidrs: opts.allowedEndpointCidrs, edgeAddresses: opts.edges.flatMap(edgeAddresses) });
     this.hostPolicy = new HostPolicy(opts.hostPolicy);
     this.certificates = new CertificateBook((opts.sealingKeys ?? []).map(sealingPrivateKey));
-    this.metrics.certificatesFrom(() => this.certificateViews());
+    // Only the certificates' dates: each record is checked once a minute (see CertificateBook.judge).
+    this.metrics.certificatesFrom(() => [...this.certificates.judge(this.intake.secrets()).values()]
+      .map(({ record: r, check }) => ({ cluster: r.cluster, namespace: r.namespace, name: r.name, notAfter: check?.info?.notAfter ?? null })));
     this.merge = new IncrementalMerge({ endpointPolicy: this.endpointPolicy, hostPolicy: this.hostPolicy });
     this.intake = new StateIntake({
       onChange: () => this.changed(),
@@ -261,7 +272,9 @@ export class Hub {
 
   /** Every TLS certificate the clusters publish or their Ingresses name, judged now. */
   certificateViews(now = Date.now()): CertificateView[] {
-    return this.certificates.views(this.intake.secrets(), this.intake.ingresses(), this.currentModel(), now);
+    const model = this.currentModel();
+    const plan = model ? this.tlsOutcome(model).plan : { hosts: [], refusals: [] };
+    return this.certificates.views(this.intake.secrets(), this.intake.ingresses(), plan, now);
   }
 
   edgeStatus(): EdgeStatus[] {
@@ -485,7 +498,7 @@ export class Hub {
    * that cannot get its certificate, and why. The same objects while the model, the Ingress and
    * Secret records and the minute are (certificates expire).
    */
-  private tlsOutcome(model: FederatedModel): { edges: EdgeTls; refusals: ReadonlyMap<string, string[]> } {
+  private tlsOutcome(model: FederatedModel): TlsOutcome {
     // Routes and Ingress states keep their identity across endpoint changes: those cost nothing here.
     const inputs = [model.routes, model.ingresses, this.intake.ingressVersion, this.intake.secretVersion, Math.floor(Date.now() / 60_000)];
     if (this.tlsMemo && inputs.every((x, i) => x === this.tlsMemo?.inputs[i])) return this.tlsMemo.out;
@@ -513,7 +526,7 @@ export class Hub {
       this.tlsMemo = { ...this.tlsMemo, inputs };
       return this.tlsMemo.out;
     }
-    const out = { edges: { files, entries, redirects }, refusals };
+    const out = { edges: { files, entries, redirects }, refusals, plan };
     this.tlsMemo = { inputs, out, signature };
     return out;
   }
