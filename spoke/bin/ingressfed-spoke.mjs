@@ -1,6 +1,10 @@
 #!/usr/bin/env node
-// Runs the TypeScript entry point through tsx's loader.
-import { register } from 'tsx/esm/api';
+// ingressfed-spoke: runs the compiled program, which `npm run build` makes.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const main = new URL('../dist/cli/main.js', import.meta.url);
+if (!existsSync(main)) {
+  console.error(`ingressfed-spoke: ${main.pathname} is missing: run "npm run build" first`);
+  process.exit(1);
+}
+await import(main.href);

@@ -14,6 +14,21 @@ import { IngressStatusWriter } from './status-writer.js';
 import { RecordTracker, publishOrder } from './tracker.js';
 import type { DesiredRecord } from './translate.js';
 import { KeySealer, TLS_SECRET_SELECTOR } from './secrets.js';
+import type { SpokeMetrics } from './metrics.js';
+
+/** The API server configuration: the kubeconfig given, else the in-cluster one (a Pod's ServiceAccount). */
+export function kubeConfigFor(kubeconfigPath: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (kubeconfigPath !== undefined) {
+    kc.loadFromFile(kubeconfigPath);
+    return kc;
+  }
+  if (!process.env.KUBERNETES_SERVICE_HOST) {
+    throw new Error('no kubeconfig given (--kubeconfig or KUBECONFIG) and not running in a Kubernetes Pod (KUBERNETES_SERVICE_HOST is not set)');
+  }
+  kc.loadFromCluster();
+  return kc;
+}
 
 export const SPOKE_VERSION = '0.1.0';
 
@@ -26,7 +41,8 @@ export interface SpokeOptions {
   ingressClass?: string;
   /** Watch Nodes even in pod mode, for Services annotated `ingressfed.io/endpoint-mode: nodeport`. */
   watchNodes?: boolean;
-  kubeconfigPath: string;
+  /** A kubeconfig file; without one, the in-cluster configuration (the Pod's ServiceAccount). */
+  kubeconfigPath?: string;
   natsUrl: string;
   natsUser?: string;
   natsPassword?: string;
@@ -51,6 +67,8 @@ export interface SpokeOptions {
    * Ingresses name, their private keys sealed to it; without it, it reads no Secret.
    */
   hubSealingKey?: string;
+  /** Where to count watch events, publishes, errors and refusals (the program's /metrics). */
+  metrics?: SpokeMetrics;
   log: (level: 'info' | 'warn' | 'error', msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -89,6 +107,8 @@ export class Spoke {
   private stopped = false;
   private readonly abort = new AbortController();
   passes = 0;
+  /** False from a NATS disconnection until the reconnection. */
+  private natsUp = false;
   /** Records not published because the hub would refuse them (a counter: each new refusal counts once). */
   refusedRecords = 0;
 
@@ -109,11 +129,12 @@ export class Spoke {
       this.reloadNeeded = true;
       this.markDirty();
     });
+    this.natsUp = true;
+    this.followNatsStatus(this.nc);
     opts.log('info', 'connected to NATS', { url: opts.natsUrl, existingRecords: existing, epoch: this.epoch });
     await this.kv.put(infoKey(opts.cluster), JSON.stringify(this.info()));
 
-    const kc = new KubeConfig();
-    kc.loadFromFile(opts.kubeconfigPath);
+    const kc = kubeConfigFor(opts.kubeconfigPath);
     const net = kc.makeApiClient(NetworkingV1Api);
     const core = kc.makeApiClient(CoreV1Api);
     const disc = kc.makeApiClient(DiscoveryV1Api);
@@ -124,7 +145,8 @@ export class Spoke {
     this.events = new EventRecorder(core, opts.cluster);
     const common = { kubeconfig: kc, watchStallMs: opts.watchStallMs, requestTimeoutMs: opts.kubeRequestTimeoutMs, log: (l: 'info' | 'warn', m: string, f?: Record<string, unknown>) => opts.log(l, m, f) };
     // Each change is noted for the records it bears on; a (re)list recomputes them all.
-    const changed = <T>(note: (c: { obj: T; deleted: boolean }) => void) => (c?: { obj: T; deleted: boolean }): void => {
+    const changed = <T>(kind: string, note: (c: { obj: T; deleted: boolean }) => void) => (c?: { obj: T; deleted: boolean }): void => {
+      opts.metrics?.watchEvents.inc({ kind, type: c ? (c.deleted ? 'deleted' : 'changed') : 'relisted' });
       if (c) note(c);
       else this.resetNeeded = true;
       this.markDirty();
@@ -132,22 +154,22 @@ export class Spoke {
     };
     const inf: NonNullable<Spoke['informers']> = {
       ingressClasses: new SupervisedInformer<V1IngressClass>({ ...common, name: 'ingressclasses', path: '/apis/networking.k8s.io/v1/ingressclasses', list: (limit) => net.listIngressClass({ limit }),
-        onChange: changed(() => tracker.setClasses(inf.ingressClasses.list())) }),
+        onChange: changed('ingressclasses', () => tracker.setClasses(inf.ingressClasses.list())) }),
       ingresses: new SupervisedInformer<V1Ingress>({ ...common, name: 'ingresses', path: '/apis/networking.k8s.io/v1/ingresses', list: (limit) => net.listIngressForAllNamespaces({ limit }),
-        onChange: changed((c) => tracker.note('ingress', c.obj, c.deleted)) }),
+        onChange: changed('ingresses', (c) => tracker.note('ingress', c.obj, c.deleted)) }),
       services: new SupervisedInformer<V1Service>({ ...common, name: 'services', path: '/api/v1/services', list: (limit) => core.listServiceForAllNamespaces({ limit }),
-        onChange: changed((c) => tracker.note('service', c.obj, c.deleted)) }),
+        onChange: changed('services', (c) => tracker.note('service', c.obj, c.deleted)) }),
       endpointSlices: new SupervisedInformer<V1EndpointSlice>({ ...common, name: 'endpointslices', path: '/apis/discovery.k8s.io/v1/endpointslices', list: (limit) => disc.listEndpointSliceForAllNamespaces({ limit }),
-        onChange: changed((c) => tracker.note('endpointslice', c.obj, c.deleted)) }),
+        onChange: changed('endpointslices', (c) => tracker.note('endpointslice', c.obj, c.deleted)) }),
       // Nodes only matter in nodeport mode; a pod-mode spoke never waits for (or needs rights on) them.
       ...(opts.endpointMode === 'nodeport' || opts.watchNodes
         ? { nodes: new SupervisedInformer<V1Node>({ ...common, name: 'nodes', path: '/api/v1/nodes', list: (limit) => core.listNode({ limit }),
-          onChange: changed(() => tracker.setNodes(inf.nodes?.list() ?? [])) }) }
+          onChange: changed('nodes', () => tracker.setNodes(inf.nodes?.list() ?? [])) }) }
         : {}),
       // Only kubernetes.io/tls Secrets, and only with a key to seal them to.
       ...(sealer
         ? { secrets: new SupervisedInformer<V1Secret>({ ...common, name: 'secrets', path: '/api/v1/secrets', fieldSelector: TLS_SECRET_SELECTOR,
-          list: (limit) => core.listSecretForAllNamespaces({ fieldSelector: TLS_SECRET_SELECTOR, limit }), onChange: changed((c) => tracker.note('secret', c.obj, c.deleted)) }) }
+          list: (limit) => core.listSecretForAllNamespaces({ fieldSelector: TLS_SECRET_SELECTOR, limit }), onChange: changed('secrets', (c) => tracker.note('secret', c.obj, c.deleted)) }) }
         : {}),
     };
     this.informers = inf;
@@ -168,6 +190,31 @@ export class Spoke {
       schema: SCHEMA_VERSION, cluster: this.opts.cluster, zone: this.opts.zone, region: this.opts.region ?? null,
       endpointMode: this.opts.endpointMode, spokeVersion: SPOKE_VERSION, epoch: this.epoch, startedAt: Date.now(),
     };
+  }
+
+  /** Follows the connection's status: ready only while connected (a reconnecting spoke publishes nothing). */
+  private followNatsStatus(nc: NatsConnection): void {
+    this.opts.metrics?.natsConnected.set(1);
+    void (async () => {
+      for await (const st of nc.status()) {
+        if (st.type !== 'disconnect' && st.type !== 'reconnect') continue;
+        this.natsUp = st.type === 'reconnect';
+        this.opts.metrics?.natsConnected.set(this.natsUp ? 1 : 0);
+        this.opts.log(this.natsUp ? 'info' : 'warn', this.natsUp ? 'reconnected to NATS' : 'disconnected from NATS; reconnecting');
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Ready when every informer has synced and NATS is connected; otherwise why not. */
+  readiness(): { ready: boolean; reasons: string[] } {
+    const reasons: string[] = [];
+    if (!this.nc || this.nc.isClosed() || !this.natsUp) reasons.push('not connected to NATS');
+    if (!this.informers) reasons.push('informers not started');
+    for (const [kind, i] of Object.entries(this.informers ?? {})) {
+      this.opts.metrics?.synced.set({ kind }, i.synced ? 1 : 0);
+      if (!i.synced) reasons.push(`${kind} not yet listed${i.lastError ? ` (${i.lastError})` : ''}`);
+    }
+    return { ready: reasons.length === 0, reasons };
   }
 
   /** True once every informer has listed successfully at least once: only then are deletions swept. */
@@ -256,7 +303,10 @@ export class Spoke {
       const changes = this.tracker.take(Date.now(), this.revision().toString());
       const full = this.fullSync;
       this.fullSync = false;
+      const timer = this.opts.metrics?.publishDuration.startTimer({ kind: full ? 'full' : 'changes' });
       const res = full ? await this.publisher.sync(this.inPublishOrder(), this.synced) : await this.publisher.apply(changes, this.synced);
+      timer?.();
+      this.countPass(res);
       this.passes++;
       this.reportRefusals(res);
       if (res.puts + res.deletes > 0) this.opts.log('info', 'published', { puts: res.puts, deletes: res.deletes, records: this.tracker.records.size });
@@ -268,6 +318,16 @@ export class Spoke {
         return;
       }
     }
+  }
+
+  private countPass(res: SyncResult): void {
+    const m = this.opts.metrics;
+    if (!m) return;
+    m.published.inc({ op: 'put' }, res.puts);
+    m.published.inc({ op: 'delete' }, res.deletes);
+    m.publishErrors.inc(res.failed);
+    m.refused.inc(res.refused.length);
+    m.refusedNow.set(this.refusals().length);
   }
 
   /**

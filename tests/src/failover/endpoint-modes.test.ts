@@ -21,7 +21,7 @@ describe('endpoint modes: nodeport and loadbalancer', { timeout: 120_000 }, () =
   before(async () => {
     fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }], endpointMode: 'nodeport' });
     edge = fed.edges[0]?.url as string;
-    const api = fed.clusters.get('alpha')?.kube.api;
+    const api = fed.standIn('alpha').api;
     assert.ok(api);
     echoes.push(await startEchoServer('127.0.140.1', { service: 'via-node-1' }, 30080), await startEchoServer('127.0.140.2', { service: 'via-node-2' }, 30080),
       await startEchoServer('127.0.140.3', { service: 'via-node-3' }, 30080));

@@ -211,7 +211,7 @@ describe('faults: spoke crash, watch expiry and partition', { timeout: 240_000 }
   });
 
   it('F9: an Ingress deleted while alpha\'s watches are expired: after the relist exactly its key is removed, and every other key keeps its revision', async () => {
-    const api = fed.clusters.get('alpha')?.kube.api;
+    const api = fed.standIn('alpha').api;
     const spoke = fed.clusters.get('alpha')?.spoke;
     assert.ok(api && spoke);
     for (const n of ['f9-a', 'f9-b', 'f9-c']) await fed.kubectl('alpha', ['create', '-f', '-'], web('alpha', n, `${n}.alpha.example.test`));

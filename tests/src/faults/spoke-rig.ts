@@ -4,19 +4,20 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { connectHub, type Hub, type HubOptions } from '@ingressfed/hub';
 import { STATE_BUCKET, heartbeatKey, type Heartbeat } from '@ingressfed/schemas';
 import { Spoke, type SpokeOptions } from '@ingressfed/spoke';
-import { startKubeApi, startNats, type KubeCluster, type NatsServer } from '../harness/index.js';
+import { startKubeStandIn, startKubernetes, startNats, type KubeCluster, type KubeStandIn, type NatsServer } from '../harness/index.js';
 import type { KubeApiOptions } from '../kube/server.js';
 
-// One cluster's spoke against a real nats-server and the Kubernetes API stand-in, and (when a test
+// One cluster's spoke against a real nats-server and a Kubernetes API server (the real one with
+// `real`, else the stand-in with its fault controls), and (when a test
 // needs the hub's view) a hub on the same NATS without edges: it reads, merges and writes Ingress
 // statuses, and programs nothing.
 
 export interface KubeEvent { involvedObject: { name: string; uid?: string }; reason: string; message: string; type: string }
 export interface LogLine { at: number; level: string; msg: string; fields: Record<string, unknown> }
 
-export interface SpokeRig {
+export interface SpokeRig<K extends KubeCluster = KubeStandIn> {
   nats: NatsServer;
-  kube: KubeCluster;
+  kube: K;
   nc: NatsConnection;
   kv: KV;
   spoke: Spoke;
@@ -35,7 +36,22 @@ export interface SpokeRig {
 
 export const CLUSTER = 'alpha';
 
-export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Partial<SpokeOptions>; hub?: boolean | Pick<HubOptions, 'sealingKeys'> } = {}): Promise<SpokeRig> {
+interface RigOptions {
+  spoke?: Partial<SpokeOptions>;
+  hub?: boolean | Pick<HubOptions, 'sealingKeys'>;
+}
+
+/** A rig on a real kube-apiserver: the spoke runs as deploy/spoke's ServiceAccount. */
+export function startRealSpokeRig(opts: RigOptions = {}): Promise<SpokeRig<KubeCluster>> {
+  return startRig(() => startKubernetes(CLUSTER), opts);
+}
+
+/** A rig on the stand-in, for the faults a real API server cannot be made to show on demand. */
+export function startSpokeRig(opts: RigOptions & { kube?: KubeApiOptions } = {}): Promise<SpokeRig> {
+  return startRig(() => startKubeStandIn(CLUSTER, opts.kube), opts);
+}
+
+async function startRig<K extends KubeCluster>(startKube: () => Promise<K>, opts: RigOptions): Promise<SpokeRig<K>> {
   const logs: LogLine[] = [];
   // What is started, stopped in reverse order: by stop(), or at once if starting fails half-way.
   const started: Array<() => Promise<unknown>> = [];
@@ -45,7 +61,7 @@ export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Parti
   try {
     const nats = await startNats();
     started.push(() => nats.stop());
-    const kube = await startKubeApi(CLUSTER, opts.kube);
+    const kube = await startKube();
     started.push(() => kube.stop());
     const nc = await nats.connectAsHub();
     started.push(() => nc.close());
@@ -56,7 +72,7 @@ export async function startSpokeRig(opts: { kube?: KubeApiOptions; spoke?: Parti
       await hub.start();
     }
     const spoke = new Spoke({
-      cluster: CLUSTER, zone: 'zone-a', endpointMode: 'pod', kubeconfigPath: kube.kubeconfig, natsUrl: nats.url,
+      cluster: CLUSTER, zone: 'zone-a', endpointMode: 'pod', kubeconfigPath: kube.spokeKubeconfig, natsUrl: nats.url,
       natsUser: nats.spoke(CLUSTER).user, natsPassword: nats.spoke(CLUSTER).password, heartbeatIntervalMs: 200,
       log: (level, msg, fields) => logs.push({ at: Date.now(), level, msg, fields: fields ?? {} }),
       ...opts.spoke,

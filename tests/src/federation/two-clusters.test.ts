@@ -193,7 +193,7 @@ describe('federation: two clusters behind one entry point', { timeout: 180_000 }
     let probed = { requests: 0, failures: 0 };
     try {
       await fed.restartSpoke('alpha');
-      fed.clusters.get('beta')?.kube.api.expireWatches();
+      fed.standIn('beta').api.expireWatches();
       await kubectl('beta', ['replace', '-f', '-'], endpointSlice('web', [{ address: '127.0.20.1' }, { address: '127.0.20.2' }]));
       await fed.echo.settled();
       await waitFor('beta\'s new endpoint in the model', () => fed.hub.currentModel()?.backends.find((b) => b.id.service === 'web')?.endpoints.some((e) => e.address === '127.0.20.2'), { timeoutMs: 10_000 });

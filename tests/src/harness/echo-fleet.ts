@@ -1,3 +1,4 @@
+import { CoreV1Api, KubeConfig, makeInformer, type Informer, type KubernetesObject, type V1Node, type V1Service } from '@kubernetes/client-node';
 import { RESOURCES, type KubeResource } from '../kube/resources.js';
 import type { KubeApiServer } from '../kube/server.js';
 import type { StoredEvent } from '../kube/store.js';
@@ -7,16 +8,19 @@ interface SliceEndpoint {
   addresses?: string[];
 }
 
+type Wanted = Map<string, { address: string; port: number; meta: Record<string, unknown> }>;
+
 /**
- * An echo server for every endpoint address in 127.0.0.0/8 that a cluster's EndpointSlices name,
- * created and removed as the slices change. Each answers JSON saying cluster, zone, namespace,
- * service and endpoint.
+ * An echo server for every endpoint in 127.0.0.0/8 a cluster names, created and removed as the
+ * cluster changes: on the stand-in, its EndpointSlices' addresses; on a real API server, which
+ * refuses loopback addresses in EndpointSlices, its Services' node ports on its Nodes' loopback
+ * InternalIPs. Each answers JSON saying cluster, zone, namespace, service and endpoint.
  */
 export class EchoFleet {
   private readonly servers = new Map<string, EchoServer>();
   private readonly wanted = new Map<string, Map<string, { address: string; port: number; meta: Record<string, unknown> }>>();
   private chain: Promise<unknown> = Promise.resolve();
-  private readonly unsubscribes: Array<() => void> = [];
+  private readonly unsubscribes: Array<() => void | Promise<void>> = [];
   /** Endpoints that refuse connections on purpose (address:port). */
   private readonly failed = new Set<string>();
   /** Endpoints that accept and never answer on purpose. */
@@ -31,10 +35,34 @@ export class EchoFleet {
     }));
   }
 
+  /**
+   * Follows a real cluster's NodePort (and LoadBalancer) Services and its Nodes: an echo server on
+   * every loopback InternalIP of a Ready Node, at every node port. Resolves once both are listed.
+   */
+  async followNodePorts(cluster: string, zone: string, kubeconfig: string): Promise<void> {
+    const kc = new KubeConfig();
+    kc.loadFromFile(kubeconfig);
+    const core = kc.makeApiClient(CoreV1Api);
+    const services = makeInformer<V1Service>(kc, '/api/v1/services', () => core.listServiceForAllNamespaces());
+    const nodes = makeInformer<V1Node>(kc, '/api/v1/nodes', () => core.listNode());
+    const update = (): void => {
+      this.wanted.set(`${cluster}/node-ports`, nodePortEndpoints(cluster, zone, services.list(), nodes.list()));
+      this.chain = this.chain.then(() => this.converge()).catch(() => undefined);
+    };
+    for (const inf of [services, nodes] as Array<Informer<KubernetesObject>>) {
+      for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, update);
+      // The informer stops on an error: start it again (its cache is kept).
+      inf.on('error', () => setTimeout(() => void inf.start().catch(() => undefined), 200));
+      this.unsubscribes.push(() => inf.stop());
+    }
+    await Promise.all([services.start(), nodes.start()]);
+    update();
+  }
+
   private onSlice(cluster: string, zone: string, type: string, o: Record<string, unknown>): void {
     const meta = o.metadata as { namespace?: string; name?: string; labels?: Record<string, string> };
     const sliceKey = `${cluster}/${meta.namespace}/${meta.name}`;
-    const eps = new Map<string, { address: string; port: number; meta: Record<string, unknown> }>();
+    const eps: Wanted = new Map();
     if (type !== 'DELETED') {
       const ports = ((o.ports as Array<{ port?: number }> | undefined) ?? []).map((p) => p.port).filter((p): p is number => typeof p === 'number');
       for (const ep of (o.endpoints as SliceEndpoint[] | undefined) ?? []) {
@@ -120,9 +148,29 @@ export class EchoFleet {
   }
 
   async stop(): Promise<void> {
-    for (const u of this.unsubscribes) u();
+    for (const u of this.unsubscribes) await u();
     await this.chain;
     for (const s of this.servers.values()) await s.stop();
     this.servers.clear();
   }
+}
+
+/** The loopback node-port endpoints of a cluster: every Ready Node's InternalIP, every Service node port. */
+function nodePortEndpoints(cluster: string, zone: string, services: readonly V1Service[], nodes: readonly V1Node[]): Wanted {
+  const out: Wanted = new Map();
+  for (const n of nodes) {
+    const address = n.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+    const ready = n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True');
+    if (!address?.startsWith('127.') || !ready) continue;
+    for (const svc of services) {
+      for (const p of svc.spec?.ports ?? []) {
+        if (typeof p.nodePort !== 'number') continue;
+        out.set(`${address}:${p.nodePort}`, {
+          address, port: p.nodePort,
+          meta: { cluster, zone: n.metadata?.labels?.['topology.kubernetes.io/zone'] ?? zone, namespace: svc.metadata?.namespace, service: svc.metadata?.name },
+        });
+      }
+    }
+  }
+  return out;
 }

@@ -4,7 +4,8 @@ import { startRedis, type RedisServer } from './redis.js';
 import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
-import { startKubeApi, type KubeCluster } from './kube.js';
+import { startKubeStandIn, type KubeCluster, type KubeStandIn } from './kube.js';
+import { addNode, startKubernetes } from './kubernetes.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { makeTestCa, type TestCa } from './certs.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -17,6 +18,13 @@ import { freePort } from './ports.js';
 
 export interface FederationOptions {
   clusters: Array<{ name: string; zone: string }>;
+  /**
+   * `real`: each cluster is a real kube-apiserver with one Ready Node on a loopback address, and
+   * the spokes (as deploy/spoke-node-ports' ServiceAccount) reach Services through their node
+   * ports: a real API server refuses loopback addresses in EndpointSlices. `standin` (the
+   * default): the project's stand-in, whose EndpointSlices may name the echo servers directly.
+   */
+  kube?: 'real' | 'standin';
   /** `proxied`: the hubs reach the edge's Data Plane API through a TCP proxy (FederatedEdge.proxy). */
   edges?: Array<{ name: string; zone: string; bindPort?: number; validateCmd?: string; spareBackends?: number; proxied?: boolean; https?: boolean; defaultCertificate?: { cert: string; key: string } }>;
   /** Give the hubs a sealing key pair and the spokes its public key: TLS Secrets are published and served (edges with `https`). */
@@ -55,7 +63,7 @@ export interface FederatedEdge {
   httpsPort?: number;
 }
 
-/** A whole federation on loopback: NATS, per cluster an API stand-in and a spoke, edges, the hub, echo backends. */
+/** A whole federation on loopback: NATS, per cluster an API server and a spoke, edges, the hub, echo backends. */
 export interface Federation {
   nats: NatsServer;
   clusters: Map<string, FederatedCluster>;
@@ -70,6 +78,8 @@ export interface Federation {
   /** Another hub on the same NATS, Redis and edges, with its own API. */
   startStandbyHub(): Promise<{ hub: Hub; apiUrl: string | undefined; stop: (opts?: { releaseLease?: boolean }) => Promise<void> }>;
   logs: string[];
+  /** A cluster's stand-in, for its fault controls (throws for a real cluster). */
+  standIn(cluster: string): KubeStandIn;
   /** Runs the real kubectl in a cluster; resolves with its output, rejects with its error output. */
   kubectl(cluster: string, args: string[], input?: string): Promise<string>;
   newSpoke(cluster: string): Spoke;
@@ -104,20 +114,25 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
   const clusters = new Map<string, FederatedCluster>();
   const edges: FederatedEdge[] = [];
   const fed = { nats, redis, clusters, edges, echo, logs, apiUrl: undefined, ca } as Partial<Federation> & { hub?: Hub };
+  const real = opts.kube === 'real';
   const newSpoke = (name: string): Spoke => {
     const c = clusters.get(name);
     if (!c) throw new Error(`no cluster ${name}`);
     return new Spoke({
-      cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? 'pod', kubeconfigPath: c.kube.kubeconfig, natsUrl: nats.url,
+      cluster: name, zone: c.zone, endpointMode: opts.endpointMode ?? (real ? 'nodeport' : 'pod'), kubeconfigPath: c.kube.spokeKubeconfig, natsUrl: nats.url,
       natsUser: nats.spoke(name).user, natsPassword: nats.spoke(name).password, natsTls: nats.clientTls(name),
       heartbeatIntervalMs: opts.heartbeatIntervalMs ?? 1000, log: log(`spoke/${name}`), ...(sealing ? { hubSealingKey: sealing.publicKeyPem } : {}),
     });
   };
   try {
-    for (const c of opts.clusters) {
-      const kube = await startKubeApi(c.name);
+    for (const [i, c] of opts.clusters.entries()) {
+      const kube = real ? await startKubernetes(c.name, { manifests: 'spoke-node-ports' }) : await startKubeStandIn(c.name);
       clusters.set(c.name, { name: c.name, zone: c.zone, kube, spoke: undefined as unknown as Spoke });
-      echo.follow(c.name, c.zone, kube.api);
+      if (kube.kind === 'standin') echo.follow(c.name, c.zone, (kube as KubeStandIn).api);
+      else {
+        await addNode(kube, `${c.name}-node-1`, `127.0.${200 + i}.1`, c.zone);
+        await echo.followNodePorts(c.name, c.zone, kube.kubeconfig);
+      }
     }
     for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
       const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd, tls: ca });
@@ -146,6 +161,11 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
     const standbys: Array<{ hub: Hub; api: HubApi | undefined }> = [];
     let killed = false;
     return Object.assign(fed, {
+      standIn(cluster: string) {
+        const kube = clusters.get(cluster)?.kube;
+        if (kube?.kind !== 'standin') throw new Error(`cluster ${cluster} is not a stand-in`);
+        return kube as KubeStandIn;
+      },
       async kubectl(cluster: string, args: string[], input?: string) {
         const kube = clusters.get(cluster)?.kube;
         if (!kube) throw new Error(`no cluster ${cluster}`);

@@ -1,5 +1,5 @@
-// The test harness: real nats-server, redis-server, HAProxy (through the local Data Plane API
-// server) and echo backends on loopback, each started in a temporary directory and stopped in bounded time.
+// The test harness: real nats-server, redis-server, kube-apiserver with etcd, HAProxy (through the
+// local Data Plane API server) and echo backends on loopback, each started in a temporary directory and stopped in bounded time.
 export type { NatsServer } from './nats.js';
 export { startNats } from './nats.js';
 export type { RedisServer } from './redis.js';
@@ -14,8 +14,10 @@ export { ManagedProcess } from './process.js';
 export { freePort } from './ports.js';
 export { tempDir } from './tmp.js';
 export { waitFor } from './wait.js';
-export type { KubeCluster, KubectlResult } from './kube.js';
-export { kubectlBin, startKubeApi } from './kube.js';
+export type { KubeCluster, KubeStandIn, KubectlResult } from './kube.js';
+export { kubectlBin, runKubectl, startKubeStandIn } from './kube.js';
+export type { RealKubeOptions } from './kubernetes.js';
+export { SPOKE_MANIFESTS, addNode, startKubernetes } from './kubernetes.js';
 export { KubeApiServer } from '../kube/server.js';
 export { EchoFleet } from './echo-fleet.js';
 export type { FederatedCluster, FederatedEdge, Federation, FederationOptions } from './federation.js';

@@ -36,6 +36,11 @@ export class ManagedProcess {
     live.add(this);
   }
 
+  /** The exit code once it has exited (null when a signal ended it); undefined while it runs. */
+  get code(): number | null | undefined {
+    return this.running ? undefined : this.exitCode ?? this.child.exitCode;
+  }
+
   get running(): boolean {
     return this.exitCode === undefined && this.child.exitCode === null;
   }

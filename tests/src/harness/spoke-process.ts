@@ -64,7 +64,7 @@ export async function startSpokeProcess(fed: Federation, cluster: string, opts: 
   };
   const args = [
     SPOKE_BIN, '--cluster', cluster, '--zone', c.zone, '--nats', opts.natsUrl ?? fed.nats.url, '--nats-user', id.user,
-    '--kubeconfig', c.kube.kubeconfig, '--heartbeat-interval', String(opts.heartbeatIntervalMs ?? 200),
+    '--kubeconfig', c.kube.spokeKubeconfig, '--heartbeat-interval', String(opts.heartbeatIntervalMs ?? 200),
     ...(opts.watchStallMs === undefined ? [] : ['--watch-stall', String(opts.watchStallMs)]),
     ...(opts.emptyListGraceMs === undefined ? [] : ['--empty-list-grace', String(opts.emptyListGraceMs)]),
   ];

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { KubeConfig, NetworkingV1Api, makeInformer, type V1Ingress } from '@kubernetes/client-node';
-import { startKubeApi, waitFor, type KubeCluster } from '../harness/index.js';
+import { startKubeStandIn, waitFor, type KubeStandIn } from '../harness/index.js';
 
 const ingressYaml = (name: string, host: string): string => `apiVersion: networking.k8s.io/v1
 kind: Ingress
@@ -20,10 +20,10 @@ spec:
 `;
 
 describe('kube stand-in: the real kubectl and client-node informers work against it', { timeout: 60_000 }, () => {
-  let k: KubeCluster;
+  let k: KubeStandIn;
 
   before(async () => {
-    k = await startKubeApi('a', { bookmarkIntervalMs: 200 });
+    k = await startKubeStandIn('a', { bookmarkIntervalMs: 200 });
   });
   after(async () => {
     await k?.stop();

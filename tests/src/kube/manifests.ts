@@ -13,10 +13,10 @@ export const ingressClass = (name = 'ingressfed', isDefault = true): string => J
   spec: { controller: 'ingressfed.io/hub' },
 });
 
-export const service = (name: string, opts: { namespace?: string; port?: number; targetPort?: number; annotations?: Record<string, string> } = {}): string => JSON.stringify({
+export const service = (name: string, opts: { namespace?: string; port?: number; targetPort?: number; annotations?: Record<string, string>; type?: 'ClusterIP' | 'NodePort' } = {}): string => JSON.stringify({
   apiVersion: 'v1', kind: 'Service',
   metadata: { name, namespace: opts.namespace ?? 'default', annotations: opts.annotations ?? {} },
-  spec: { type: 'ClusterIP', ports: [{ name: 'http', port: opts.port ?? 80, targetPort: opts.targetPort ?? 8080, protocol: 'TCP' }] },
+  spec: { type: opts.type ?? 'ClusterIP', ports: [{ name: 'http', port: opts.port ?? 80, targetPort: opts.targetPort ?? 8080, protocol: 'TCP' }] },
 });
 
 export const endpointSlice = (service: string, endpoints: EndpointSpec[], opts: { namespace?: string; port?: number; name?: string } = {}): string => JSON.stringify({

@@ -1,8 +1,10 @@
 // The playground: the product on one machine. NATS, Redis, the local Data Plane API server with its
-// HAProxy, the hub and one spoke per cluster run as real processes; each cluster is a Kubernetes API
-// stand-in loaded with its manifests by kubectl; every endpoint address in 127.0.0.0/8 gets an echo server.
+// HAProxy, the hub and one spoke per cluster run as real processes; each cluster is a real
+// kube-apiserver (with etcd) running deploy/spoke-node-ports' RBAC, two Ready Nodes on loopback
+// addresses and its manifests created by kubectl; the spokes reach Services through their node
+// ports, and every node port of every Node gets an echo server.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDnsLabel, isZoneName, newSealingKeyPair } from '@ingressfed/schemas';
@@ -10,7 +12,7 @@ import { startControlServer } from './control-server.js';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import {
-  EchoFleet, ManagedProcess, freePort, makeTestCa, startKubeApi, startLocalDataPlane, startNats, startRedis, waitFor,
+  EchoFleet, ManagedProcess, addNode, freePort, makeTestCa, startKubernetes, startLocalDataPlane, startNats, startRedis, waitFor,
   type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer, type TestCa,
 } from '../harness/index.js';
 import { tlsSecret } from '../kube/manifests.js';
@@ -20,7 +22,9 @@ const USAGE = `usage: scripts/playground.sh [--cluster NAME=ZONE:DIR]... [--http
        (then: npx ingressfed-playground fail --zone ZONE | recover | endpoints)
 
   --cluster NAME=ZONE:DIR  a cluster and the folder of manifests to create in it (repeatable;
-                           default: the examples in deploy/examples, alpha in zone-a and beta in zone-b)
+                           default: the examples in deploy/examples, alpha in zone-a and beta in zone-b);
+                           the Nth cluster gets the Nodes NAME-node-1 and -2 at 127.0.N.1 and .2,
+                           where its NodePort Services are answered
   --http-port PORT         port of the HAProxy entry point on 127.0.0.1 (default 8080)
   --https-port PORT        its HTTPS port (default 8443); the playground makes a CA (ca.crt in
                            --out) and, in every cluster, the Secret secure-tls for secure.example.test
@@ -109,13 +113,17 @@ try {
   writeFileSync(caFile, ca.ca);
   const secure = ca.site(['secure.example.test']);
 
-  const clusters: Record<string, { zone: string; kubeconfig: string; manifests: string; nats: { user: string; password: string } }> = {};
-  for (const c of clusterArgs) {
-    const kube = await startKubeApi(c.name);
+  const clusters: Record<string, { zone: string; kubeconfig: string; spokeKubeconfig: string; server: string; manifests: string; nats: { user: string; password: string } }> = {};
+  for (const [i, c] of clusterArgs.entries()) {
+    const kube = await startKubernetes(c.name, { manifests: 'spoke-node-ports' });
     kubes.set(c.name, kube);
     const kubeconfig = join(out, `${c.name}.kubeconfig`);
-    kube.api.writeKubeconfig(kubeconfig, c.name);
-    echo.follow(c.name, c.zone, kube.api);
+    copyFileSync(kube.kubeconfig, kubeconfig);
+    const spokeKubeconfig = join(out, `${c.name}-spoke.kubeconfig`);
+    copyFileSync(kube.spokeKubeconfig, spokeKubeconfig);
+    // What kubelets would register: two Ready Nodes in the cluster's zone.
+    for (const n of [1, 2]) await addNode(kube, `${c.name}-node-${n}`, `127.0.${i + 1}.${n}`, c.zone);
+    await echo.followNodePorts(c.name, c.zone, kube.kubeconfig);
     const secret = await kube.kubectl(['create', '-f', '-'], tlsSecret('secure-tls', secure.cert, secure.key));
     if (secret.code !== 0) throw new Error(`kubectl create secret secure-tls in cluster ${c.name}: ${secret.stderr.trim()}`);
     const files = readdirSync(c.dir).filter((f) => /\.(ya?ml|json)$/.test(f)).sort();
@@ -123,8 +131,8 @@ try {
       const r = await kube.kubectl(['create', '-f', join(c.dir, f)]);
       if (r.code !== 0) throw new Error(`kubectl create -f ${join(c.dir, f)} in cluster ${c.name}: ${r.stderr.trim()}`);
     }
-    clusters[c.name] = { zone: c.zone, kubeconfig, manifests: c.dir, nats: nats.spoke(c.name) };
-    say(`cluster ${c.name} (${c.zone}): ${files.length} manifest files, kubeconfig ${kubeconfig}`);
+    clusters[c.name] = { zone: c.zone, kubeconfig, spokeKubeconfig, server: kube.server, manifests: c.dir, nats: nats.spoke(c.name) };
+    say(`cluster ${c.name} (${c.zone}): kube-apiserver ${kube.server}, ${files.length} manifest files, kubeconfig ${kubeconfig}`);
   }
 
   const apiPort = await freePort();
@@ -145,7 +153,8 @@ try {
   for (const c of clusterArgs) {
     const spoke = new ManagedProcess(`ingressfed-spoke ${c.name}`, node, [
       join(ROOT, 'spoke/bin/ingressfed-spoke.mjs'), '--cluster', c.name, '--zone', c.zone, '--nats', nats.url,
-      '--kubeconfig', clusters[c.name]?.kubeconfig as string, '--hub-sealing-key', sealingPub,
+      // As deploy/spoke-node-ports' ServiceAccount: the rights the manifests give it, no more.
+      '--kubeconfig', clusters[c.name]?.spokeKubeconfig as string, '--endpoint-mode', 'nodeport', '--hub-sealing-key', sealingPub,
     ], {
       logFile: join(logs, `spoke-${c.name}.log`),
       // Secrets go through the environment, never the command line (which `ps` shows).

@@ -34,7 +34,7 @@ describe('playground: starts the whole product, serves the examples, stops every
     out = tempDir('playground');
     const port = await freePort();
     const httpsPort = await freePort();
-    pg = new ManagedProcess('playground', process.execPath, ['--import', 'tsx', MAIN, '--http-port', String(port), '--https-port', String(httpsPort), '--out', out.path]);
+    pg = new ManagedProcess('playground', process.execPath, ['--conditions=ingressfed-source', '--import', 'tsx', MAIN, '--http-port', String(port), '--https-port', String(httpsPort), '--out', out.path]);
     await pg.waitForLine(/^ready /, 90_000);
     info = JSON.parse(readFileSync(join(out.path, 'playground.json'), 'utf8')) as PlaygroundJson;
   });

@@ -16,17 +16,14 @@ interface Example {
 
 const SERVICES = ['test', 'service1', 'service2', 'service3'];
 
-/** A Service exposing ports 80, 4200 and 8080 (the examples use all three), each to one echo endpoint. */
-function multiPortService(name: string, address: string): string[] {
+/**
+ * A NodePort Service exposing ports 80, 4200 and 8080 (the examples use all three), each reached on
+ * the cluster's Node through its own node port, where the echo fleet answers naming the service.
+ */
+function multiPortService(name: string): string {
   const ports = [['http', 80], ['p4200', 4200], ['p8080', 8080]] as const;
-  return [
-    JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' },
-      spec: { ports: ports.map(([n, port]) => ({ name: n, port, targetPort: 9000, protocol: 'TCP' })) } }),
-    JSON.stringify({ apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${name}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
-      addressType: 'IPv4', ports: ports.map(([n]) => ({ name: n, port: 9000, protocol: 'TCP' })),
-      endpoints: [{ addresses: [address], conditions: { ready: true } }] }),
-  ];
+  return JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' },
+    spec: { type: 'NodePort', ports: ports.map(([n, port]) => ({ name: n, port, targetPort: 9000, protocol: 'TCP' })) } });
 }
 
 const EXAMPLES: Example[] = [
@@ -88,14 +85,10 @@ for (const split of [false, true]) {
     let edge: string;
 
     before(async () => {
-      fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+      fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
       edge = fed.edges[0]?.url as string;
       // Each cluster runs every service; the echo reply names the service, whatever cluster answers.
-      for (const [c, net] of [['alpha', 80], ['beta', 81]] as const) {
-        const docs = [ingressClass()];
-        SERVICES.forEach((svc, i) => docs.push(...multiPortService(svc, `127.0.${net}.${i + 1}`)));
-        await create(fed, c, docs);
-      }
+      for (const c of ['alpha', 'beta']) await create(fed, c, [ingressClass(), ...SERVICES.map(multiPortService)]);
     });
 
     after(async () => {

@@ -12,9 +12,18 @@ export async function remove(fed: Federation, cluster: string, args: string[]): 
   await fed.kubectl(cluster, ['delete', ...args]);
 }
 
-/** A Service with one echo endpoint; the echo reply names the service. */
+/** A Service with one echo endpoint at `address` (the stand-in only); the echo reply names the service. */
 export function serviceWithEndpoint(name: string, address: string): string[] {
   return [service(name), endpointSlice(name, [{ address }])];
+}
+
+/**
+ * A Service answered by an echo server naming it, on a real API server (startFederation's
+ * `kube: 'real'`), which refuses loopback addresses in EndpointSlices: a NodePort Service, reached
+ * on the cluster's Node, where the harness's echo fleet answers for it.
+ */
+export function nodePortService(name: string): string {
+  return service(name, { type: 'NodePort' });
 }
 
 /** Which service answered a request through the edge, or the HTTP status when none did. */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { httpRequest, startFederation, waitFor, type EchoReply, type Federation } from '../harness/index.js';
 import { ingress, ingressClass } from '../kube/manifests.js';
-import { create, serviceWithEndpoint, whoAnswers } from './fixtures.js';
+import { create, nodePortService, whoAnswers } from './fixtures.js';
 
 // Requests of every method reach the backend unchanged (path, query, headers, body), with the
 // standard forwarding headers added.
@@ -12,9 +12,9 @@ describe('semantics: requests are forwarded unchanged, with forwarding headers',
   let edge: string;
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }] });
+    fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }] });
     edge = fed.edges[0]?.url as string;
-    await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('echo', '127.0.90.1'),
+    await create(fed, 'alpha', [ingressClass(), nodePortService('echo'),
       ingress('echo', [{ host: 'echo.example.test', paths: [{ path: '/', service: 'echo' }] }])]);
     await waitFor('the route', async () => (await whoAnswers(edge, 'echo.example.test', '/')) === 'echo', { timeoutMs: 20_000 });
   });

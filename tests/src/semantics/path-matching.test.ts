@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFederation, waitFor, type Federation } from '../harness/index.js';
 import { ingress, ingressClass, type IngressPath } from '../kube/manifests.js';
-import { create, serviceWithEndpoint, whoAnswers } from './fixtures.js';
+import { create, nodePortService, whoAnswers } from './fixtures.js';
 
 // The path-matching examples of the Kubernetes Ingress documentation, row by row, through HAProxy.
 // Each path of a row points to its own Service; '404' means the default backend (none here).
@@ -36,12 +36,12 @@ describe('semantics: the Kubernetes path-matching table, through HAProxy', { tim
   let edge: string;
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }] });
+    fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }] });
     edge = fed.edges[0]?.url as string;
     const docs = [ingressClass()];
     ROWS.forEach((row, r) => {
       const paths: IngressPath[] = row.paths.map(([path, pathType], i) => {
-        docs.push(...serviceWithEndpoint(svcOf(r, i), `127.0.${50 + r}.${i + 1}`));
+        docs.push(nodePortService(svcOf(r, i)));
         return { path, pathType, service: svcOf(r, i) };
       });
       docs.push(ingress(`row${r}`, [{ host: hostOf(r), paths }]));
@@ -76,9 +76,9 @@ describe('semantics: the Kubernetes host wildcard table, through HAProxy', { tim
   let edge: string;
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }] });
+    fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }] });
     edge = fed.edges[0]?.url as string;
-    await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('wild', '127.0.70.1'), ...serviceWithEndpoint('exact', '127.0.70.2'),
+    await create(fed, 'alpha', [ingressClass(), nodePortService('wild'), nodePortService('exact'),
       ingress('wild', [{ host: '*.foo.com', paths: [{ path: '/', service: 'wild' }] }]),
       ingress('exact', [{ host: 'exact.foo.com', paths: [{ path: '/only', service: 'exact' }] }])]);
     await waitFor('the wildcard route', async () => (await whoAnswers(edge, 'bar.foo.com', '/')) === 'wild', { timeoutMs: 20_000 });
@@ -110,11 +110,11 @@ describe('semantics: path precedence across Ingresses of two clusters sharing a 
   let edge: string;
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+    fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
     edge = fed.edges[0]?.url as string;
-    await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('root', '127.0.75.1'), ...serviceWithEndpoint('aaa', '127.0.75.2'), ...serviceWithEndpoint('foo-prefix', '127.0.75.3'),
+    await create(fed, 'alpha', [ingressClass(), nodePortService('root'), nodePortService('aaa'), nodePortService('foo-prefix'),
       ingress('shared-a', [{ host: 'shared.example.test', paths: [{ path: '/', service: 'root' }, { path: '/aaa', service: 'aaa' }, { path: '/foo', service: 'foo-prefix' }] }])]);
-    await create(fed, 'beta', [ingressClass(), ...serviceWithEndpoint('aaa-bbb', '127.0.76.1'), ...serviceWithEndpoint('foo-exact', '127.0.76.2'),
+    await create(fed, 'beta', [ingressClass(), nodePortService('aaa-bbb'), nodePortService('foo-exact'),
       ingress('shared-b', [{ host: 'shared.example.test', paths: [{ path: '/aaa/bbb', service: 'aaa-bbb' }, { path: '/foo', pathType: 'Exact', service: 'foo-exact' }] }])]);
     await waitFor('both clusters\' routes', async () => (await whoAnswers(edge, 'shared.example.test', '/aaa/bbb')) === 'aaa-bbb' &&
       (await whoAnswers(edge, 'shared.example.test', '/foo')) === 'foo-exact', { timeoutMs: 20_000 });

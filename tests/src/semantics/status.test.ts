@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFederation, waitFor, type Federation } from '../harness/index.js';
 import { ingress, ingressClass } from '../kube/manifests.js';
-import { create, serviceWithEndpoint, whoAnswers } from './fixtures.js';
+import { create, nodePortService, whoAnswers } from './fixtures.js';
 
 // Status and Events in each Ingress's own cluster, and IngressClass selection.
 
@@ -18,11 +18,11 @@ describe('semantics: Ingress status, Events and classes', { timeout: 180_000 }, 
     kubectl(cluster, ['get', 'ingress', name, '-o', 'jsonpath={.status.loadBalancer.ingress[*].ip}']);
 
   before(async () => {
-    fed = await startFederation({ clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
+    fed = await startFederation({ kube: 'real', clusters: [{ name: 'alpha', zone: 'zone-a' }, { name: 'beta', zone: 'zone-b' }] });
     edge = fed.edges[0]?.url as string;
-    await create(fed, 'alpha', [ingressClass(), ...serviceWithEndpoint('good', '127.0.100.1'), ...serviceWithEndpoint('c-a', '127.0.100.2'),
-      ...serviceWithEndpoint('fallback', '127.0.100.3')]);
-    await create(fed, 'beta', [ingressClass(), ...serviceWithEndpoint('c-b', '127.0.101.1'), ...serviceWithEndpoint('good', '127.0.101.2')]);
+    await create(fed, 'alpha', [ingressClass(), nodePortService('good'), nodePortService('c-a'),
+      nodePortService('fallback')]);
+    await create(fed, 'beta', [ingressClass(), nodePortService('c-b'), nodePortService('good')]);
   });
 
   after(async () => {
