@@ -49,11 +49,17 @@ export class EchoFleet {
       this.wanted.set(`${cluster}/node-ports`, nodePortEndpoints(cluster, zone, services.list(), nodes.list()));
       this.chain = this.chain.then(() => this.converge()).catch(() => undefined);
     };
+    let stopped = false;
     for (const inf of [services, nodes] as Array<Informer<KubernetesObject>>) {
       for (const ev of ['add', 'update', 'delete'] as const) inf.on(ev, update);
-      // The informer stops on an error: start it again (its cache is kept).
-      inf.on('error', () => setTimeout(() => void inf.start().catch(() => undefined), 200));
-      this.unsubscribes.push(() => inf.stop());
+      // The informer stops on an error: start it again (its cache is kept), unless the fleet stopped.
+      inf.on('error', () => {
+        if (!stopped) setTimeout(() => void (stopped ? undefined : inf.start().catch(() => undefined)), 200).unref();
+      });
+      this.unsubscribes.push(() => {
+        stopped = true;
+        return inf.stop();
+      });
     }
     await Promise.all([services.start(), nodes.start()]);
     update();

@@ -9,7 +9,7 @@ import { Kvm } from '@nats-io/kv';
 import { connect } from '@nats-io/transport-node';
 import { STATE_BUCKET, infoKey } from '@ingressfed/schemas';
 import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
-import { ManagedProcess, freePort, httpRequest, kubectlBin, tempDir, waitFor, type EchoReply } from '../harness/index.js';
+import { ManagedProcess, freePort, httpRequest, runKubectl, tempDir, waitFor, type EchoReply } from '../harness/index.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 const CTL = fileURLToPath(new URL('../../bin/ingressfed-playground.mjs', import.meta.url));
@@ -22,7 +22,7 @@ interface PlaygroundJson {
   hubTokens: { read: string; admin: string };
   dataplaneApi: { url: string; username: string; password: string };
   nats: string;
-  clusters: Record<string, { zone: string; kubeconfig: string; nats: { user: string; password: string } }>;
+  clusters: Record<string, { zone: string; kubeconfig: string; spokeKubeconfig: string; server: string; nats: { user: string; password: string } }>;
 }
 
 describe('playground: starts the whole product, serves the examples, stops everything', { timeout: 120_000 }, () => {
@@ -99,10 +99,26 @@ describe('playground: starts the whole product, serves the examples, stops every
     assert.equal((await httpRequest(`${info.haproxyUrl}/v2`, { host: 'api.example.test' })).status, 404);
   });
 
+  it('runs each cluster on a real kube-apiserver: kubectl version names the server\'s release', async () => {
+    for (const c of ['alpha', 'beta']) {
+      const r = await runKubectl(info.clusters[c]?.kubeconfig as string, ['version', '-o', 'json']);
+      assert.equal(r.code, 0, r.stderr);
+      const v = JSON.parse(r.stdout) as { serverVersion: { gitVersion: string; major: string; minor: string; platform: string } };
+      assert.match(v.serverVersion.gitVersion, /^v1\.(3[2-9]|[4-9]\d)\.\d+$/, 'a Kubernetes release, v1.32 or newer');
+      assert.equal(v.serverVersion.major, '1');
+      assert.match(pg.output(), new RegExp(`cluster ${c} \\(zone-.\\): kube-apiserver ${info.clusters[c]?.server}`));
+    }
+  });
+
+  it('runs each spoke as deploy/spoke-node-ports\' ServiceAccount, with only its rights', async () => {
+    const spoke = info.clusters.alpha?.spokeKubeconfig as string;
+    assert.equal((await runKubectl(spoke, ['auth', 'can-i', 'list', 'ingresses', '-A'])).stdout.trim(), 'yes');
+    assert.equal((await runKubectl(spoke, ['auth', 'can-i', 'list', 'nodes'])).stdout.trim(), 'yes');
+    assert.equal((await runKubectl(spoke, ['auth', 'can-i', 'delete', 'ingresses', '-A'])).stdout.trim(), 'no');
+  });
+
   it('lets kubectl change a cluster through the kubeconfig it wrote', async () => {
-    const run = (args: string[]): Promise<number> => new Promise((resolve) => {
-      execFile(kubectlBin(), args, { env: { ...process.env, KUBECONFIG: info.clusters.alpha?.kubeconfig } }, (err) => resolve(err ? 1 : 0));
-    });
+    const run = async (args: string[]): Promise<number> => (await runKubectl(info.clusters.alpha?.kubeconfig as string, args)).code;
     assert.equal(await run(['delete', 'ingress', 'api']), 0);
     await waitFor('api route gone', async () => (await httpRequest(`${info.haproxyUrl}/v1/items`, { host: 'api.example.test' })).status === 404, { timeoutMs: 5000 });
   });
@@ -121,10 +137,11 @@ describe('playground: starts the whole product, serves the examples, stops every
     };
     const failed = await ctl(['fail', '--zone', 'zone-b']);
     assert.equal(failed.code, 0, failed.out);
-    assert.match(failed.out, /refusing connections: 127\.0\.2\.1:8080, 127\.0\.2\.2:8080/);
+    // beta's Nodes (127.0.2.1 and .2) at web's node port.
+    assert.match(failed.out, /refusing connections: 127\.0\.2\.1:30080, 127\.0\.2\.2:30080/);
     await waitFor('only alpha serving', async () => (await clusters(8)).join() === 'alpha', { timeoutMs: 5000 });
     const list = await ctl(['endpoints']);
-    assert.match(list.out, /127\.0\.2\.1:8080 +beta +zone-b +web +refusing/);
+    assert.match(list.out, /127\.0\.2\.1:30080 +beta +zone-b +web +refusing/);
     assert.equal((await ctl(['recover'])).code, 0);
     await waitFor('both clusters again', async () => (await clusters(12)).join() === 'alpha,beta', { timeoutMs: 10_000 });
     const bad = await ctl(['fail', '--zone', 'nowhere']);

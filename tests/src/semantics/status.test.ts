@@ -58,11 +58,18 @@ describe('semantics: Ingress status, Events and classes', { timeout: 180_000 }, 
     for (let i = 0; i < 5; i++) assert.equal(await whoAnswers(edge, 'c.example.test', '/'), 'c-a');
   });
 
-  it('refuses an Ingress without a class when its cluster has two default classes, as Kubernetes does', async () => {
+  it('an Ingress created without a class gets the newest default class from the API server\'s admission, and is served', async () => {
     await create(fed, 'beta', [ingressClass('ingressfed-second', true), ingress('noclass', [{ host: 'noclass.example.test', paths: [{ path: '/', service: 'good' }] }], { className: null })]);
+    assert.equal(await kubectl('beta', ['get', 'ingress', 'noclass', '-o', 'jsonpath={.spec.ingressClassName}']), 'ingressfed-second');
+    await waitFor('the route', async () => (await whoAnswers(edge, 'noclass.example.test', '/')) === 'good', { timeoutMs: 10_000 });
+  });
+
+  it('refuses an Ingress left without a class while its cluster has two default classes, as Kubernetes does', async () => {
+    // Admission defaults the class on create only: an update may leave it out.
+    await kubectl('beta', ['replace', '-f', '-'], ingress('noclass', [{ host: 'noclass.example.test', paths: [{ path: '/', service: 'good' }] }], { className: null }));
     const ev = await waitFor('the Invalid event', async () => (await events('beta', 'noclass')).find((e) => e.reason === 'InvalidSpec'), { timeoutMs: 10_000 });
     assert.match(ev.message, /2 default IngressClasses \(ingressfed, ingressfed-second\)/);
-    assert.equal(await whoAnswers(edge, 'noclass.example.test', '/'), '404');
+    await waitFor('no route', async () => (await whoAnswers(edge, 'noclass.example.test', '/')) === '404', { timeoutMs: 10_000 });
   });
 
   it('ignores Ingresses of another controller\'s class: no route, no status, no event', async () => {

@@ -72,6 +72,14 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     assert.equal(hb?.json<{ synced: boolean }>().synced, true);
   });
 
+  it('publishes a change the watch delivers', async () => {
+    await t.kubectl(['replace', '-f', '-'], endpointSlice('web', [{ address: '10.244.1.1' }, { address: '10.244.1.2' }]));
+    await waitFor('two endpoints', async () => {
+      const e = await t.kv.get('alpha.endpoints.default.web');
+      return (e?.json<{ spec: { endpoints: unknown[] } }>().spec.endpoints.length ?? 0) === 2;
+    });
+  });
+
   it('rewrites nothing after a restart when the cluster did not change', async () => {
     const before = await entries(t.kv, 'alpha');
     await t.spoke.stop();

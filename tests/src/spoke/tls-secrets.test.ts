@@ -3,18 +3,19 @@ import { after, before, describe, it } from 'node:test';
 import { newSealingKeyPair, openSealed, sealingPrivateKey, type SecretRecord } from '@ingressfed/schemas';
 import { makeTestCa, waitFor, type TestCa } from '../harness/index.js';
 import { ingress, ingressClass, tlsSecret } from '../kube/manifests.js';
-import { startSpokeRig, type SpokeRig } from '../faults/spoke-rig.js';
+import { startRealSpokeRig, type SpokeRig } from '../faults/spoke-rig.js';
+import type { KubeCluster } from '../harness/index.js';
 
 // The spoke publishes the kubernetes.io/tls Secrets its Ingresses name, and nothing else: the
 // certificate as it is, the private key sealed to the hub's key (only the hub's private key opens
-// it, and only for that record). A real nats-server; the Kubernetes API stand-in.
+// it, and only for that record). A real nats-server and a real kube-apiserver, the spoke as deploy/spoke's ServiceAccount.
 
 const KEY = 'alpha.secret.default.web-tls';
 
 describe('spoke: TLS Secrets', { timeout: 120_000 }, () => {
   const hub = newSealingKeyPair();
   let ca: TestCa;
-  let rig: SpokeRig;
+  let rig: SpokeRig<KubeCluster>;
   const raw = async (key: string): Promise<string | undefined> => {
     const e = await rig.kv.get(key);
     return e && e.operation === 'PUT' ? e.string() : undefined;
@@ -22,7 +23,7 @@ describe('spoke: TLS Secrets', { timeout: 120_000 }, () => {
 
   before(async () => {
     ca = makeTestCa('spoke-secrets');
-    rig = await startSpokeRig({ spoke: { hubSealingKey: hub.publicKeyPem } });
+    rig = await startRealSpokeRig({ spoke: { hubSealingKey: hub.publicKeyPem } });
     await rig.kubectl(['create', '-f', '-'], ingressClass());
   });
 
@@ -79,13 +80,13 @@ describe('spoke: TLS Secrets', { timeout: 120_000 }, () => {
 });
 
 describe('spoke: without the hub\'s sealing key', { timeout: 60_000 }, () => {
-  let rig: SpokeRig;
+  let rig: SpokeRig<KubeCluster>;
   after(async () => {
     await rig?.stop();
   });
 
   it('reads no Secret at all', async () => {
-    rig = await startSpokeRig();
+    rig = await startRealSpokeRig();
     assert.equal(rig.spoke.cacheSizes().secrets, undefined, 'no Secret informer');
     assert.ok(rig.logs.some((l) => /no hub sealing key: TLS Secrets are neither read nor published/.test(l.msg)));
   });
