@@ -125,7 +125,7 @@ describe('kube stand-in: the real kubectl and client-node informers work against
     });
     const over = await k.kubectl(['create', '-f', '-'], withAnnotation('over', 256 * 1024 + 1));
     assert.notEqual(over.code, 0);
-    assert.match(over.stderr, /metadata\.annotations: Too long: must have at most 262144 bytes/);
+    assert.match(over.stderr, /metadata\.annotations: Too long: may not be more than 262144 bytes/);
     const at = await k.kubectl(['create', '-f', '-'], withAnnotation('at', 256 * 1024));
     assert.equal(at.code, 0, at.stderr);
   });

@@ -251,7 +251,7 @@ export class KubeApiServer {
     const annotations = Object.entries((obj.metadata.annotations ?? {}) as Record<string, string>);
     const size = annotations.reduce((n, [k, v]) => n + Buffer.byteLength(k) + Buffer.byteLength(String(v)), 0);
     if (size > TOTAL_ANNOTATION_SIZE_LIMIT) {
-      throw new KubeError(422, 'Invalid', `${r.kind} "${String(obj.metadata.name)}" is invalid: metadata.annotations: Too long: must have at most ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`);
+      throw new KubeError(422, 'Invalid', `${r.kind} "${String(obj.metadata.name)}" is invalid: metadata.annotations: Too long: may not be more than ${TOTAL_ANNOTATION_SIZE_LIMIT} bytes`);
     }
     return obj;
   }
