@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, describe, it } from 'node:test';
 import { loadHubConfig } from './config.js';
 
@@ -14,6 +15,21 @@ describe('hub configuration', () => {
     writeFileSync(path, JSON.stringify(config));
     return path;
   };
+
+  it('accepts deploy/hub/hub.json.example but for the files it names, which exist only on a real host', () => {
+    const example = fileURLToPath(new URL('../../deploy/hub/hub.json.example', import.meta.url));
+    const err = (() => {
+      try {
+        loadHubConfig(example);
+        return undefined;
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    const problems = (err?.message ?? '').split('\n').slice(1).map((l) => l.trim());
+    assert.ok(problems.length > 0, err?.message);
+    for (const p of problems) assert.match(p, /: cannot read \/etc\/ingressfed\//, p);
+  });
 
   it('reads a configuration and the files it names', () => {
     writeFileSync(join(dir, 'ca.pem'), 'CA PEM');

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { SPOKE_MANIFESTS, runKubectl, startKubernetes, type KubeCluster } from '../harness/index.js';
 
@@ -8,6 +10,7 @@ import { SPOKE_MANIFESTS, runKubectl, startKubernetes, type KubeCluster } from '
 
 const ACCOUNT = 'system:serviceaccount:ingressfed-system:ingressfed-spoke';
 const NODE_PORTS = `${SPOKE_MANIFESTS}-node-ports`;
+const SPOKE_BIN = fileURLToPath(new URL('../../../spoke/bin/ingressfed-spoke.mjs', import.meta.url));
 
 /** Each allowed verb on each kind (all namespaces): what the ClusterRole grants, one by one. */
 const ALLOWED: string[][] = [
@@ -68,6 +71,18 @@ describe('deploy/spoke on a real kube-apiserver: accepted as it is, and exactly 
       assert.equal((await kube.kubectl(['get', what, '-n', 'ingressfed-system'])).code, 1, `a dry run creates nothing: ${what}`);
     }
     assert.equal((await kube.kubectl(['get', 'clusterrole', 'ingressfed-spoke'])).code, 1);
+  });
+
+  it('every INGRESSFED_ variable the manifests set names an option of ingressfed-spoke', async () => {
+    const rendered = await runKubectl(kube.kubeconfig, ['kustomize', NODE_PORTS]);
+    assert.equal(rendered.code, 0, rendered.stderr);
+    const names = new Set([...rendered.stdout.matchAll(/\b(INGRESSFED_[A-Z_]+)\b/g)].map((m) => m[1] as string));
+    assert.ok(names.size >= 8, [...names].join(' '));
+    const usage = execFileSync(process.execPath, [SPOKE_BIN, '--help'], { encoding: 'utf8' });
+    for (const name of names) {
+      const flag = `--${name.slice('INGRESSFED_'.length).toLowerCase().replace(/_/g, '-')}`;
+      assert.ok(new RegExp(`^  ${flag} `, 'm').test(usage) || usage.includes(`also ${name}`), `${name}: no option ${flag}`);
+    }
   });
 
   it('the applied Deployment carries the probes, the resources and a restricted securityContext, as the server stored it', async () => {
