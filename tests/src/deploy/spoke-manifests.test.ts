@@ -10,6 +10,7 @@ import { SPOKE_MANIFESTS, runKubectl, startKubernetes, type KubeCluster } from '
 
 const ACCOUNT = 'system:serviceaccount:ingressfed-system:ingressfed-spoke';
 const NODE_PORTS = `${SPOKE_MANIFESTS}-node-ports`;
+const OVERLAY = join(SPOKE_MANIFESTS, '..', 'overlays', 'alpha');
 const SPOKE_BIN = fileURLToPath(new URL('../../../spoke/bin/ingressfed-spoke.mjs', import.meta.url));
 
 /** Each allowed verb on each kind (all namespaces): what the ClusterRole grants, one by one. */
@@ -73,8 +74,19 @@ describe('deploy/spoke on a real kube-apiserver: accepted as it is, and exactly 
     assert.equal((await kube.kubectl(['get', 'clusterrole', 'ingressfed-spoke'])).code, 1);
   });
 
+  it('the example overlay (deploy/overlays/alpha) sets the cluster\'s settings, credentials and image, and the server accepts it', async () => {
+    const r = await kube.kubectl(['apply', '-k', OVERLAY, '--dry-run=server', '-o', 'json']);
+    assert.equal(r.code, 0, r.stderr);
+    const items = (JSON.parse(r.stdout) as { items: Array<{ kind: string; metadata: { name: string }; data?: Record<string, string>; spec?: { template: { spec: { containers: Array<{ image: string }> } } } }> }).items;
+    const find = (kind: string, name: string) => items.find((i) => i.kind === kind && i.metadata.name === name);
+    assert.equal(find('ConfigMap', 'ingressfed-spoke')?.data?.INGRESSFED_CLUSTER, 'alpha');
+    assert.equal(find('ConfigMap', 'ingressfed-spoke')?.data?.INGRESSFED_WATCH_NODES, 'true');
+    assert.deepEqual(Object.keys(find('Secret', 'ingressfed-spoke-nats')?.data ?? {}).sort(), ['ca.crt', 'password', 'user']);
+    assert.equal(find('Deployment', 'ingressfed-spoke')?.spec?.template.spec.containers[0]?.image, 'registry.example.com/ingressfed/spoke:0.1.0');
+  });
+
   it('every INGRESSFED_ variable the manifests set names an option of ingressfed-spoke', async () => {
-    const rendered = await runKubectl(kube.kubeconfig, ['kustomize', NODE_PORTS]);
+    const rendered = await runKubectl(kube.kubeconfig, ['kustomize', OVERLAY]);
     assert.equal(rendered.code, 0, rendered.stderr);
     const names = new Set([...rendered.stdout.matchAll(/\b(INGRESSFED_[A-Z_]+)\b/g)].map((m) => m[1] as string));
     assert.ok(names.size >= 8, [...names].join(' '));
