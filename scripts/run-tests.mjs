@@ -26,6 +26,13 @@ if (files.length === 0) {
   console.error('no test files found');
   process.exit(1);
 }
+// The programs the tests start (spoke, hub, nats-auth…) run the compiled output: bring it up to date
+// first (tsc -b is incremental: only what changed is compiled).
+const built = spawnSync(process.execPath, [join(root, 'scripts/build.mjs')], { stdio: 'inherit', cwd: root });
+if (built.status !== 0) {
+  console.error('npm run build failed');
+  process.exit(built.status ?? 1);
+}
 console.log(`running ${files.length} test files:\n  ${files.map((f) => relative(root, f)).join('\n  ')}`);
 const res = spawnSync(process.execPath, ['--conditions=ingressfed-source', '--import', 'tsx', '--test', '--test-timeout=300000', '--test-reporter=spec', ...files], {
   stdio: 'inherit',

@@ -119,6 +119,8 @@ export class Spoke {
     const warn = (msg: string, f?: Record<string, unknown>): void => opts.log('warn', msg, f);
     this.nc = await connectNats({ url: opts.natsUrl, user: opts.natsUser, password: opts.natsPassword, name: `ingressfed-spoke-${opts.cluster}`, inboxPrefix: spokeInboxPrefix(opts.cluster), tls: opts.natsTls },
       warn, this.abort.signal);
+    this.natsUp = true;
+    this.followNatsStatus(this.nc);
     // The hub creates the buckets; a spoke opens them and touches only its own keys.
     this.kv = await openExistingBucket(this.nc, STATE_BUCKET, infoKey(opts.cluster), warn, this.abort.signal);
     this.publisher = new StatePublisher(this.kv, opts.cluster);
@@ -129,8 +131,6 @@ export class Spoke {
       this.reloadNeeded = true;
       this.markDirty();
     });
-    this.natsUp = true;
-    this.followNatsStatus(this.nc);
     opts.log('info', 'connected to NATS', { url: opts.natsUrl, existingRecords: existing, epoch: this.epoch });
     await this.kv.put(infoKey(opts.cluster), JSON.stringify(this.info()));
 
@@ -209,6 +209,7 @@ export class Spoke {
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
     if (!this.nc || this.nc.isClosed() || !this.natsUp) reasons.push('not connected to NATS');
+    else if (!this.kv) reasons.push('waiting for the state bucket (the hub creates it)');
     if (!this.informers) reasons.push('informers not started');
     for (const [kind, i] of Object.entries(this.informers ?? {})) {
       this.opts.metrics?.synced.set({ kind }, i.synced ? 1 : 0);

@@ -72,7 +72,7 @@ describe('spoke program: probes, metrics, configuration from the environment, gr
     await nats.start();
     await waitFor('/readyz 200', async () => (await get('/readyz')).status === 200, { timeoutMs: 30_000 });
     assert.ok(spoke.output().includes('"msg":"no hub sealing key: TLS Secrets are neither read nor published"'), 'the empty key file means no key');
-    assert.ok(spoke.output().includes('"kubeconfig":'), 'it says which configuration it runs with');
+    assert.match(await spoke.waitForLine(/"msg":"started"/), /"kubeconfig":"[^"]+spoke-kubeconfig"/, 'it says which configuration it runs with');
   });
 
   it('counts watch events, publishes with their latency, and refused records on /metrics', async () => {

@@ -56,12 +56,11 @@ function spokeSuite<K extends KubeCluster>(startKube: () => Promise<K>) {
   return t;
 }
 
-describe('spoke: publishes a cluster to the state bucket and keeps it equal to the cluster (a real kube-apiserver, as deploy/spoke\'s ServiceAccount)', { timeout: 120_000 }, () => {
-  const t = spokeSuite(() => startKubernetes('alpha'));
-
+/** The starting point of both suites: an Ingress, its Service and one endpoint, published. */
+function itPublishesWeb(t: { kubectl: (args: string[], input?: string) => Promise<void>; kv: KV }, address: string): void {
   it('publishes an Ingress with its Service and endpoints once kubectl creates them', async () => {
     await t.kubectl(['create', '-f', '-'], service('web'));
-    await t.kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '10.244.1.1', zone: 'zone-a' }]));
+    await t.kubectl(['create', '-f', '-'], endpointSlice('web', [{ address, zone: 'zone-a' }]));
     await t.kubectl(['create', '-f', '-'], ingress('web', [{ host: 'web.example.com', paths: [{ path: '/', service: 'web' }] }]));
     const e = await waitFor('the records', async () => {
       const m = await entries(t.kv, 'alpha');
@@ -71,6 +70,12 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
     const hb = await t.kv.get('alpha._heartbeat');
     assert.equal(hb?.json<{ synced: boolean }>().synced, true);
   });
+}
+
+describe('spoke: publishes a cluster to the state bucket and keeps it equal to the cluster (a real kube-apiserver, as deploy/spoke\'s ServiceAccount)', { timeout: 120_000 }, () => {
+  const t = spokeSuite(() => startKubernetes('alpha'));
+
+  itPublishesWeb(t, '10.244.1.1');
 
   it('publishes a change the watch delivers', async () => {
     await t.kubectl(['replace', '-f', '-'], endpointSlice('web', [{ address: '10.244.1.1' }, { address: '10.244.1.2' }]));
@@ -124,18 +129,7 @@ describe('spoke: publishes a cluster to the state bucket and keeps it equal to t
 describe('spoke: relists, empty lists and an API server gone (the stand-in\'s fault controls)', { timeout: 90_000 }, () => {
   const t = spokeSuite<KubeStandIn>(() => startKubeStandIn('alpha'));
 
-  it('publishes an Ingress with its Service and endpoints', async () => {
-    await t.kubectl(['create', '-f', '-'], service('web'));
-    await t.kubectl(['create', '-f', '-'], endpointSlice('web', [{ address: '127.0.1.1', zone: 'zone-a' }]));
-    await t.kubectl(['create', '-f', '-'], ingress('web', [{ host: 'web.example.com', paths: [{ path: '/', service: 'web' }] }]));
-    const e = await waitFor('the records', async () => {
-      const m = await entries(t.kv, 'alpha');
-      return m.has('alpha.ingress.default.web') && m.has('alpha.endpoints.default.web') ? m : undefined;
-    });
-    assert.deepEqual([...e.keys()].sort(), ['alpha.endpoints.default.web', 'alpha.ingress.default.web', 'alpha.ingressclass._.ingressfed', 'alpha.service.default.web']);
-    const hb = await t.kv.get('alpha._heartbeat');
-    assert.equal(hb?.json<{ synced: boolean }>().synced, true);
-  });
+  itPublishesWeb(t, '127.0.1.1');
 
   it('follows a 410 Gone relist: a change made while the watch was expired is published', async () => {
     await waitFor('the informer watching', () => t.kube.api.openWatchesOf('endpointslices') > 0);
