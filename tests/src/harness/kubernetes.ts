@@ -96,8 +96,9 @@ export interface RealKubeOptions {
 /**
  * A real kube-apiserver (built by tests/kubernetes/build.sh) on a free loopback port, storing in a
  * real etcd, with RBAC on. `kubeconfig` is an administrator's (system:masters); the spoke's
- * manifests (deploy/spoke) are applied, and `spokeKubeconfig` authenticates as their
- * ServiceAccount with a token the API server issues, so the spoke has exactly the manifests' rights.
+ * manifests (deploy/spoke, or as `manifests` says) are applied, and `spokeKubeconfig` authenticates
+ * as their ServiceAccount with a token the API server issues, so the spoke has exactly the
+ * manifests' rights.
  */
 export async function startKubernetes(name = 'kubernetes', opts: RealKubeOptions = {}): Promise<KubeCluster> {
   const shared = await acquireEtcd();
