@@ -32,7 +32,6 @@ export async function startProbeServer(listen: { host: string; port: number }, s
       return reply(r.ready ? 200 : 503, r.ready ? 'ok\n' : `not ready:\n${r.reasons.map((x) => `- ${x}\n`).join('')}`);
     }
     if (path === '/metrics') {
-      spoke.readiness(); // refreshes the per-informer synced gauge
       metrics.registry.metrics().then((text) => reply(200, text, metrics.registry.contentType), (err: Error) => reply(500, `${err.message}\n`));
       return undefined;
     }

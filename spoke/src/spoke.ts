@@ -194,25 +194,27 @@ export class Spoke {
 
   /** Follows the connection's status: ready only while connected (a reconnecting spoke publishes nothing). */
   private followNatsStatus(nc: NatsConnection): void {
-    this.opts.metrics?.natsConnected.set(1);
     void (async () => {
       for await (const st of nc.status()) {
         if (st.type !== 'disconnect' && st.type !== 'reconnect') continue;
         this.natsUp = st.type === 'reconnect';
-        this.opts.metrics?.natsConnected.set(this.natsUp ? 1 : 0);
         this.opts.log(this.natsUp ? 'info' : 'warn', this.natsUp ? 'reconnected to NATS' : 'disconnected from NATS; reconnecting');
       }
     })().catch(() => undefined);
   }
 
+  /** Connected to NATS now (false before the first connection, while reconnecting, and once closed). */
+  get natsConnected(): boolean {
+    return this.nc !== undefined && !this.nc.isClosed() && this.natsUp;
+  }
+
   /** Ready when every informer has synced and NATS is connected; otherwise why not. */
   readiness(): { ready: boolean; reasons: string[] } {
     const reasons: string[] = [];
-    if (!this.nc || this.nc.isClosed() || !this.natsUp) reasons.push('not connected to NATS');
+    if (!this.natsConnected) reasons.push('not connected to NATS');
     else if (!this.kv) reasons.push('waiting for the state bucket (the hub creates it)');
     if (!this.informers) reasons.push('informers not started');
     for (const [kind, i] of Object.entries(this.informers ?? {})) {
-      this.opts.metrics?.synced.set({ kind }, i.synced ? 1 : 0);
       if (!i.synced) reasons.push(`${kind} not yet listed${i.lastError ? ` (${i.lastError})` : ''}`);
     }
     return { ready: reasons.length === 0, reasons };
@@ -328,7 +330,6 @@ export class Spoke {
     m.published.inc({ op: 'delete' }, res.deletes);
     m.publishErrors.inc(res.failed);
     m.refused.inc(res.refused.length);
-    m.refusedNow.set(this.refusals().length);
   }
 
   /**

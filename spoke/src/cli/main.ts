@@ -142,6 +142,7 @@ const spoke = new Spoke({
   metrics,
   log: (level, msg, fields) => logger[level](fields ?? {}, msg),
 });
+metrics.observe(spoke);
 
 // The probes answer from the start: /readyz says what the spoke still waits for.
 let probes: ProbeServer | undefined;
