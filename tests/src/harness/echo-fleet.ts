@@ -18,7 +18,7 @@ type Wanted = Map<string, { address: string; port: number; meta: Record<string, 
  */
 export class EchoFleet {
   private readonly servers = new Map<string, EchoServer>();
-  private readonly wanted = new Map<string, Map<string, { address: string; port: number; meta: Record<string, unknown> }>>();
+  private readonly wanted = new Map<string, Wanted>();
   private chain: Promise<unknown> = Promise.resolve();
   private readonly unsubscribes: Array<() => void | Promise<void>> = [];
   /** Endpoints that refuse connections on purpose (address:port). */

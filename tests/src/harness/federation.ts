@@ -5,7 +5,7 @@ import { Spoke } from '@ingressfed/spoke';
 import { EchoFleet } from './echo-fleet.js';
 import { startLocalDataPlane, type LocalDataPlane } from './dataplane.js';
 import { startKubeStandIn, type KubeCluster, type KubeStandIn } from './kube.js';
-import { addNode, startKubernetes } from './kubernetes.js';
+import { startNodePortCluster } from './kubernetes.js';
 import { TEST_CLUSTERS, startNats, type NatsServer } from './nats.js';
 import { makeTestCa, type TestCa } from './certs.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
@@ -126,13 +126,10 @@ export async function startFederation(opts: FederationOptions): Promise<Federati
   };
   try {
     for (const [i, c] of opts.clusters.entries()) {
-      const kube = real ? await startKubernetes(c.name, { manifests: 'spoke-node-ports' }) : await startKubeStandIn(c.name);
+      const kube = real ? await startNodePortCluster(c.name, c.zone, [`127.0.${200 + i}.1`]) : await startKubeStandIn(c.name);
       clusters.set(c.name, { name: c.name, zone: c.zone, kube, spoke: undefined as unknown as Spoke });
       if (kube.kind === 'standin') echo.follow(c.name, c.zone, (kube as KubeStandIn).api);
-      else {
-        await addNode(kube, `${c.name}-node-1`, `127.0.${200 + i}.1`, c.zone);
-        await echo.followNodePorts(c.name, c.zone, kube.kubeconfig);
-      }
+      else await echo.followNodePorts(c.name, c.zone, kube.kubeconfig);
     }
     for (const e of opts.edges ?? [{ name: 'edge-a', zone: opts.clusters[0]?.zone ?? 'zone-a' }]) {
       const dp = await startLocalDataPlane({ reloadDelaySeconds: opts.reloadDelaySeconds ?? 0.1, validateCmd: e.validateCmd, tls: ca });

@@ -17,7 +17,7 @@ export { waitFor } from './wait.js';
 export type { KubeCluster, KubeStandIn, KubectlResult } from './kube.js';
 export { kubectlBin, runKubectl, startKubeStandIn } from './kube.js';
 export type { RealKubeOptions } from './kubernetes.js';
-export { SPOKE_MANIFESTS, addNode, startKubernetes } from './kubernetes.js';
+export { SPOKE_MANIFESTS, startKubernetes, startNodePortCluster } from './kubernetes.js';
 export { KubeApiServer } from '../kube/server.js';
 export { EchoFleet } from './echo-fleet.js';
 export type { FederatedCluster, FederatedEdge, Federation, FederationOptions } from './federation.js';

@@ -170,3 +170,19 @@ export async function addNode(kube: KubeCluster, name: string, address: string, 
   const patched = await kube.kubectl(['patch', 'node', name, '--subresource=status', '--type=merge', '-p', JSON.stringify(status)]);
   if (patched.code !== 0) throw new Error(`kubectl patch node ${name} status: ${patched.stderr}`);
 }
+
+/**
+ * A real cluster whose Services are reached through node ports: deploy/spoke-node-ports applied,
+ * and a Ready Node `NAME-node-N` registered at each of `nodeAddresses` (loopback: where the echo
+ * fleet answers, EchoFleet.followNodePorts).
+ */
+export async function startNodePortCluster(name: string, zone: string, nodeAddresses: string[]): Promise<KubeCluster> {
+  const kube = await startKubernetes(name, { manifests: 'spoke-node-ports' });
+  try {
+    for (const [i, address] of nodeAddresses.entries()) await addNode(kube, `${name}-node-${i + 1}`, address, zone);
+    return kube;
+  } catch (err) {
+    await kube.stop().catch(() => undefined);
+    throw err;
+  }
+}

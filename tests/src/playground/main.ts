@@ -12,7 +12,7 @@ import { startControlServer } from './control-server.js';
 import { parseCommandLine, stopOnSignals, usageError } from '@ingressfed/schemas/cli';
 import { spokeInboxPrefix } from '@ingressfed/schemas/nats';
 import {
-  EchoFleet, ManagedProcess, addNode, freePort, makeTestCa, startKubernetes, startLocalDataPlane, startNats, startRedis, waitFor,
+  EchoFleet, ManagedProcess, freePort, makeTestCa, startLocalDataPlane, startNodePortCluster, startNats, startRedis, waitFor,
   type KubeCluster, type LocalDataPlane, type NatsServer, type RedisServer, type TestCa,
 } from '../harness/index.js';
 import { tlsSecret } from '../kube/manifests.js';
@@ -115,14 +115,13 @@ try {
 
   const clusters: Record<string, { zone: string; kubeconfig: string; spokeKubeconfig: string; server: string; manifests: string; nats: { user: string; password: string } }> = {};
   for (const [i, c] of clusterArgs.entries()) {
-    const kube = await startKubernetes(c.name, { manifests: 'spoke-node-ports' });
+    // What kubelets would register: two Ready Nodes in the cluster's zone.
+    const kube = await startNodePortCluster(c.name, c.zone, [`127.0.${i + 1}.1`, `127.0.${i + 1}.2`]);
     kubes.set(c.name, kube);
     const kubeconfig = join(out, `${c.name}.kubeconfig`);
     copyFileSync(kube.kubeconfig, kubeconfig);
     const spokeKubeconfig = join(out, `${c.name}-spoke.kubeconfig`);
     copyFileSync(kube.spokeKubeconfig, spokeKubeconfig);
-    // What kubelets would register: two Ready Nodes in the cluster's zone.
-    for (const n of [1, 2]) await addNode(kube, `${c.name}-node-${n}`, `127.0.${i + 1}.${n}`, c.zone);
     await echo.followNodePorts(c.name, c.zone, kube.kubeconfig);
     const secret = await kube.kubectl(['create', '-f', '-'], tlsSecret('secure-tls', secure.cert, secure.key));
     if (secret.code !== 0) throw new Error(`kubectl create secret secure-tls in cluster ${c.name}: ${secret.stderr.trim()}`);
